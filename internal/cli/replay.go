@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/replay"
+)
+
+// shownRejects is how many rejected records replay prints before it only
+// counts them; --rejects writes them all.
+const shownRejects = 20
+
+func newReplay(e *env) *cobra.Command {
+	var out, rejects string
+	cmd := &cobra.Command{
+		Use:   "replay [--out FILE] DIR",
+		Short: "Run a directory of recorded events through the engine and write findings",
+		Long: `Replay reads DIR/roster.ndjson, DIR/subjects.ndjson, DIR/tickets.ndjson and
+DIR/events.ndjson (each optionally .ndjson.gz; all but events may be absent),
+runs the engine on event time and writes findings as NDJSON. The same inputs
+and configuration always give the same bytes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := e.config()
+			if err != nil {
+				return err
+			}
+			var w io.Writer = e.stdout
+			if out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return fmt.Errorf("creating --out: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			var rejw *bufio.Writer
+			if rejects != "" {
+				f, err := os.Create(rejects)
+				if err != nil {
+					return fmt.Errorf("creating --rejects: %w", err)
+				}
+				defer f.Close()
+				rejw = bufio.NewWriter(f)
+				defer rejw.Flush()
+			}
+
+			bw := bufio.NewWriterSize(w, 1<<20)
+			var werr error
+			var alerts, cases int64
+			eng := cfg.Engine(func(f *finding.Finding) {
+				if f.Kind == finding.KindAlert {
+					alerts++
+				} else {
+					cases++
+				}
+				if werr != nil {
+					return
+				}
+				line, err := finding.MarshalLine(f)
+				if err == nil {
+					_, err = bw.Write(line)
+				}
+				werr = err
+			})
+
+			var shown int
+			opts := replay.Options{
+				Dir:      args[0],
+				Lateness: cfg.Replay.Lateness,
+				Rejected: func(re *event.RecordError) {
+					if rejw != nil {
+						fmt.Fprintln(rejw, re)
+					}
+					if shown < shownRejects {
+						fmt.Fprintln(e.stderr, "rejected:", re)
+					}
+					shown++
+				},
+			}
+			start := time.Now()
+			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				opts.Progress = terminalProgress(f, start)
+			}
+			counts, err := replay.Run(cmd.Context(), opts, eng)
+			if err != nil {
+				return err
+			}
+			if err := bw.Flush(); werr == nil {
+				werr = err
+			}
+			if werr != nil {
+				return fmt.Errorf("writing findings: %w", werr)
+			}
+			if shown > shownRejects {
+				hint := " (--rejects FILE lists them all)"
+				if rejw != nil {
+					hint = " (all listed in " + rejects + ")"
+				}
+				fmt.Fprintf(e.stderr, "rejected: %d more not shown%s\n", shown-shownRejects, hint)
+			}
+			elapsed := time.Since(start)
+			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
+				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,
+				elapsed.Round(time.Millisecond), float64(counts.Events)/max(elapsed.Seconds(), 1e-9))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write findings to FILE instead of standard output")
+	cmd.Flags().StringVar(&rejects, "rejects", "", "write every rejected record's error to FILE")
+	return cmd
+}
+
+// terminalProgress shows a progress bar on a terminal, but only once the
+// replay has run for a second: short replays stay quiet.
+func terminalProgress(w *os.File, start time.Time) func(int64) func(int64) {
+	return func(total int64) func(int64) {
+		var bar *progressbar.ProgressBar
+		return func(done int64) {
+			if bar == nil {
+				if time.Since(start) < time.Second {
+					return
+				}
+				bar = progressbar.NewOptions64(total,
+					progressbar.OptionSetWriter(w),
+					progressbar.OptionSetDescription("replay"),
+					progressbar.OptionShowBytes(true),
+					progressbar.OptionThrottle(200*time.Millisecond),
+					progressbar.OptionClearOnFinish(),
+				)
+			}
+			_ = bar.Set64(done)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+// Package config reads Custos's YAML configuration. Every setting has a
+// default, so Custos runs with no file at all; a file sets only what it
+// changes. Unknown keys are errors that point at their line and column.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/custos-io/custos/internal/detect"
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+)
+
+// Config is the whole configuration. See docs/configuration.md.
+type Config struct {
+	Tickets Tickets           `yaml:"tickets"`
+	Risk    engine.RiskConfig `yaml:"risk"`
+	Detect  detect.Config     `yaml:"detect"`
+	Replay  Replay            `yaml:"replay"`
+	Serve   Serve             `yaml:"serve"`
+	Log     Log               `yaml:"log"`
+}
+
+// Tickets are the ticket-matching tolerances.
+type Tickets struct {
+	// Grace: a ticket filed up to this long after an access still justifies
+	// it (phone calls). Settled detections fire this long after the access.
+	Grace time.Duration `yaml:"grace"`
+	// AfterClose: an access up to this long after the ticket was solved is
+	// still covered by it.
+	AfterClose time.Duration `yaml:"after_close"`
+}
+
+// Replay configures `custos replay`.
+type Replay struct {
+	// Lateness: how far out of order input may be and still be sorted.
+	Lateness time.Duration `yaml:"lateness"`
+}
+
+// Serve configures `custos serve`.
+type Serve struct {
+	Addr string `yaml:"addr"`
+	// DB is the SQLite file; created if missing.
+	DB string `yaml:"db"`
+	// Token is the bearer token the API requires. If empty, TokenFile is
+	// read, and if that does not exist a token is generated into it and
+	// printed once.
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	// MaxBody is the largest request body accepted, in bytes (413 beyond).
+	MaxBody int64 `yaml:"max_body"`
+	// ShutdownTimeout bounds how long a graceful stop waits for requests.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Tickets: Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
+		Risk:    engine.RiskConfig{HalfLife: 72 * time.Hour, CaseThreshold: 50},
+		Detect:  detect.Defaults(),
+		Replay:  Replay{Lateness: 5 * time.Minute},
+		Serve: Serve{
+			Addr:            "127.0.0.1:7410",
+			DB:              "custos.db",
+			TokenFile:       "custos.token",
+			MaxBody:         32 << 20,
+			ShutdownTimeout: 30 * time.Second,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads path over the defaults. An empty path returns the defaults.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	if err := Parse(path, b, &c); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML b (named name in errors) over c and validates it.
+func Parse(name string, b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b), yaml.Strict())
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+		return fmt.Errorf("config %s:%s", name, yaml.FormatError(err, false, true))
+	}
+	return c.Validate()
+}
+
+// Validate checks values a YAML decoder cannot.
+func (c *Config) Validate() error {
+	switch {
+	case c.Tickets.Grace < 0:
+		return fmt.Errorf("config: tickets.grace must not be negative, got %s", c.Tickets.Grace)
+	case c.Tickets.AfterClose < 0:
+		return fmt.Errorf("config: tickets.after_close must not be negative, got %s", c.Tickets.AfterClose)
+	case c.Replay.Lateness < 0:
+		return fmt.Errorf("config: replay.lateness must not be negative, got %s", c.Replay.Lateness)
+	case c.Risk.HalfLife <= 0:
+		return fmt.Errorf("config: risk.half_life must be positive, got %s", c.Risk.HalfLife)
+	case c.Risk.CaseThreshold <= 0:
+		return fmt.Errorf("config: risk.case_threshold must be positive, got %v", c.Risk.CaseThreshold)
+	case c.Serve.MaxBody <= 0:
+		return fmt.Errorf("config: serve.max_body must be positive, got %d", c.Serve.MaxBody)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("config: log.level: unknown value %q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
+	}
+	return nil
+}
+
+// Engine assembles the detection engine this configuration describes.
+func (c *Config) Engine(emit func(*finding.Finding)) *engine.Engine {
+	var eng *engine.Engine
+	people := func(id string) *event.Person { return eng.Person(id) }
+	eng = engine.New(engine.Config{
+		Tickets:   engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose},
+		Immediate: detect.Immediate(),
+		Settled:   detect.Settled(c.Detect, people),
+		Risk:      c.Risk,
+	}, emit)
+	return eng
+}

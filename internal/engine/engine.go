@@ -1,0 +1,224 @@
+// Package engine is Custos's event-time detection engine. It keeps the
+// context (roster, customers, the ticket index) and per-actor state, runs the
+// detectors on every access event, and turns their alerts into findings and
+// cases. It never reads the wall clock: time is the time of the events it is
+// given, so a replay and a live server given the same inputs agree.
+//
+// Detectors run at one of two stages. Immediate detectors see an event as it
+// arrives. Settled detectors see it once event time has passed the ticket
+// grace window, when the ticket index can say for certain whether the access
+// was justified (a phone ticket is filed minutes after the first look).
+package engine
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+)
+
+// Input is what a detector sees: the event and its context.
+type Input struct {
+	Event   *event.Event
+	Person  *event.Person  // the actor's roster entry; nil if not on the roster
+	Subject *event.Subject // the customer; nil if none or unknown
+	// Ticket is the ticket index's verdict; set only at the settled stage and
+	// only for events that touch a customer.
+	Ticket *TicketMatch
+}
+
+// Alert is a detector's conclusion about one input. The engine fills in the
+// identifier, time and actor.
+type Alert struct {
+	Rule     string
+	Severity finding.Severity
+	Risk     float64
+	Subjects []string
+	Evidence []string
+	Summary  string
+	Details  map[string]any
+	// SuppressFor drops a repeat of this rule for this actor and Key within
+	// the duration after the last alert that was let through.
+	SuppressFor time.Duration
+	Key         string
+}
+
+// Emit receives alerts from a detector.
+type Emit func(Alert)
+
+// Detector examines inputs and emits alerts.
+type Detector interface {
+	Detect(in *Input, emit Emit)
+}
+
+// DetectorFunc adapts a function to Detector.
+type DetectorFunc func(in *Input, emit Emit)
+
+// Detect calls f.
+func (f DetectorFunc) Detect(in *Input, emit Emit) { f(in, emit) }
+
+// Scorer turns alerts into actor risk and decides when a case opens. The
+// engine owns one per actor; see RiskConfig for the default.
+type Scorer interface {
+	// Add records an alert at time at and returns the actor's risk after it
+	// and whether a case should open (or an open one be raised).
+	Add(a *Alert, at time.Time) (risk float64, open bool)
+}
+
+// Config is the engine's configuration.
+type Config struct {
+	Tickets Windows
+	// Immediate and Settled are the detectors of each stage, run in order.
+	Immediate []Detector
+	Settled   []Detector
+	// NewScorer makes the risk state of one actor; nil uses the default
+	// decaying sum of RiskConfig.
+	NewScorer func() Scorer
+	Risk      RiskConfig
+}
+
+// Stats counts what the engine has seen and concluded.
+type Stats struct {
+	Events, Tickets, Alerts, Suppressed, Cases, CaseUpdates int64
+	Late                                                    int64 // events older than one already processed
+}
+
+// Engine is not safe for concurrent use; one goroutine owns it.
+type Engine struct {
+	cfg      Config
+	emit     func(*finding.Finding)
+	people   map[string]*event.Person
+	subjects map[string]*event.Subject
+	tickets  *Tickets
+	actors   map[string]*actorState
+	pending  pendingQueue
+	seq      uint64
+	now      time.Time // the latest event time seen (watermark)
+	stats    Stats
+	in       Input // reused per detector call
+	settling bool  // detectors now running are the settled stage
+}
+
+// New returns an engine that passes every finding to emit, in order.
+func New(cfg Config, emit func(*finding.Finding)) *Engine {
+	if cfg.NewScorer == nil {
+		rc := cfg.Risk.withDefaults()
+		cfg.NewScorer = func() Scorer { return newDecayScorer(rc) }
+	}
+	return &Engine{
+		cfg:      cfg,
+		emit:     emit,
+		people:   map[string]*event.Person{},
+		subjects: map[string]*event.Subject{},
+		tickets:  NewTickets(),
+		actors:   map[string]*actorState{},
+	}
+}
+
+// Stats returns the counts so far.
+func (e *Engine) Stats() Stats { return e.stats }
+
+// Tickets exposes the ticket index, read-only by convention.
+func (e *Engine) Tickets() *Tickets { return e.tickets }
+
+// Person returns the roster entry for id, or nil.
+func (e *Engine) Person(id string) *event.Person { return e.people[id] }
+
+// SetPerson adds or replaces a roster entry.
+func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p }
+
+// SetSubject adds or replaces a customer record.
+func (e *Engine) SetSubject(s *event.Subject) { e.subjects[s.ID] = s }
+
+// Ticket applies a ticket change. Accesses whose grace window ended before it
+// are settled first, so a ticket cannot justify an access retroactively
+// beyond the window.
+func (e *Engine) Ticket(tc *event.TicketChange) {
+	e.advance(tc.Time)
+	e.tickets.Apply(tc)
+	e.stats.Tickets++
+}
+
+// Event runs the detectors on one access event.
+func (e *Engine) Event(ev *event.Event) {
+	if ev.Time.Before(e.now) {
+		e.stats.Late++
+	}
+	e.advance(ev.Time)
+	e.stats.Events++
+	e.fill(ev, nil)
+	for _, d := range e.cfg.Immediate {
+		d.Detect(&e.in, e.alert)
+	}
+	if len(e.cfg.Settled) > 0 {
+		e.seq++
+		heap.Push(&e.pending, pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev})
+	}
+}
+
+// Flush settles every pending access, as at the end of a replay.
+func (e *Engine) Flush() {
+	for e.pending.Len() > 0 {
+		e.settle(heap.Pop(&e.pending).(pending))
+	}
+}
+
+// advance moves the watermark to t and settles the accesses whose grace
+// window closed strictly before it.
+func (e *Engine) advance(t time.Time) {
+	if t.After(e.now) {
+		e.now = t
+	}
+	for e.pending.Len() > 0 && e.pending[0].due.Before(e.now) {
+		e.settle(heap.Pop(&e.pending).(pending))
+	}
+}
+
+func (e *Engine) settle(p pending) {
+	var m *TicketMatch
+	if p.ev.Action.TouchesSubject() && p.ev.Subject != "" {
+		tm := e.tickets.Match(p.ev.Actor.ID, p.ev.Subject, p.ev.Ticket, p.ev.Time, e.cfg.Tickets)
+		m = &tm
+	}
+	e.fill(p.ev, m)
+	e.settling = true
+	for _, d := range e.cfg.Settled {
+		d.Detect(&e.in, e.alert)
+	}
+	e.settling = false
+}
+
+func (e *Engine) fill(ev *event.Event, m *TicketMatch) {
+	e.in = Input{Event: ev, Person: e.people[ev.Actor.ID], Ticket: m}
+	if ev.Subject != "" {
+		e.in.Subject = e.subjects[ev.Subject]
+	}
+}
+
+type pending struct {
+	due time.Time
+	seq uint64
+	ev  *event.Event
+}
+
+// pendingQueue orders accesses by the end of their grace window, then by
+// arrival, so settlement order is deterministic.
+type pendingQueue []pending
+
+func (q pendingQueue) Len() int { return len(q) }
+func (q pendingQueue) Less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q pendingQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *pendingQueue) Push(x any)   { *q = append(*q, x.(pending)) }
+func (q *pendingQueue) Pop() any {
+	old := *q
+	p := old[len(old)-1]
+	old[len(old)-1] = pending{}
+	*q = old[:len(old)-1]
+	return p
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"sort"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+)
+
+// Verdict classifies how the ticket queue explains one access.
+type Verdict uint8
+
+// Verdicts, best first. Match keeps the best verdict it finds.
+const (
+	// Justified: a ticket about this customer was assigned to this actor and
+	// being worked on around the access (within the grace windows).
+	Justified Verdict = iota
+	// OtherSubject: the ticket the actor cited is theirs but about another
+	// customer.
+	OtherSubject
+	// OtherAssignee: a ticket about this customer was being worked on, but by
+	// someone else.
+	OtherAssignee
+	// NoTicket: nothing in the queue explains the access.
+	NoTicket
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Justified:
+		return "justified"
+	case OtherSubject:
+		return "other_subject"
+	case OtherAssignee:
+		return "other_assignee"
+	}
+	return "no_ticket"
+}
+
+// TicketMatch is the ticket index's answer for one access.
+type TicketMatch struct {
+	Verdict  Verdict
+	Ticket   string // the ticket behind the verdict, if any
+	Assignee string // its assignee at the time, for OtherAssignee
+	Subject  string // its customer, for OtherSubject
+	// Exists reports whether the ticket the event cited is known at all,
+	// whatever its assignee, customer or state.
+	CitedExists bool
+	// CitedSubject is the customer the cited ticket is (or was) about.
+	CitedSubject string
+}
+
+type ticketState struct {
+	at       time.Time
+	subject  string
+	assignee string
+	status   event.TicketStatus
+}
+
+type ticket struct {
+	id      string
+	changes []ticketState // in time order
+}
+
+// Tickets indexes ticket changes by ticket and by customer so the engine can
+// ask, for any access, whether the work queue explains it. Changes may arrive
+// slightly out of order; each ticket's history is kept sorted.
+type Tickets struct {
+	byID      map[string]*ticket
+	bySubject map[string][]*ticket
+}
+
+// NewTickets returns an empty index.
+func NewTickets() *Tickets {
+	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string][]*ticket{}}
+}
+
+// Len returns the number of tickets known.
+func (x *Tickets) Len() int { return len(x.byID) }
+
+// Apply records one ticket change.
+func (x *Tickets) Apply(tc *event.TicketChange) {
+	t := x.byID[tc.ID]
+	if t == nil {
+		t = &ticket{id: tc.ID}
+		x.byID[tc.ID] = t
+	}
+	st := ticketState{at: tc.Time, subject: tc.Subject, assignee: tc.Assignee, status: tc.Status}
+	// A change that names no customer keeps the one the ticket had.
+	if st.subject == "" && len(t.changes) > 0 {
+		st.subject = t.changes[len(t.changes)-1].subject
+	}
+	n := len(t.changes)
+	if n == 0 || !tc.Time.Before(t.changes[n-1].at) {
+		t.changes = append(t.changes, st)
+	} else {
+		i := sort.Search(n, func(i int) bool { return t.changes[i].at.After(tc.Time) })
+		t.changes = append(t.changes, ticketState{})
+		copy(t.changes[i+1:], t.changes[i:])
+		t.changes[i] = st
+	}
+	if st.subject != "" && !x.indexed(st.subject, t) {
+		x.bySubject[st.subject] = append(x.bySubject[st.subject], t)
+	}
+}
+
+func (x *Tickets) indexed(subject string, t *ticket) bool {
+	for _, u := range x.bySubject[subject] {
+		if u == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Windows are the tolerances of ticket matching.
+type Windows struct {
+	// Grace accepts a ticket that starts being worked up to this long after
+	// the access: phone calls are looked up first and filed minutes later.
+	Grace time.Duration
+	// AfterClose accepts an access up to this long after the ticket was
+	// solved or closed (wrap-up notes, a last check).
+	AfterClose time.Duration
+}
+
+// Match answers: is there a ticket about subject, assigned to actor, being
+// worked on around at? cited is the ticket the event named, if any.
+func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
+	m := TicketMatch{Verdict: NoTicket}
+	lo, hi := at.Add(-w.AfterClose), at.Add(w.Grace)
+	consider := func(t *ticket) {
+		for i, c := range t.changes {
+			if c.at.After(hi) {
+				break
+			}
+			end := maxTime
+			if i+1 < len(t.changes) {
+				end = t.changes[i+1].at
+			}
+			if !c.status.Working() || end.Before(lo) {
+				continue
+			}
+			switch {
+			case c.assignee == actor && c.subject == subject:
+				m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
+				return
+			case c.assignee == actor && t.id == cited && m.Verdict > OtherSubject:
+				m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
+			case c.subject == subject && c.assignee != actor && m.Verdict > OtherAssignee:
+				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+			}
+		}
+	}
+	if cited != "" {
+		if t := x.byID[cited]; t != nil {
+			m.CitedExists = true
+			m.CitedSubject = t.changes[len(t.changes)-1].subject
+			consider(t)
+			if m.Verdict == Justified {
+				return m
+			}
+		}
+	}
+	for _, t := range x.bySubject[subject] {
+		if t.id == cited {
+			continue
+		}
+		consider(t)
+		if m.Verdict == Justified {
+			return m
+		}
+	}
+	return m
+}
+
+var maxTime = time.Unix(1<<62, 0)

@@ -1,0 +1,302 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// FieldError says which field of a record is wrong and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+func missing(field string) error { return &FieldError{Field: field, Reason: "missing"} }
+
+// jsonError turns encoding/json's errors into field errors a person can act on.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "(record)"
+		}
+		return &FieldError{Field: field, Reason: fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &FieldError{Reason: fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, err)}
+	}
+	return &FieldError{Reason: "invalid JSON: " + err.Error()}
+}
+
+func unmarshal(line []byte, v any) error {
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || line[0] != '{' {
+		return &FieldError{Reason: "not a JSON object"}
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+// ParseTime parses an RFC 3339 time with any offset and returns it in UTC.
+func ParseTime(field, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, missing(field)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time with an offset", s)}
+	}
+	return t.UTC(), nil
+}
+
+// parseDateOrTime accepts a date (YYYY-MM-DD) or an RFC 3339 time. A date
+// means the start of that day, or, when endOfDay is set, its last instant:
+// a contract that ends on 2026-03-02 still covers that whole day (UTC).
+func parseDateOrTime(field, s string, endOfDay bool) (time.Time, error) {
+	if len(s) == len("2006-01-02") {
+		d, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 time", s)}
+		}
+		if endOfDay {
+			return d.Add(24*time.Hour - time.Nanosecond), nil
+		}
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 time", s)}
+	}
+	return t.UTC(), nil
+}
+
+func keep(line []byte) json.RawMessage {
+	return json.RawMessage(bytes.Clone(bytes.TrimSpace(line)))
+}
+
+type wireEvent struct {
+	ID    *string `json:"id"`
+	Time  *string `json:"time"`
+	Actor *struct {
+		ID      *string `json:"id"`
+		Session string  `json:"session"`
+		IP      string  `json:"ip"`
+		Device  string  `json:"device"`
+		Country string  `json:"country"`
+	} `json:"actor"`
+	Action  *string `json:"action"`
+	Subject *struct {
+		ID string `json:"id"`
+	} `json:"subject"`
+	Resource     string   `json:"resource"`
+	Fields       []string `json:"fields"`
+	Ticket       string   `json:"ticket"`
+	Reason       string   `json:"reason"`
+	Query        string   `json:"query"`
+	Count        *int     `json:"count"`
+	DurationMS   *int64   `json:"duration_ms"`
+	Verification string   `json:"verification"`
+	Result       string   `json:"result"`
+	App          string   `json:"app"`
+}
+
+// DecodeEvent decodes and validates one access event.
+func DecodeEvent(line []byte) (Event, error) {
+	var w wireEvent
+	if err := unmarshal(line, &w); err != nil {
+		return Event{}, err
+	}
+	var e Event
+	if w.ID == nil || *w.ID == "" {
+		return e, missing("id")
+	}
+	e.ID = *w.ID
+	if w.Time == nil {
+		return e, missing("time")
+	}
+	t, err := ParseTime("time", *w.Time)
+	if err != nil {
+		return e, err
+	}
+	e.Time = t
+	if w.Actor == nil || w.Actor.ID == nil || *w.Actor.ID == "" {
+		return e, missing("actor.id")
+	}
+	e.Actor = Actor{ID: *w.Actor.ID, Session: w.Actor.Session, IP: w.Actor.IP, Device: w.Actor.Device, Country: w.Actor.Country}
+	if w.Action == nil || *w.Action == "" {
+		return e, missing("action")
+	}
+	e.Action = Action(*w.Action)
+	if !e.Action.Valid() {
+		return e, &FieldError{Field: "action", Reason: fmt.Sprintf("unknown value %q (want one of %s)", *w.Action, actionList())}
+	}
+	if w.Subject != nil {
+		e.Subject = w.Subject.ID
+	}
+	e.Count = 1
+	if w.Count != nil {
+		if *w.Count < 0 {
+			return e, &FieldError{Field: "count", Reason: fmt.Sprintf("must not be negative, got %d", *w.Count)}
+		}
+		e.Count = *w.Count
+	}
+	if e.Subject == "" && e.Action.TouchesSubject() && !(e.Action == Export && e.Count > 1) {
+		return e, &FieldError{Field: "subject.id", Reason: fmt.Sprintf("missing (required for action %q)", e.Action)}
+	}
+	if w.DurationMS != nil {
+		if *w.DurationMS < 0 {
+			return e, &FieldError{Field: "duration_ms", Reason: fmt.Sprintf("must not be negative, got %d", *w.DurationMS)}
+		}
+		e.DurationMS = *w.DurationMS
+	}
+	switch w.Result {
+	case "", "allowed":
+	case "denied":
+		e.Denied = true
+	default:
+		return e, &FieldError{Field: "result", Reason: fmt.Sprintf("unknown value %q (want allowed or denied)", w.Result)}
+	}
+	e.Resource, e.Fields, e.Ticket, e.Reason = w.Resource, w.Fields, w.Ticket, w.Reason
+	e.Query, e.Verification, e.App = w.Query, w.Verification, w.App
+	e.Raw = keep(line)
+	return e, nil
+}
+
+func actionList() string {
+	s := make([]string, len(Actions))
+	for i, a := range Actions {
+		s[i] = string(a)
+	}
+	return strings.Join(s, ", ")
+}
+
+type wirePerson struct {
+	ID            *string `json:"id"`
+	Name          string  `json:"name"`
+	Vendor        string  `json:"vendor"`
+	Team          string  `json:"team"`
+	Role          string  `json:"role"`
+	Site          string  `json:"site"`
+	Country       string  `json:"country"`
+	ContractStart string  `json:"contract_start"`
+	ContractEnd   string  `json:"contract_end"`
+	Status        string  `json:"status"`
+	Manager       string  `json:"manager"`
+}
+
+// DecodePerson decodes and validates one roster entry.
+func DecodePerson(line []byte) (Person, error) {
+	var w wirePerson
+	if err := unmarshal(line, &w); err != nil {
+		return Person{}, err
+	}
+	var p Person
+	if w.ID == nil || *w.ID == "" {
+		return p, missing("id")
+	}
+	p = Person{ID: *w.ID, Name: w.Name, Vendor: w.Vendor, Team: w.Team, Role: w.Role, Site: w.Site, Country: w.Country, Manager: w.Manager}
+	var err error
+	if w.ContractStart != "" {
+		if p.ContractStart, err = parseDateOrTime("contract_start", w.ContractStart, false); err != nil {
+			return p, err
+		}
+	}
+	if w.ContractEnd != "" {
+		if p.ContractEnd, err = parseDateOrTime("contract_end", w.ContractEnd, true); err != nil {
+			return p, err
+		}
+	}
+	if !p.ContractStart.IsZero() && !p.ContractEnd.IsZero() && p.ContractEnd.Before(p.ContractStart) {
+		return p, &FieldError{Field: "contract_end", Reason: fmt.Sprintf("%s is before contract_start %s", w.ContractEnd, w.ContractStart)}
+	}
+	switch Status(w.Status) {
+	case "":
+		p.Status = Active
+	case Active, Suspended, Terminated:
+		p.Status = Status(w.Status)
+	default:
+		return p, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want active, suspended or terminated)", w.Status)}
+	}
+	p.Raw = keep(line)
+	return p, nil
+}
+
+type wireSubject struct {
+	ID         *string  `json:"id"`
+	Tier       string   `json:"tier"`
+	BalanceUSD *float64 `json:"balance_usd"`
+	Country    string   `json:"country"`
+	Honeytoken bool     `json:"honeytoken"`
+}
+
+// DecodeSubject decodes and validates one customer record.
+func DecodeSubject(line []byte) (Subject, error) {
+	var w wireSubject
+	if err := unmarshal(line, &w); err != nil {
+		return Subject{}, err
+	}
+	if w.ID == nil || *w.ID == "" {
+		return Subject{}, missing("id")
+	}
+	s := Subject{ID: *w.ID, Tier: w.Tier, Country: w.Country, Honeytoken: w.Honeytoken}
+	if w.BalanceUSD != nil {
+		if *w.BalanceUSD < 0 {
+			return s, &FieldError{Field: "balance_usd", Reason: fmt.Sprintf("must not be negative, got %v", *w.BalanceUSD)}
+		}
+		s.BalanceUSD = *w.BalanceUSD
+	}
+	s.Raw = keep(line)
+	return s, nil
+}
+
+type wireTicket struct {
+	Time     *string `json:"time"`
+	ID       *string `json:"id"`
+	Subject  string  `json:"subject"`
+	Assignee string  `json:"assignee"`
+	Status   *string `json:"status"`
+}
+
+// DecodeTicketChange decodes and validates one ticket change.
+func DecodeTicketChange(line []byte) (TicketChange, error) {
+	var w wireTicket
+	if err := unmarshal(line, &w); err != nil {
+		return TicketChange{}, err
+	}
+	var tc TicketChange
+	if w.Time == nil {
+		return tc, missing("time")
+	}
+	t, err := ParseTime("time", *w.Time)
+	if err != nil {
+		return tc, err
+	}
+	if w.ID == nil || *w.ID == "" {
+		return tc, missing("id")
+	}
+	if w.Status == nil || *w.Status == "" {
+		return tc, missing("status")
+	}
+	st := TicketStatus(*w.Status)
+	switch st {
+	case TicketNew, TicketOpen, TicketPending, TicketSolved, TicketClosed:
+	default:
+		return tc, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", *w.Status)}
+	}
+	return TicketChange{Time: t, ID: *w.ID, Subject: w.Subject, Assignee: w.Assignee, Status: st, Raw: keep(line)}, nil
+}

@@ -1,0 +1,344 @@
+// Package replay runs a directory of recorded inputs (FORMATS.md section 5)
+// through the engine: roster and customers first, then ticket changes and
+// access events merged by time, a ticket change before an event at the same
+// instant. Records that arrive a little out of order are put back in order
+// within a lateness window, so the result is the same as for sorted input.
+package replay
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+)
+
+// Sink receives what the replay feeds the engine. *engine.Engine is one.
+type Sink interface {
+	SetPerson(*event.Person)
+	SetSubject(*event.Subject)
+	Ticket(*event.TicketChange)
+	Event(*event.Event)
+	Flush()
+}
+
+// Options configures one replay.
+type Options struct {
+	Dir string
+	// Lateness is how far out of time order a record may arrive and still be
+	// put back in order. Records later than that are still processed, in
+	// arrival order, and counted as late.
+	Lateness time.Duration
+	// Rejected is told about every invalid record; nil discards them (they
+	// are still counted).
+	Rejected func(*event.RecordError)
+	// Progress, if set, is told the input files' total size once the streams
+	// are open and returns a function the replay calls with the bytes read.
+	Progress func(total int64) func(done int64)
+}
+
+// Counts summarises a replay's input.
+type Counts struct {
+	People, Subjects, Tickets, Events int64
+	Rejected                          int64
+	Late                              int64 // beyond the lateness window
+}
+
+// Run replays opts.Dir into sink.
+func Run(ctx context.Context, opts Options, sink Sink) (Counts, error) {
+	var c Counts
+	reject := func(e *event.RecordError) {
+		c.Rejected++
+		if opts.Rejected != nil {
+			opts.Rejected(e)
+		}
+	}
+	if err := loadAll(opts.Dir, "roster", event.DecodePerson, func(p event.Person) error {
+		c.People++
+		sink.SetPerson(&p)
+		return nil
+	}, reject); err != nil {
+		return c, err
+	}
+	if err := loadAll(opts.Dir, "subjects", event.DecodeSubject, func(s event.Subject) error {
+		c.Subjects++
+		sink.SetSubject(&s)
+		return nil
+	}, reject); err != nil {
+		return c, err
+	}
+
+	evf, err := event.Open(opts.Dir, "events")
+	if err != nil {
+		return c, err
+	}
+	defer evf.Close()
+	files := []*event.File{evf}
+	tkf, err := event.Open(opts.Dir, "tickets")
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		tkf = nil
+	case err != nil:
+		return c, err
+	default:
+		defer tkf.Close()
+		files = append(files, tkf)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	streams := []*stream{startStream(ctx, evf, kindEvent)}
+	if tkf != nil {
+		streams = append(streams, startStream(ctx, tkf, kindTicket))
+	}
+	var progress func(int64)
+	if opts.Progress != nil {
+		var total int64
+		for _, f := range files {
+			total += f.Size
+		}
+		progress = opts.Progress(total)
+	}
+
+	m := merger{streams: streams, lateness: opts.Lateness}
+	var n int
+	for {
+		it, ok, err := m.next(reject)
+		if err != nil {
+			return c, err
+		}
+		if !ok {
+			break
+		}
+		if it.late {
+			c.Late++
+		}
+		switch it.kind {
+		case kindTicket:
+			c.Tickets++
+			sink.Ticket(it.tc)
+		case kindEvent:
+			c.Events++
+			sink.Event(it.ev)
+		}
+		if n++; n&4095 == 0 {
+			if err := ctx.Err(); err != nil {
+				return c, err
+			}
+			if progress != nil {
+				var done int64
+				for _, f := range files {
+					done += f.Consumed()
+				}
+				progress(done)
+			}
+		}
+	}
+	sink.Flush()
+	return c, nil
+}
+
+// loadAll decodes DIR/NAME.ndjson(.gz) completely; a missing file is fine.
+func loadAll[T any](dir, name string, decode func([]byte) (T, error), ok func(T) error, bad func(*event.RecordError)) error {
+	f, err := event.Open(dir, name)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := event.Decode(f, f.Name, decode, ok, bad); err != nil {
+		return fmt.Errorf("%s: %w", f.Name, err)
+	}
+	return nil
+}
+
+type kind uint8
+
+// Ticket changes sort before events at the same instant.
+const (
+	kindTicket kind = iota
+	kindEvent
+)
+
+type item struct {
+	t    time.Time
+	kind kind
+	seq  uint64
+	late bool
+	ev   *event.Event
+	tc   *event.TicketChange
+	bad  *event.RecordError
+}
+
+const batchSize = 512
+
+// stream decodes one file on its own goroutine, so decoding overlaps with
+// the engine, and hands items over in batches in file order.
+type stream struct {
+	ch      chan []item
+	errc    chan error
+	buf     []item
+	done    bool
+	maxSeen time.Time
+	kind    kind
+}
+
+func startStream(ctx context.Context, f *event.File, k kind) *stream {
+	s := &stream{ch: make(chan []item, 8), errc: make(chan error, 1), kind: k}
+	go func() {
+		defer close(s.ch)
+		batch := make([]item, 0, batchSize)
+		var seq uint64
+		send := func() bool {
+			select {
+			case s.ch <- batch:
+				batch = make([]item, 0, batchSize)
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		push := func(it item) error {
+			seq++
+			it.seq, it.kind = seq, k
+			batch = append(batch, it)
+			if len(batch) == batchSize && !send() {
+				return ctx.Err()
+			}
+			return nil
+		}
+		bad := func(e *event.RecordError) { _ = push(item{bad: e}) }
+		var err error
+		if k == kindEvent {
+			err = event.Decode(f, f.Name, event.DecodeEvent, func(e event.Event) error {
+				return push(item{t: e.Time, ev: &e})
+			}, bad)
+		} else {
+			err = event.Decode(f, f.Name, event.DecodeTicketChange, func(tc event.TicketChange) error {
+				return push(item{t: tc.Time, tc: &tc})
+			}, bad)
+		}
+		if err == nil && len(batch) > 0 {
+			send()
+		}
+		if err != nil && ctx.Err() == nil {
+			s.errc <- fmt.Errorf("%s: %w", f.Name, err)
+		}
+	}()
+	return s
+}
+
+// pull returns the stream's next item; ok is false at its end.
+func (s *stream) pull() (item, bool, error) {
+	for len(s.buf) == 0 {
+		b, open := <-s.ch
+		if !open {
+			s.done = true
+			select {
+			case err := <-s.errc:
+				return item{}, false, err
+			default:
+				return item{}, false, nil
+			}
+		}
+		s.buf = b
+	}
+	it := s.buf[0]
+	s.buf = s.buf[1:]
+	return it, true, nil
+}
+
+type merger struct {
+	streams  []*stream
+	lateness time.Duration
+	q        itemHeap
+	last     time.Time // time of the last item released
+}
+
+// next returns the next item in merged time order. It reads from the stream
+// that is furthest behind, and releases the earliest buffered item once every
+// unfinished stream has read past its time plus the lateness window.
+func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
+	for {
+		if m.q.Len() > 0 && !m.q[0].t.After(m.watermark()) {
+			it := heap.Pop(&m.q).(item)
+			if it.t.Before(m.last) {
+				it.late = true
+			} else {
+				m.last = it.t
+			}
+			return it, true, nil
+		}
+		s := m.behind()
+		if s == nil {
+			return item{}, false, nil
+		}
+		it, ok, err := s.pull()
+		if err != nil {
+			return item{}, false, err
+		}
+		if !ok {
+			continue
+		}
+		if it.bad != nil {
+			bad(it.bad)
+			continue
+		}
+		if it.t.After(s.maxSeen) {
+			s.maxSeen = it.t
+		}
+		heap.Push(&m.q, it)
+	}
+}
+
+func (m *merger) behind() *stream {
+	var b *stream
+	for _, s := range m.streams {
+		if !s.done && (b == nil || s.maxSeen.Before(b.maxSeen)) {
+			b = s
+		}
+	}
+	return b
+}
+
+var endOfTime = time.Unix(1<<62, 0)
+
+func (m *merger) watermark() time.Time {
+	w := endOfTime
+	for _, s := range m.streams {
+		if !s.done {
+			if t := s.maxSeen.Add(-m.lateness); t.Before(w) {
+				w = t
+			}
+		}
+	}
+	return w
+}
+
+type itemHeap []item
+
+func (h itemHeap) Len() int { return len(h) }
+func (h itemHeap) Less(i, j int) bool {
+	a, b := &h[i], &h[j]
+	if !a.t.Equal(b.t) {
+		return a.t.Before(b.t)
+	}
+	if a.kind != b.kind {
+		return a.kind < b.kind
+	}
+	return a.seq < b.seq
+}
+func (h itemHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *itemHeap) Push(x any)   { *h = append(*h, x.(item)) }
+func (h *itemHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = item{}
+	*h = old[:len(old)-1]
+	return it
+}
