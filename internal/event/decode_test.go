@@ -94,10 +94,10 @@ func TestDecodePerson(t *testing.T) {
 		t.Errorf("contract_end time with offset: %v %v", p.ContractEnd, err)
 	}
 	for line, want := range map[string]string{
-		`{"name":"x"}`:                     "id: missing",
-		`{"id":"a","status":"fired"}`:      `status: unknown value "fired" (want active, suspended or terminated)`,
-		`{"id":"a","contract_end":"soon"}`: `contract_end: "soon" is not a date (YYYY-MM-DD) or RFC 3339 time`,
-		`{"id":"a","contract_start":"2026-13-01"}`:                           `contract_start: "2026-13-01" is not a date`,
+		`{"name":"x"}`:                             "id: missing",
+		`{"id":"a","status":"fired"}`:              `status: unknown value "fired" (want active, suspended or terminated)`,
+		`{"id":"a","contract_end":"soon"}`:         `contract_end: "soon" is not a date (YYYY-MM-DD) or RFC 3339 time`,
+		`{"id":"a","contract_start":"2026-13-01"}`: `contract_start: "2026-13-01" is not a date`,
 		`{"id":"a","contract_start":"2026-05-01","contract_end":"2026-01-01"}`: "contract_end: 2026-01-01 is before contract_start 2026-05-01",
 	} {
 		if _, err := DecodePerson([]byte(line)); err == nil || !strings.HasPrefix(err.Error(), want) {
@@ -127,9 +127,9 @@ func TestDecodeSubjectAndTicket(t *testing.T) {
 		t.Errorf("ticket %+v, %v", tc, err)
 	}
 	for line, want := range map[string]string{
-		`{"id":"T","status":"open"}`:                                  "time: missing",
-		`{"time":"2026-03-03T01:00:00Z","status":"open"}`:             "id: missing",
-		`{"time":"2026-03-03T01:00:00Z","id":"T"}`:                    "status: missing",
+		`{"id":"T","status":"open"}`:                                   "time: missing",
+		`{"time":"2026-03-03T01:00:00Z","status":"open"}`:              "id: missing",
+		`{"time":"2026-03-03T01:00:00Z","id":"T"}`:                     "status: missing",
 		`{"time":"2026-03-03T01:00:00Z","id":"T","status":"reopened"}`: `status: unknown value "reopened"`,
 	} {
 		if _, err := DecodeTicketChange([]byte(line)); err == nil || !strings.HasPrefix(err.Error(), want) {
