@@ -1,0 +1,119 @@
+package console
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/custos-io/custos/internal/detect"
+)
+
+// BuiltinRules lists the engine's built-in detections.
+type BuiltinRules struct{}
+
+// Rules returns the built-in detections.
+func (BuiltinRules) Rules(context.Context) ([]RuleInfo, error) {
+	return []RuleInfo{
+		{ID: detect.RuleHoneytoken, Severity: "critical", Source: "built-in",
+			Description: "A honeytoken customer (a decoy no legitimate work leads to) was touched."},
+		{ID: detect.RuleOutOfScope, Severity: "critical", Source: "built-in",
+			Description: "Access before the contract started, after it ended, or while suspended or terminated."},
+		{ID: detect.RuleNoTicket, Severity: "medium", Source: "built-in",
+			Description: "Customer data touched with no ticket about that customer assigned to the agent around that time."},
+		{ID: detect.RuleOtherTicket, Severity: "medium", Source: "built-in",
+			Description: "Customer data touched under a ticket about another customer, or while the customer's ticket was someone else's."},
+	}, nil
+}
+
+type ruleRow struct {
+	RuleInfo
+	Day, Week, Month int
+	TP, FP           int
+	FPRate           string
+	Listed           bool // in the loaded pack, not only seen in alerts
+}
+
+func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := c.dataNow(ctx)
+	rules, err := c.rules.Rules(ctx)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	rows := map[string]*ruleRow{}
+	var order []string
+	for _, ru := range rules {
+		rows[ru.ID] = &ruleRow{RuleInfo: ru, Listed: true}
+		order = append(order, ru.ID)
+	}
+	row := func(id string) *ruleRow {
+		if x, ok := rows[id]; ok {
+			return x
+		}
+		x := &ruleRow{RuleInfo: RuleInfo{ID: id, Source: ruleSource(id)}}
+		rows[id] = x
+		order = append(order, id)
+		return x
+	}
+	for _, span := range []struct {
+		d   time.Duration
+		set func(*ruleRow, int)
+	}{
+		{24 * time.Hour, func(x *ruleRow, n int) { x.Day = n }},
+		{7 * 24 * time.Hour, func(x *ruleRow, n int) { x.Week = n }},
+		{30 * 24 * time.Hour, func(x *ruleRow, n int) { x.Month = n }},
+	} {
+		counts, err := c.src.AlertCounts(ctx, now.Add(-span.d))
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		hits := map[string]int{}
+		for _, ac := range counts {
+			hits[ac.Rule] += ac.N
+		}
+		for id, n := range hits {
+			span.set(row(id), n)
+		}
+	}
+	states, err := c.state.CaseStates(ctx)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, st := range states {
+		for _, id := range st.Rules {
+			switch st.Verdict {
+			case VerdictFalse:
+				row(id).FP++
+			case VerdictTrue:
+				row(id).TP++
+			}
+		}
+	}
+	list := make([]*ruleRow, 0, len(order))
+	for _, id := range order {
+		x := rows[id]
+		if x.TP+x.FP > 0 {
+			x.FPRate = pct(float64(x.FP) / float64(x.TP+x.FP))
+		}
+		list = append(list, x)
+	}
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Listed != list[j].Listed {
+			return list[i].Listed
+		}
+		return list[i].Month > list[j].Month
+	})
+	c.page(w, r, "rules", "Rules", map[string]any{"Rules": list, "AsOf": now})
+}
+
+func ruleSource(id string) string {
+	if strings.HasPrefix(id, "anomaly:") {
+		return "baseline"
+	}
+	return "seen in alerts"
+}
