@@ -229,6 +229,9 @@ func (c *Console) actorPage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	for _, d := range devices {
+		d.Device = v.Device(id, d.Device)
+	}
 	with, without := 0, 0
 	for _, cr := range customers {
 		if cr.Unjustified > 0 {

@@ -67,7 +67,7 @@ func (f caseFilter) Query() string {
 	return v.Encode()
 }
 
-var ages = []struct{ key, label string }{{"24h", "24 hours"}, {"7d", "7 days"}, {"30d", "30 days"}, {"90d", "90 days"}}
+var ages = []struct{ Key, Label string }{{"24h", "24 hours"}, {"7d", "7 days"}, {"30d", "30 days"}, {"90d", "90 days"}}
 
 func ageDur(s string) time.Duration {
 	switch s {

@@ -35,9 +35,7 @@ func (p *Pseudonyms) Of(id string) string {
 	if id == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, p.key)
-	m.Write([]byte(id))
-	ps := pseudonymPrefix + strings.ToLower(b32.EncodeToString(m.Sum(nil))[:10])
+	ps := pseudonymPrefix + p.tag(id)
 	p.mu.RLock()
 	_, known := p.back[ps]
 	p.mu.RUnlock()
@@ -47,6 +45,13 @@ func (p *Pseudonyms) Of(id string) string {
 		p.mu.Unlock()
 	}
 	return ps
+}
+
+// tag is the keyed hash of s, 10 lower-case base32 characters.
+func (p *Pseudonyms) tag(s string) string {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte(s))
+	return strings.ToLower(b32.EncodeToString(m.Sum(nil))[:10])
 }
 
 // Learn records ids so their pseudonyms can be resolved.

@@ -193,6 +193,19 @@ func (v *viewer) Agent(id string) agentRef {
 	return a
 }
 
+// Device shows a device id, pseudonymised like its agent: fingerprints and
+// host names often carry a person's name ("LAPTOP-ANA"), while a stable
+// pseudonym still shows a device shared between agents.
+func (v *viewer) Device(actor, dev string) string {
+	if dev == "" || dev == "(unknown device)" {
+		return dev
+	}
+	if v.Agent(actor).Revealed {
+		return dev
+	}
+	return "dev-" + v.c.pseudo.tag("device\x00" + dev)[:8]
+}
+
 // Mask hides the agent ids in text from this viewer, the named agents and
 // every roster id (summaries mention managers and ticket assignees).
 func (v *viewer) Mask(text string, ids ...string) string {
