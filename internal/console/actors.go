@@ -177,6 +177,9 @@ func (c *Console) actorPage(w http.ResponseWriter, r *http.Request) {
 	day := 24 * time.Hour
 	until := end.Truncate(day).Add(day)
 	from := until.Add(-60 * day)
+	if first := span.First.Truncate(day).Add(-2 * day); !span.First.IsZero() && first.After(from) {
+		from = first // no empty weeks before the agent started
+	}
 
 	peers, label := peersOf(people, agent.Person)
 	peers = scoped(ri, peers)

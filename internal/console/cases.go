@@ -236,6 +236,44 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// ruleGroup is one rule's part in a case: how often it fired and its
+// strongest alert, the one that explains it best.
+type ruleGroup struct {
+	Rule        string
+	N           int
+	Points      float64
+	First, Last time.Time
+	Top         alertRow
+}
+
+func groupAlerts(alerts []alertRow) []ruleGroup {
+	idx := map[string]int{}
+	var gs []ruleGroup
+	for _, a := range alerts {
+		i, ok := idx[a.F.Rule]
+		if !ok {
+			i = len(gs)
+			idx[a.F.Rule] = i
+			gs = append(gs, ruleGroup{Rule: a.F.Rule, First: a.F.Time, Top: a})
+		}
+		g := &gs[i]
+		g.N++
+		g.Points += a.F.Risk
+		g.Last = maxTime(g.Last, a.F.Time)
+		if a.F.Severity.Rank() > g.Top.F.Severity.Rank() || (a.F.Severity == g.Top.F.Severity && a.F.Risk > g.Top.F.Risk) {
+			g.Top = a
+		}
+	}
+	sort.SliceStable(gs, func(i, j int) bool {
+		a, b := gs[i].Top.F, gs[j].Top.F
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		return gs[i].Points > gs[j].Points
+	})
+	return gs
+}
+
 // alertRow is one contributing alert with the numbers behind it.
 type alertRow struct {
 	F       finding.Finding
@@ -471,7 +509,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 		responses = c.respond.Actions()
 	}
 	c.page(w, r, "case", "Case "+shortID(f.ID), map[string]any{
-		"V": v, "Case": row, "AlertRows": alerts, "Evidence": evidence, "EvidenceTotal": len(evIDs),
+		"V": v, "Case": row, "AlertRows": alerts, "Groups": groupAlerts(alerts), "ShowAll": len(alerts) <= 12, "Evidence": evidence, "EvidenceTotal": len(evIDs),
 		"Chart": chart, "Actions": actions, "RuleTally": rules, "Assignees": users, "Responses": responses,
 		"CanWork": ri.user.Role.Can(PermWorkCases), "CanAssign": ri.user.Role.Can(PermAssignOthers),
 		"CanCustomers": ri.user.Role.Can(PermCustomers), "CanReveal": c.canReveal(ctx, ri, f.Actor.ID),

@@ -76,7 +76,17 @@ func (m *MemSource) AddFinding(f *finding.Finding) {
 	defer m.mu.Unlock()
 	if i, ok := m.fByID[f.ID]; ok {
 		if f.Kind == finding.KindCase {
-			m.findings[i] = *f
+			g := *f
+			// Keep when the case first opened, as the store does.
+			if _, ok := g.Details["opened"]; !ok {
+				d := make(map[string]any, len(g.Details)+1)
+				for k, v := range g.Details {
+					d[k] = v
+				}
+				d["opened"] = caseOpened(&m.findings[i])
+				g.Details = d
+			}
+			m.findings[i] = g
 		}
 		return
 	}

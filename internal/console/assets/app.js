@@ -5,15 +5,8 @@
 
   var colors = { actor: "#2563eb", median: "#6b7280", p90: "#cbd5e1", marks: "#dc2626" };
 
-  function fmtTime(step) {
-    return function (u, ts) {
-      return ts.map(function (t) {
-        var d = new Date(t * 1000);
-        var iso = d.toISOString();
-        return step < 86400 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(5, 10);
-      });
-    };
-  }
+  // Times are UTC everywhere in the console, charts included.
+  function utc(ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); }
 
   function draw(el) {
     var src = el.querySelector("script.chart-data");
@@ -29,7 +22,7 @@
       var m = data.metrics[i];
       var series = [{ value: function (u, v) { return v == null ? "—" : new Date(v * 1000).toISOString().slice(0, data.step < 86400 ? 16 : 10).replace("T", " "); } }];
       var values = [data.x];
-      series.push({ label: data.metrics.length === 1 ? m.label : "This agent", stroke: colors.actor, width: 2, fill: "rgba(37,99,235,0.07)", points: { show: data.x.length < 80 } });
+      series.push({ label: data.metrics.length === 1 ? m.label : "This agent", stroke: colors.actor, width: 2, fill: "rgba(37,99,235,0.07)", points: { show: data.x.length <= 40 } });
       values.push(m.actor);
       if (m.median) {
         series.push({ label: "Peer median", stroke: colors.median, width: 1.5, dash: [6, 4], points: { show: false }, spanGaps: false });
@@ -45,10 +38,11 @@
         width: Math.max(plot.clientWidth, 280),
         height: height,
         series: series,
+        tzDate: utc,
         scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max * 1.1)]; } } },
         axes: [
-          { values: fmtTime(data.step), grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" } },
-          { grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" }, size: 44 }
+          { grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" }, space: 60 },
+          { grid: { stroke: "#eef0f3" }, ticks: { stroke: "#e5e7eb" }, size: 56 }
         ],
         legend: { live: true },
         cursor: { points: { size: 7 } }
