@@ -130,7 +130,9 @@ func TestServeCommand(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, &stdout, &stderr) }()
+	go func() {
+		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, &stdout, &stderr)
+	}()
 
 	// Wait until it answers (the engine is rebuilt before it listens).
 	client := &http.Client{Timeout: 5 * time.Second}
