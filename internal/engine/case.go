@@ -133,7 +133,7 @@ func (c *openCase) summary(actor string, p *event.Person) string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(sentence(r.strongest.summary))
+		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary), describe(actor, p)+" "))
 	}
 	if len(rs) > 1 {
 		b.WriteString(".")
