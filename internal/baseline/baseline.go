@@ -151,6 +151,7 @@ type Detector struct {
 	actors map[string]*actor
 	active []*actor // active today, in order of first activity
 	groups []map[string]*group
+	all    *group // everyone active today, for the population factor
 	free   []*window
 
 	hour  int64 // the open hour, hours since the Unix epoch; -1 before any event
@@ -201,6 +202,7 @@ func New(cfg Config, people People) *Detector {
 			d.feats[i].part = j
 		}
 	}
+	d.all = d.newGroup("everyone", "")
 	d.groups = make([]map[string]*group, len(cfg.PeerGroups))
 	for i := range d.groups {
 		d.groups[i] = map[string]*group{}
@@ -247,6 +249,8 @@ type window struct {
 	num, den []float64
 	fired    []float64 // per feature: score of the last alert in this period
 	capv     []float64 // per feature: threshold crossed at this checkpoint, or NaN
+	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
+	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
 	ev       [][]ref
 	seen     map[uint64]seen
 	hours    uint32 // hours of the day with activity
@@ -264,6 +268,7 @@ type seen struct {
 const (
 	seenNoTicket uint8 = 1 << iota
 	seenIdentity
+	seenOthers
 )
 
 // maxSeen bounds the customers and tickets a window remembers per day; an
@@ -348,7 +353,15 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || d.tiers[s.Tier]
 	}
 	m := x.In.Ticket
-	x.NoTicket = m != nil && m.Verdict != engine.Justified
+	if m != nil {
+		// Without a matching ticket: nothing about this customer in the
+		// queue, or a cited ticket about someone else. A ticket about the
+		// customer that is a colleague's (leads, escalations) or closed (QA
+		// review of a cited ticket) is its own fact, not this one.
+		reviewed := m.CitedExists && m.CitedSubject == ev.Subject
+		x.NoTicket = (m.Verdict == engine.NoTicket && !reviewed) || m.Verdict == engine.OtherSubject
+		x.OthersTicket = m.Verdict == engine.OtherAssignee
+	}
 	identity := d.idRes[ev.Resource]
 	var fields uint32
 	for _, f := range ev.Fields {
@@ -375,6 +388,10 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	if x.NoTicket && s.flags&seenNoTicket == 0 {
 		x.NewNoTicket = true
 		s.flags |= seenNoTicket
+	}
+	if x.OthersTicket && s.flags&seenOthers == 0 {
+		x.NewOthersTicket = true
+		s.flags |= seenOthers
 	}
 	if identity && s.flags&seenIdentity == 0 {
 		x.NewIdentity = true
@@ -408,24 +425,52 @@ func (d *Detector) open(a *actor, t time.Time) {
 	} else {
 		nf := len(d.feats)
 		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf),
+			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
 			ev: make([][]ref, nf), seen: map[uint64]seen{}, groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
 	wd := t.Weekday()
 	w.weekend = wd == time.Saturday || wd == time.Sunday
 	a.w = w
+	// The own history only changes when a day closes: its norms for today
+	// are worked out once.
+	for i := range d.nDay {
+		w.own[i], w.seasonal[i] = norm{}, 0
+		r := &a.hist[i]
+		if int(r.n) < d.cfg.MinHistory {
+			continue
+		}
+		xs, byDay := r.values(d.scratch[:0], w.weekend, d.cfg.MinHistory)
+		nm := norm{n: len(xs)}
+		nm.med, nm.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+		d.scratch = xs
+		w.own[i] = nm
+		if byDay {
+			w.seasonal[i] = 1
+			if w.weekend {
+				w.seasonal[i] = 2
+			}
+		}
+	}
 	p := d.people(a.id)
 	for lvl, attrs := range d.cfg.PeerGroups {
 		key, label := groupKey(p, attrs)
 		g := d.groups[lvl][key]
 		if g == nil {
-			g = &group{label: label, by: strings.Join(attrs, ","), norms: make([]norm, len(d.feats)), stamps: make([]int64, len(d.feats))}
+			g = d.newGroup(label, strings.Join(attrs, ","))
 			d.groups[lvl][key] = g
 		}
 		g.members = append(g.members, a)
 		w.groups[lvl] = g
 	}
 	d.active = append(d.active, a)
+	d.all.members = append(d.all.members, a)
+}
+
+func (d *Detector) newGroup(label, by string) *group {
+	n := len(d.feats)
+	return &group{label: label, by: by, norms: make([]norm, n), stamps: make([]int64, n),
+		factors: make([]float64, n), fstamps: make([]int64, n), fn: make([]int, n)}
 }
 
 // release returns a closed day's window to the free list.

@@ -17,6 +17,9 @@ type group struct {
 	members   []*actor
 	norms     []norm
 	stamps    []int64
+	factors   []float64
+	fstamps   []int64
+	fn        []int
 }
 
 // advance closes every hour before h. Hours close in order, so alerts come
@@ -112,6 +115,8 @@ func (d *Detector) closeDay() {
 	for _, g := range d.groups {
 		clear(g)
 	}
+	clear(d.all.members)
+	d.all.members = d.all.members[:0]
 }
 
 // value is an actor's value of feature i in the closing period; ok is false
@@ -155,6 +160,49 @@ func (d *Detector) groupNorm(g *group, i int, final bool) norm {
 	return nm
 }
 
+// populationFactor is the group factor of the actor's most specific peer
+// group where enough members have a history, or else of everyone active: a
+// market-panic day moves every team, so a small team borrows the shift it
+// cannot measure itself.
+func (d *Detector) populationFactor(w *window, i int, final bool) float64 {
+	for _, g := range w.groups {
+		if f, n := d.groupFactor(g, i, final); n >= d.cfg.MinPeers {
+			return f
+		}
+	}
+	f, _ := d.groupFactor(d.all, i, final)
+	return f
+}
+
+// groupFactor is how far g's members stand above their own usual in the
+// closing period, as the median of each member's value over its own norm;
+// at least 1, and 1 when too few members have a history. On a day when
+// everyone is twice as busy it is 2, and the own norm of every member is
+// scaled by it: a population-wide shift raises no one, even the member who
+// is always the busiest.
+func (d *Detector) groupFactor(g *group, i int, final bool) (float64, int) {
+	if g.fstamps[i] == d.stamp {
+		return g.factors[i], g.fn[i]
+	}
+	xs := d.scratch[:0]
+	for _, m := range g.members {
+		own := m.w.own[i]
+		if own.n == 0 || own.med <= 0 {
+			continue
+		}
+		if v, ok := d.value(m, i, final); ok {
+			xs = append(xs, v/own.med)
+		}
+	}
+	f := 1.0
+	if len(xs) >= d.cfg.MinPeers {
+		f = max(1, median(xs))
+	}
+	d.scratch = xs
+	g.factors[i], g.fstamps[i], g.fn[i] = f, d.stamp, len(xs)
+	return f, len(xs)
+}
+
 // judgement is one comparison of a value with a norm.
 type judgement struct {
 	norm
@@ -167,8 +215,18 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	f, w := &d.feats[i], a.w
 	hod := int(d.hour % 24)
 
+	var peer judgement
+	var g *group
+	for _, pg := range w.groups {
+		if nm := d.groupNorm(pg, i, final); nm.n >= d.cfg.MinPeers {
+			peer.norm, peer.ok, g = nm, true, pg
+			break
+		}
+	}
+
 	var own judgement
 	var seasonal string
+	factor := 1.0
 	if f.Period == Hour {
 		if r := &a.hourHist[i-d.nDay][hod]; r.n >= 3 {
 			xs := r.values(d.scratch[:0])
@@ -177,26 +235,12 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 			d.scratch = xs
 			seasonal = fmt.Sprintf("hour %02d", hod)
 		}
-	} else if r := &a.hist[i]; int(r.n) >= d.cfg.MinHistory {
-		xs, byDay := r.values(d.scratch[:0], w.weekend, d.cfg.MinHistory)
-		own.med, own.mad, d.scratch2 = medianMAD(xs, d.scratch2)
-		own.n, own.ok = len(xs), true
-		d.scratch = xs
-		seasonal = "all days"
-		if byDay && w.weekend {
-			seasonal = "weekends"
-		} else if byDay {
-			seasonal = "weekdays"
-		}
-	}
-
-	var peer judgement
-	var g *group
-	for _, pg := range w.groups {
-		if nm := d.groupNorm(pg, i, final); nm.n >= d.cfg.MinPeers {
-			peer.norm, peer.ok, g = nm, true, pg
-			break
-		}
+	} else if w.own[i].n > 0 {
+		own.norm, own.ok = w.own[i], true
+		seasonal = [...]string{"all days", "weekdays", "weekends"}[w.seasonal[i]]
+		factor = d.populationFactor(w, i, final)
+		own.med *= factor
+		own.mad *= factor
 	}
 	if !own.ok && !peer.ok {
 		return
@@ -220,10 +264,10 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	}
 	w.fired[i] = z
 	d.stats.Alert++
-	emit(d.alert(a, i, x, z, final, own, seasonal, peer, g))
+	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, g))
 }
 
-func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgement, seasonal string, peer judgement, g *group) engine.Alert {
+func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgement, seasonal string, factor float64, peer judgement, g *group) engine.Alert {
 	f, w := &d.feats[i], a.w
 	H := d.hour
 	var from, to time.Time
@@ -258,7 +302,7 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	}
 	if own.ok {
 		det["own"] = map[string]any{"values": own.n, "median": round(own.med), "mad": round(own.mad),
-			"score": round(own.score), "seasonal": seasonal}
+			"score": round(own.score), "seasonal": seasonal, "population_factor": round(factor)}
 		cmp = append(cmp, compare(f, x, own.med, "its own usual"))
 		if !peer.ok {
 			ratioTo = own.med
@@ -308,7 +352,7 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 // payments agents (3.4)".
 func compare(f *feature, x, norm float64, what string) string {
 	if norm <= 0 {
-		return fmt.Sprintf("against %s of %s", what, fmtv(f, 0))
+		return fmt.Sprintf("where %s is %s", what, fmtv(f, 0))
 	}
 	r := x / norm
 	times := fmt.Sprintf("%.1f×", r)

@@ -36,6 +36,9 @@ type Access struct {
 	// customer (any verdict but Justified). NewNoTicket: the first such touch
 	// of this customer today.
 	NoTicket, NewNoTicket bool
+	// OthersTicket: the only ticket about the customer is a colleague's;
+	// NewOthersTicket: the first such touch of this customer today.
+	OthersTicket, NewOthersTicket bool
 	// HighValue: the customer holds at least Config.HighValueUSD or is of a
 	// high-value tier.
 	HighValue bool
@@ -100,10 +103,10 @@ type Feature struct {
 // fact no entry uses yet, a field of Access).
 func Features() []Feature {
 	return []Feature{
-		{Name: "views", Period: Day, Count: true, MinScale: 5, MinExcess: 40, Weight: 0.5,
+		{Name: "views", Period: Day, Count: true, MinScale: 5, MinExcess: 40, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.Touch), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Opened %s customer records", num(v)) }},
-		{Name: "customers", Period: Day, Count: true, MinScale: 3, MinExcess: 20, Weight: 0.75,
+		{Name: "customers", Period: Day, Count: true, MinScale: 3, MinExcess: 20, Weight: 0.5,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewCustomer), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Viewed %s customers", num(v)) }},
 		{Name: "no_ticket_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 1,
@@ -114,6 +117,11 @@ func Features() []Feature {
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewNoTicket && x.HighValue), 0 },
 			Says: func(v float64, c *Config) string {
 				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), money(c.HighValueUSD))
+			}},
+		{Name: "others_tickets_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 0.75,
+			Add: func(x *Access) (float64, float64) { return b2f(x.NewOthersTicket), 0 },
+			Says: func(v float64, _ *Config) string {
+				return fmt.Sprintf("Viewed %s customers whose tickets are assigned to someone else", num(v))
 			}},
 		{Name: "high_value_share", Period: Day, Ratio: true, Percent: true, MinDen: 10, MinScale: 0.05, MinExcess: 0.15, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewCustomer && x.HighValue), b2f(x.NewCustomer) },
@@ -159,7 +167,7 @@ func Features() []Feature {
 			Says: func(v float64, c *Config) string {
 				return fmt.Sprintf("Kept %s records on screen for over %s", num(v), c.LongDwell)
 			}},
-		{Name: "active_hours", Period: Day, Count: true, MinScale: 1, MinExcess: 4, Weight: 0.5,
+		{Name: "active_hours", Period: Day, Count: true, MinScale: 1, MinExcess: 4, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewHour), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Was active in %s different hours", num(v)) }},
 		{Name: "new_ips", Period: Day, Count: true, MinScale: 1, MinExcess: 2, Weight: 0.5,
@@ -174,7 +182,7 @@ func Features() []Feature {
 		{Name: "customers_per_ticket", Period: Day, Ratio: true, MinDen: 3, MinScale: 0.5, MinExcess: 2, Weight: 0.75,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewCustomer), b2f(x.NewTicket) },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Looked at %.1f customers per ticket worked", v) }},
-		{Name: "customers_per_hour", Period: Hour, Count: true, MinScale: 2, MinExcess: 15, Weight: 0.75,
+		{Name: "customers_per_hour", Period: Hour, Count: true, MinScale: 2, MinExcess: 15, Weight: 0.5,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewCustomerHour), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Viewed %s customers in one hour", num(v)) }},
 	}

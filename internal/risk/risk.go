@@ -52,10 +52,30 @@ func Defaults() Config {
 		Repeat:         0.7,
 		DiversityBonus: 0.25,
 		MaxKinds:       4,
-		MinKindRisk:    5,
+		MinKindRisk:    15,
+		// An unexplained access is common (callbacks, linked accounts) and
+		// the habit differs per agent: each counts little, and never makes a
+		// kind of evidence on its own; the baseline says when it is unusual.
+		Weights: map[string]float64{"no_ticket": 0.4},
 		Kinds: map[string]string{
-			"no_ticket":         "unjustified_access",
-			"ticket_not_theirs": "unjustified_access",
+			"no_ticket":                        "unjustified_access",
+			"ticket_not_theirs":                "unjustified_access",
+			"anomaly:views":                    "volume",
+			"anomaly:customers":                "volume",
+			"anomaly:customers_per_hour":       "volume",
+			"anomaly:customers_per_ticket":     "volume",
+			"anomaly:active_hours":             "volume",
+			"anomaly:no_ticket_high_value":     "high_value_targeting",
+			"anomaly:high_value_share":         "high_value_targeting",
+			"anomaly:identity_customers":       "sensitive_data",
+			"anomaly:reveals":                  "sensitive_data",
+			"anomaly:fields_per_customer":      "sensitive_data",
+			"anomaly:new_ips":                  "new_source",
+			"anomaly:new_devices":              "new_source",
+			"anomaly:new_countries":            "new_source",
+			"anomaly:dwell_seconds":            "dwell",
+			"anomaly:long_dwell_views":         "dwell",
+			"anomaly:others_tickets_customers": "others_tickets",
 		},
 	}
 }
@@ -212,11 +232,30 @@ func (s *Scorer) decay(at time.Time) {
 // times the diversity multiplier.
 func (s *Scorer) Risk() float64 {
 	var sum float64
-	for _, sg := range s.sigs {
-		sum += sg.risk
+	for i := range s.sigs {
+		sum += s.effective(i)
 	}
 	s.mult = s.multiplier()
 	return sum * s.mult
+}
+
+// effective is signal i's risk after the diminishing returns among the
+// rules of its kind: rules that say the same thing in different words (more
+// views, more customers) add up like repeats of one, the strongest counting
+// fully and the k-th next Repeat^k of its risk.
+func (s *Scorer) effective(i int) float64 {
+	sg := &s.sigs[i]
+	rank := 0
+	for j := range s.sigs {
+		o := &s.sigs[j]
+		if j != i && o.kind == sg.kind && (o.risk > sg.risk || (o.risk == sg.risk && j < i)) {
+			rank++
+		}
+	}
+	if rank == 0 {
+		return sg.risk
+	}
+	return sg.risk * math.Pow(s.m.cfg.Repeat, float64(rank))
 }
 
 // multiplier counts the kinds of evidence holding at least MinKindRisk.
@@ -234,9 +273,9 @@ func (s *Scorer) multiplier() float64 {
 			continue
 		}
 		var k float64
-		for _, o := range s.sigs[i:] {
-			if o.kind == sg.kind {
-				k += o.risk
+		for j := i; j < len(s.sigs); j++ {
+			if s.sigs[j].kind == sg.kind {
+				k += s.effective(j)
 			}
 		}
 		if k >= s.m.cfg.MinKindRisk {
@@ -253,8 +292,8 @@ func (s *Scorer) multiplier() float64 {
 // Parts says how the risk of the last Add is made up, largest first.
 func (s *Scorer) Parts() []engine.RiskPart {
 	ps := make([]engine.RiskPart, 0, len(s.sigs))
-	for _, sg := range s.sigs {
-		ps = append(ps, engine.RiskPart{Rule: sg.rule, Risk: math.Round(sg.risk*s.mult*10) / 10})
+	for i, sg := range s.sigs {
+		ps = append(ps, engine.RiskPart{Rule: sg.rule, Risk: math.Round(s.effective(i)*s.mult*10) / 10})
 	}
 	sort.SliceStable(ps, func(i, j int) bool {
 		if ps[i].Risk != ps[j].Risk {
