@@ -72,6 +72,7 @@ func TestScenarios(t *testing.T) {
 	for _, path := range files {
 		name := strings.TrimSuffix(filepath.Base(path), ".yaml")
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			sc := loadScenario(t, path)
 			out := replayScenario(t, sc)
 			cases := map[string]*finding.Finding{} // last version of each case
