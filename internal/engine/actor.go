@@ -157,7 +157,7 @@ func (e *Engine) alert(a Alert) {
 // case opens: the latest few of each rule, so a habitual low-risk rule cannot
 // push out the one anomaly that explains the case.
 const (
-	recentPerRule = 2
+	recentPerRule = 4
 	recentMax     = 16
 )
 
