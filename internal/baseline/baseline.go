@@ -559,3 +559,13 @@ func round(v float64) float64 {
 	}
 	return math.Round(v*1000) / 1000
 }
+
+// index returns the position of the named feature, or -1 if it is off.
+func (d *Detector) index(name string) int {
+	for i := range d.feats {
+		if d.feats[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
