@@ -160,6 +160,7 @@ type Detector struct {
 	stats Stats
 
 	scratch, scratch2 []float64
+	x                 Access
 }
 
 // Stats counts what the detector saw.
@@ -249,6 +250,7 @@ type window struct {
 	num, den []float64
 	fired    []float64 // per feature: score of the last alert in this period
 	capv     []float64 // per feature: threshold crossed at this checkpoint, or NaN
+	judged   []float64 // per feature: the value last judged today
 	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
 	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
 	ev       [][]ref
@@ -256,6 +258,7 @@ type window struct {
 	hours    uint32 // hours of the day with activity
 	lastHour int64  // last hour with activity
 	weekend  bool
+	changed  bool // an event arrived since the last checkpoint
 }
 
 // seen is what a window remembers of one customer (or ticket) today.
@@ -302,15 +305,19 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	d.dirty = true
 	w := a.w
-	x := Access{In: in}
-	d.facts(a, w, h, &x)
+	w.changed = true
+	// One Access reused: passed to the features' functions it would escape
+	// to the heap on every event.
+	x := &d.x
+	*x = Access{In: in}
+	d.facts(a, w, h, x)
 	late := h != d.hour // an earlier hour of today: counts for the day only
 	for i := range d.feats {
 		f := &d.feats[i]
 		if late && f.Period == Hour {
 			continue
 		}
-		n, dn := f.Add(&x)
+		n, dn := f.Add(x)
 		if n == 0 && dn == 0 {
 			continue
 		}
@@ -424,7 +431,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 		w, d.free = d.free[n-1], d.free[:n-1]
 	} else {
 		nf := len(d.feats)
-		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf),
+		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
 			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
 			ev: make([][]ref, nf), seen: map[uint64]seen{}, groups: make([]*group, len(d.groups))}
 	}
@@ -480,6 +487,7 @@ func (d *Detector) release(a *actor) {
 	clear(w.num)
 	clear(w.den)
 	clear(w.fired)
+	clear(w.judged)
 	for i := range w.ev {
 		clear(w.ev[i])
 		w.ev[i] = w.ev[i][:0]
@@ -490,7 +498,7 @@ func (d *Detector) release(a *actor) {
 		clear(w.seen)
 	}
 	clear(w.groups)
-	w.hours = 0
+	w.hours, w.changed = 0, false
 	d.free = append(d.free, w)
 }
 

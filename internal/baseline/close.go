@@ -65,11 +65,23 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 	H := d.hour
 	for _, a := range d.active {
 		w := a.w
+		// An actor with nothing new since the last checkpoint cannot have
+		// become more unusual: its counts stand still while its peers' and
+		// the population's only grow.
+		if !w.changed && !final {
+			continue
+		}
+		w.changed = false
 		for i := range d.feats {
 			w.capv[i] = math.NaN()
-			if x, ok := d.value(a, i, final); ok {
-				d.judge(a, i, x, final, emit)
+			x, ok := d.value(a, i, final)
+			// Nothing is unusual about none; and a count that has not moved
+			// since it was last judged is judged already.
+			if !ok || x <= 0 || (!final && d.feats[i].Period == Day && x == w.judged[i]) {
+				continue
 			}
+			w.judged[i] = x
+			d.judge(a, i, x, final, emit)
 		}
 	}
 	for _, a := range d.active {
@@ -214,6 +226,15 @@ type judgement struct {
 func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emit) {
 	f, w := &d.feats[i], a.w
 	hod := int(d.hour % 24)
+
+	// Cheap exit first: below its own threshold an actor is not an anomaly
+	// whatever its peers do (the population factor only raises it).
+	if f.Period == Day && w.own[i].n > 0 {
+		own := w.own[i]
+		if x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess {
+			return
+		}
+	}
 
 	var peer judgement
 	var g *group
