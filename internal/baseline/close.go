@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/finding"
 )
@@ -342,7 +343,7 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	if f.part >= 0 && x > 0 && w.num[f.part] > 0 {
 		part := w.num[f.part]
 		det[d.feats[f.part].Name] = round(part)
-		fmt.Fprintf(&b, "; %.0f %% of them "+f.Of, 100*part/x, money(d.cfg.HighValueUSD))
+		fmt.Fprintf(&b, "; %.0f %% of them "+f.Of, 100*part/x, detect.Money(d.cfg.HighValueUSD))
 	}
 
 	var ids, subjects []string

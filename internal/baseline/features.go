@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 
+	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 )
@@ -116,7 +117,7 @@ func Features() []Feature {
 		{Name: "no_ticket_high_value", Period: Day, Count: true, MinScale: 1, MinExcess: 4, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewNoTicket && x.HighValue), 0 },
 			Says: func(v float64, c *Config) string {
-				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), money(c.HighValueUSD))
+				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), detect.Money(c.HighValueUSD))
 			}},
 		{Name: "others_tickets_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 0.75,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewOthersTicket), 0 },
@@ -126,7 +127,7 @@ func Features() []Feature {
 		{Name: "high_value_share", Period: Day, Ratio: true, Percent: true, MinDen: 10, MinScale: 0.05, MinExcess: 0.15, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewCustomer && x.HighValue), b2f(x.NewCustomer) },
 			Says: func(v float64, c *Config) string {
-				return fmt.Sprintf("%.0f %% of the customers viewed held over %s or were VIP", 100*v, money(c.HighValueUSD))
+				return fmt.Sprintf("%.0f %% of the customers viewed held over %s or were VIP", 100*v, detect.Money(c.HighValueUSD))
 			}},
 		{Name: "identity_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewIdentity), 0 },
@@ -194,15 +195,4 @@ func num(v float64) string {
 		return fmt.Sprintf("%d", int64(v))
 	}
 	return fmt.Sprintf("%.1f", v)
-}
-
-// money formats a dollar amount compactly: $812, $48k, $3.1M.
-func money(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("$%.1fM", v/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("$%.0fk", v/1e3)
-	}
-	return fmt.Sprintf("$%.0f", v)
 }

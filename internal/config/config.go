@@ -156,6 +156,7 @@ func (c *Config) Engine(emit func(*finding.Finding)) *engine.Engine {
 		Immediate: detect.Immediate(),
 		Settled:   settled,
 		NewScorer: risk.New(c.Risk).NewScorer,
+		Describe:  detect.Describe,
 		Risk:      c.Risk.Engine(),
 	}, emit)
 	return eng

@@ -207,7 +207,15 @@ func (e *Engine) writeCase(actor string, st *actorState, at time.Time, risk floa
 		Risk:     math.Round(risk*10) / 10,
 		Status:   "open",
 		Alerts:   append([]string(nil), c.alerts...),
-		Summary:  c.summary(actor, e.people[actor]),
+		Summary:  c.summary(actor, e.describe(actor)),
 		Details:  c.details(parts),
 	})
+}
+
+// describe names an actor for a case summary, with Config.Describe if set.
+func (e *Engine) describe(actor string) string {
+	if e.cfg.Describe == nil {
+		return actor
+	}
+	return e.cfg.Describe(actor, e.people[actor])
 }

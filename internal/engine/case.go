@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 )
 
@@ -114,12 +113,12 @@ func (c *openCase) ranked() []*ruleTally {
 
 // summary is the case's plain explanation: the strongest evidence in its own
 // words, up to two more kinds of evidence, then the tally.
-func (c *openCase) summary(actor string, p *event.Person) string {
+func (c *openCase) summary(actor, who string) string {
 	rs := c.ranked()
 	var b strings.Builder
 	lead := sentence(rs[0].strongest.summary)
 	if !strings.HasPrefix(lead, actor) {
-		b.WriteString(describe(actor, p))
+		b.WriteString(who)
 		b.WriteString(": ")
 	}
 	b.WriteString(lead)
@@ -133,7 +132,7 @@ func (c *openCase) summary(actor string, p *event.Person) string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary), describe(actor, p)+" "))
+		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary), who+" "))
 	}
 	if len(rs) > 1 {
 		b.WriteString(".")
@@ -204,20 +203,3 @@ func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
 // sentence trims a summary's final stop so summaries can be joined.
 func sentence(s string) string { return strings.TrimRight(strings.TrimSpace(s), ".") }
-
-// describe names an actor with its roster facts: "a-ana (bpo-north payments agent)".
-func describe(id string, p *event.Person) string {
-	if p == nil {
-		return id
-	}
-	var parts []string
-	for _, s := range []string{p.Vendor, p.Team, p.Role} {
-		if s != "" {
-			parts = append(parts, strings.ReplaceAll(s, "_", " "))
-		}
-	}
-	if len(parts) == 0 {
-		return id
-	}
-	return id + " (" + strings.Join(parts, " ") + ")"
-}

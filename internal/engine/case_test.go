@@ -24,7 +24,7 @@ func (c *closer) Flush(emit Emit) {
 func TestAlertForAnotherActorAtFlush(t *testing.T) {
 	var r recorder
 	c := &closer{}
-	e := New(Config{Settled: []Detector{c}, Risk: RiskConfig{HalfLife: time.Hour, CaseThreshold: 50}}, r.emit)
+	e := New(Config{Settled: []Detector{c}, Risk: RiskConfig{HalfLife: time.Hour, CaseThreshold: 50}, Describe: describe}, r.emit)
 	e.SetPerson(&event.Person{ID: "bob", Vendor: "bpo-a", Team: "payments", Role: "agent"})
 	e.Event(view(0, "e1", "ana", "c-1"))
 	e.Flush()
@@ -64,7 +64,7 @@ func TestCaseExplains(t *testing.T) {
 				Evidence: []string{"e1", "e2"}})
 		}
 	})
-	e := New(Config{Immediate: []Detector{det}}, r.emit)
+	e := New(Config{Immediate: []Detector{det}, Describe: describe}, r.emit)
 	e.SetPerson(&event.Person{ID: "ana", Vendor: "bpo-a", Team: "payments", Role: "agent"})
 	e.Event(view(0, "e1", "ana", "c-1"))
 	e.Event(view(1, "e2", "ana", "c-2"))
@@ -119,4 +119,11 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 	if len(st.recent) != 1 {
 		t.Errorf("%d recent alerts after the horizon moved, want 1", len(st.recent))
 	}
+}
+
+func describe(id string, p *event.Person) string {
+	if p == nil {
+		return id
+	}
+	return id + " (" + p.Vendor + " " + p.Team + " " + p.Role + ")"
 }

@@ -104,6 +104,9 @@ type Config struct {
 	// decaying sum of RiskConfig.
 	NewScorer func() Scorer
 	Risk      RiskConfig
+	// Describe names an actor in case summaries from its roster entry (nil
+	// if unknown): "a-ana (bpo-north payments agent)". Nil uses the id.
+	Describe func(id string, p *event.Person) string
 	// CaseWindow is how far back alerts that came before a case opened are
 	// listed as its contributing alerts; zero means 7 days.
 	CaseWindow time.Duration
