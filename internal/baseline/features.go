@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
@@ -166,18 +167,18 @@ func Features() []Feature {
 		{Name: "long_dwell_views", Period: Day, Count: true, MinScale: 1, MinExcess: 5, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.LongDwell), 0 },
 			Says: func(v float64, c *Config) string {
-				return fmt.Sprintf("Kept %s records on screen for over %s", num(v), c.LongDwell)
+				return fmt.Sprintf("Kept %s records on screen for over %s", num(v), minutes(c.LongDwell))
 			}},
 		{Name: "active_hours", Period: Day, Count: true, MinScale: 1, MinExcess: 4, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewHour), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Was active in %s different hours", num(v)) }},
-		{Name: "new_ips", Period: Day, Count: true, MinScale: 1, MinExcess: 2, Weight: 0.5,
+		{Name: "new_ips", Period: Day, Count: true, MinScale: 1, MinExcess: 2, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewIP), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Connected from %s new IP addresses", num(v)) }},
-		{Name: "new_devices", Period: Day, Count: true, MinScale: 0.5, MinExcess: 1, Weight: 0.5,
+		{Name: "new_devices", Period: Day, Count: true, MinScale: 0.25, MinExcess: 1, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewDevice), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Used %s new devices", num(v)) }},
-		{Name: "new_countries", Period: Day, Count: true, MinScale: 0.5, MinExcess: 1, Weight: 0.75,
+		{Name: "new_countries", Period: Day, Count: true, MinScale: 0.25, MinExcess: 1, Weight: 0.5,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewCountry), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Connected from %s new countries", num(v)) }},
 		{Name: "customers_per_ticket", Period: Day, Ratio: true, MinDen: 3, MinScale: 0.5, MinExcess: 2, Weight: 0.75,
@@ -195,4 +196,12 @@ func num(v float64) string {
 		return fmt.Sprintf("%d", int64(v))
 	}
 	return fmt.Sprintf("%.1f", v)
+}
+
+// minutes says a duration as people do: "2 min", "90 s".
+func minutes(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	}
+	return fmt.Sprintf("%.0f s", d.Seconds())
 }

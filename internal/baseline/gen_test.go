@@ -206,6 +206,9 @@ func (g *gen) ev(p *person, t time.Time, action, subj, resource string, fields [
 	if g.active("new_hire", p.ID, 0) != nil {
 		e.Actor.IP = "10.9.9.9"
 	}
+	if b := g.active("travel", p.ID, int(t.Sub(day0)/(24*time.Hour))); b != nil {
+		e.Actor.IP, e.Actor.Device, e.Actor.Country = "203.0.113.9", "d-laptop-"+p.ID, "PT"
+	}
 	if subj != "" {
 		e.Subject = &struct {
 			ID string `json:"id"`
@@ -248,6 +251,7 @@ func (g *gen) day(p *person, d int) {
 	if d < p.from {
 		return
 	}
+	g.takeover(p, d)
 	wd := day0.AddDate(0, 0, d).Weekday()
 	if (wd == time.Saturday || wd == time.Sunday) && !p.weekend {
 		return
@@ -366,6 +370,31 @@ func (g *gen) insiders(p *person, d int, shift float64) {
 			g.look(p, g.at(d, p, shift*(float64(k)+0.5)/float64(n)), g.subjects[g.highs[i]].ID, "", false)
 		}
 	}
+	for _, kind := range []string{"photographer", "harvester_ticketed"} {
+		b := g.active(kind, p.ID, d)
+		if b == nil {
+			continue
+		}
+		// Mostly hidden inside ticketed work: 7 in 10 under a ticket of
+		// their own, opened for the purpose.
+		n := extra(b)
+		for k := range n {
+			t := g.at(d, p, shift*(float64(k)+g.r.Float64())/float64(n))
+			subj := g.subjects[g.r.IntN(len(g.subjects))].ID
+			id := ""
+			if g.r.IntN(10) < 7 {
+				g.nTicket++
+				id = fmt.Sprintf("T-%06d", g.nTicket)
+				g.ticket(t.Add(-time.Minute), id, subj, p.ID, "open")
+				g.ticket(t.Add(10*time.Minute), id, subj, p.ID, "solved")
+			}
+			if kind == "photographer" {
+				g.ev(p, t, "view", subj, "profile", []string{"name", "email", "phone", "address"}, id, 180000+g.r.IntN(180000))
+			} else {
+				g.ev(p, t, "view", subj, "kyc_document", []string{"name", "dob", "document_number"}, id, 20000+g.r.IntN(20000))
+			}
+		}
+	}
 	if b := g.active("harvester", p.ID, d); b != nil {
 		n := extra(b)
 		for k := range n { // identity documents and dates of birth, no ticket
@@ -402,4 +431,24 @@ func (g *gen) write(t *testing.T, dir string) {
 	put("subjects.ndjson", len(g.subjects), func(i int) any { return g.subjects[i] })
 	put("tickets.ndjson", len(g.tickets), func(i int) any { return g.tickets[i] })
 	put("events.ndjson", len(g.events), func(i int) any { return g.events[i] })
+}
+
+// takeover: the account, not the agent, acts, whether or not the agent works
+// that day.
+func (g *gen) takeover(p *person, d int) {
+	if b := g.active("takeover", p.ID, d); b != nil && b.StartDay == d {
+		// A taken-over account scrapes at night from a new place.
+		n := b.Min + g.r.IntN(b.Max-b.Min+1)
+		for k := range n {
+			t := day0.Add(time.Duration(d)*24*time.Hour + 21*time.Hour + time.Duration(k)*2*time.Hour/time.Duration(n))
+			g.nEvent++
+			subj := g.subjects[g.r.IntN(len(g.subjects))].ID
+			g.events = append(g.events, eventLine{ID: fmt.Sprintf("e-%07d", g.nEvent), Time: t, Action: "view", Resource: "contact",
+				Fields: []string{"email", "phone"}, DurationMS: 3000,
+				Actor: actorJSON{ID: p.ID, IP: "198.18.7.7", Device: "d-unknown", Country: "RU"},
+				Subject: &struct {
+					ID string `json:"id"`
+				}{subj}})
+		}
+	}
 }
