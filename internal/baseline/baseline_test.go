@@ -240,3 +240,30 @@ func TestFeatureOverrides(t *testing.T) {
 		t.Errorf("reveals: significance %v weight %v, want 9 and 2", f.sig, f.Weight)
 	}
 }
+
+// TestHourFeatureBySeasonalSlot: the hour feature is judged against the same
+// hour of the day in the actor's own history (12 customers at 09:00 on each
+// of three days) and its peers in that same hour: 52 − 12 over the spread
+// max(MAD 0, 2, √12) gives 40/√12 ≈ 11.547.
+func TestHourFeatureBySeasonalSlot(t *testing.T) {
+	h := teamHarness(t)
+	h.alerts = nil
+	h.day(3, team, nil)
+	base := day0.AddDate(0, 0, 3).Add(9*time.Hour + 30*time.Minute)
+	for k := range 40 {
+		h.view(base.Add(time.Duration(k)*time.Second), "a1", fmt.Sprintf("c-extra-%d", k), engine.Justified)
+	}
+	h.view(day0.AddDate(0, 0, 3).Add(11*time.Hour), "x", "c-x", engine.Justified)
+	got := h.rule("customers_per_hour")
+	if len(got) != 1 || got[0].Actor != "a1" {
+		t.Fatalf("customers_per_hour alerts %+v, want one for a1", got)
+	}
+	d := got[0].Details
+	own := d["own"].(map[string]any)
+	if d["period"] != "hour" || d["value"] != 52.0 || own["seasonal"] != "hour 09" || own["values"] != 3 || d["score"] != 11.547 {
+		t.Errorf("details %v", d)
+	}
+	if want := "Viewed 52 customers in one hour between 09:00 and 10:00 UTC on 2026-03-05"; !strings.HasPrefix(got[0].Summary, want) {
+		t.Errorf("summary %q, want it to start %q", got[0].Summary, want)
+	}
+}
