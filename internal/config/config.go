@@ -15,6 +15,7 @@ import (
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/sink"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
@@ -25,6 +26,9 @@ type Config struct {
 	Replay  Replay            `yaml:"replay"`
 	Serve   Serve             `yaml:"serve"`
 	Log     Log               `yaml:"log"`
+	// Sinks receive findings from `custos serve`; none by default. See
+	// docs/integrations.md.
+	Sinks []sink.Config `yaml:"sinks"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -133,6 +137,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
+	}
+	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }

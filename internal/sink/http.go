@@ -3,9 +3,11 @@ package sink
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +62,11 @@ func (p *httpPoster) post(ctx context.Context, url, contentType string, body []b
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
+		// url.Error repeats the full URL, secrets in the path included.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return 0, nil, nil, fmt.Errorf("POST %s: %w", redact(url), err)
 	}
 	defer resp.Body.Close()
