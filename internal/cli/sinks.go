@@ -38,9 +38,9 @@ at once. It exits non-zero if any sink failed.`,
 			if len(cfg.Sinks) == 0 {
 				return errors.New("no sinks configured (add a sinks: list to the configuration)")
 			}
-			want := map[string]bool{}
+			want, unseen := map[string]bool{}, map[string]bool{}
 			for _, a := range args {
-				want[a] = true
+				want[a], unseen[a] = true, true
 			}
 			opts := sink.BuildOptions{Product: product()}
 			failed := 0
@@ -49,7 +49,7 @@ at once. It exits non-zero if any sink failed.`,
 				if len(want) > 0 && !want[c.Name] {
 					continue
 				}
-				delete(want, c.Name)
+				delete(unseen, c.Name)
 				err := testSink(cmd.Context(), c, opts, timeout)
 				if err != nil {
 					failed++
@@ -58,7 +58,10 @@ at once. It exits non-zero if any sink failed.`,
 				}
 				fmt.Fprintf(e.stdout, "%s (%s): delivered\n", c.Name, c.Type)
 			}
-			for name := range want {
+			for _, name := range args {
+				if !unseen[name] {
+					continue
+				}
 				failed++
 				fmt.Fprintf(e.stdout, "%s: no such sink in the configuration\n", name)
 			}

@@ -467,6 +467,9 @@ func ValidateAll(cs []Config) error {
 	names := map[string]int{}
 	for i := range cs {
 		if err := cs[i].Validate(); err != nil {
+			if cs[i].Name != "" {
+				return fmt.Errorf("sinks[%d] %q: %w", i, cs[i].Name, err)
+			}
 			return fmt.Errorf("sinks[%d]: %w", i, err)
 		}
 		if j, ok := names[cs[i].Name]; ok {
