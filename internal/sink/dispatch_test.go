@@ -344,19 +344,32 @@ func TestNewSinkStartsAtEndUnlessEarliest(t *testing.T) {
 func TestOutboxRevisionsCountRewritesOfACase(t *testing.T) {
 	ctx := context.Background()
 	ob := &Mem{}
-	c := sampleCase("al-1")
 	var revs []int
-	for range 3 {
-		r, err := ob.Append(ctx, c, time.Time{})
+	var seqs []int64
+	add := func(f *finding.Finding) {
+		r, err := ob.Append(ctx, f, time.Time{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		revs = append(revs, r.Revision)
+		revs, seqs = append(revs, r.Revision), append(seqs, r.Seq)
 	}
-	r, _ := ob.Append(ctx, numbered(1)[0], time.Time{})
-	revs = append(revs, r.Revision)
+	c := sampleCase("al-1")
+	add(c)
+	add(sampleCase("al-1", "al-2"))
+	add(sampleCase("al-1", "al-2", "al-3"))
+	add(numbered(1)[0])
 	if !slices.Equal(revs, []int{0, 1, 2, 0}) {
-		t.Errorf("revisions %v, want 0 1 2 for the case then 0 for a new alert", revs)
+		t.Errorf("revisions %v, want 0 1 2 for the growing case then 0 for a new alert", revs)
+	}
+	// The engine rebuilt after a restart emits the same findings again: the
+	// outbox keeps one record of each.
+	add(sampleCase("al-1", "al-2"))
+	add(numbered(1)[0])
+	if revs[4] != 1 || seqs[4] != seqs[1] || seqs[5] != seqs[3] {
+		t.Errorf("re-appending identical findings gave seq %v revisions %v, want the existing records", seqs, revs)
+	}
+	if last, _ := ob.Last(ctx); last != 4 {
+		t.Errorf("outbox holds %d records, want 4", last)
 	}
 	if got := DeliveryID(&Record{Finding: c, Revision: 2}); got != c.ID+".2" {
 		t.Errorf("DeliveryID = %q", got)

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sort"
 	"sync"
@@ -31,7 +32,11 @@ type Record struct {
 // Implementations are safe for concurrent use: the engine appends while
 // every sink reads.
 type Outbox interface {
-	// Append adds f at time at, durably, and returns its record.
+	// Append adds f at time at, durably, and returns its record. It is
+	// idempotent: a finding identical to one already in the outbox (same
+	// id, same content, as when the engine is rebuilt from stored events
+	// after a restart) returns that record and adds nothing; a case
+	// rewritten with new content is a new record with the next Revision.
 	Append(ctx context.Context, f *finding.Finding, at time.Time) (Record, error)
 	// After returns up to limit records with Seq > seq, in Seq order.
 	After(ctx context.Context, seq int64, limit int) ([]Record, error)
@@ -50,9 +55,14 @@ type Outbox interface {
 type Mem struct {
 	mu       sync.Mutex
 	recs     []Record
-	versions map[string]int
+	versions map[string][]memVersion // by finding id
 	cursors  map[string]int64
 	last     int64
+}
+
+type memVersion struct {
+	sum [sha256.Size]byte
+	seq int64
 }
 
 // Append implements Outbox.
@@ -60,14 +70,26 @@ func (m *Mem) Append(ctx context.Context, f *finding.Finding, at time.Time) (Rec
 	if f == nil || f.ID == "" {
 		return Record{}, fmt.Errorf("outbox: appending a finding without an id")
 	}
+	line, err := finding.MarshalLine(f)
+	if err != nil {
+		return Record{}, fmt.Errorf("outbox: %w", err)
+	}
+	sum := sha256.Sum256(line)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.versions == nil {
-		m.versions = map[string]int{}
+		m.versions = map[string][]memVersion{}
+	}
+	vs := m.versions[f.ID]
+	for _, v := range vs {
+		if v.sum == sum {
+			i := sort.Search(len(m.recs), func(i int) bool { return m.recs[i].Seq >= v.seq })
+			return m.recs[i], nil
+		}
 	}
 	m.last++
-	r := Record{Seq: m.last, Added: at, Revision: m.versions[f.ID], Finding: f}
-	m.versions[f.ID]++
+	r := Record{Seq: m.last, Added: at, Revision: len(vs), Finding: f}
+	m.versions[f.ID] = append(vs, memVersion{sum: sum, seq: r.Seq})
 	m.recs = append(m.recs, r)
 	return r, nil
 }

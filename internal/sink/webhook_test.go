@@ -98,7 +98,7 @@ func TestWebhookSignsWithHMAC(t *testing.T) {
 		HTTP:    &HTTPConfig{URL: srv.URL + "/hooks/custos", Headers: map[string]string{"X-Tenant": "acme"}},
 		Webhook: &WebhookConfig{SecretFile: secretFile}}, clock)
 	c := sampleCase("al-1")
-	fs := []*finding.Finding{trickyAlert(), c, c}
+	fs := []*finding.Finding{trickyAlert(), c, sampleCase("al-1", "al-2")}
 	appendAll(t, d, fs)
 	stop := runDispatcher(t, d)
 	eventually(t, "three requests accepted", func() bool { return rv.count() == 3 })
