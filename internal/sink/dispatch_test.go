@@ -217,16 +217,7 @@ func TestPermanentRefusalDropsOnlyTheBadFinding(t *testing.T) {
 		}
 		return len(recs), nil
 	}}
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{{Name: "s", BatchSize: 5, Sender: s}}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "nine delivered", func() bool { return s.count() == 9 })
-	lag := mustLag(t, d)[0]
-	eventually(t, "cursor at end", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	lag := mustLag(t, deliverAll(t, Sink{Name: "s", BatchSize: 5, Sender: s}, fs, newFakeClock()))[0]
 	want := slices.Delete(ids(fs), 6, 7)
 	if got := s.ids(); !slices.Equal(got, want) {
 		t.Errorf("delivered %v, want all but %s", got, bad)
@@ -241,14 +232,7 @@ func TestFilterSkipsButAdvancesCursor(t *testing.T) {
 	fs = append(fs, sampleCase("al-0001"))
 	s := &scriptSender{}
 	filter := Filter{Kinds: []finding.Kind{finding.KindAlert}, MinSeverity: finding.High, Rules: []string{"anomaly:*", "honeytoken_access"}}
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{{Name: "s", BatchSize: 7, Filter: filter, Sender: s}}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "caught up", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	deliverAll(t, Sink{Name: "s", BatchSize: 7, Filter: filter, Sender: s}, fs, newFakeClock())
 	var want []string
 	for _, f := range fs {
 		if f.Kind == finding.KindAlert && f.Severity.Rank() >= finding.High.Rank() && f.Rule != "no_ticket" {

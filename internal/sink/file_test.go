@@ -2,7 +2,6 @@ package sink
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,15 +64,8 @@ func TestOCSFFileRotatesBySizeAndKeepsN(t *testing.T) {
 	one, _ := EncodeOCSF(&Record{Finding: numbered(1)[0]}, testProduct)
 	fsnd.file.maxSize = int64(len(one)+1) * 4 // about four findings a file
 
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs := numbered(10)
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "written", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	deliverAll(t, s, fs, newFakeClock())
 
 	lines, files := readRotated(t, path, 2)
 	if files != 3 {
@@ -103,14 +95,7 @@ func TestOCSFFileRotatesBySizeAndKeepsN(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Sender.(*fileSender).file.maxSize = fsnd.file.maxSize
-	d2, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s2}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendAll(t, d2, fs)
-	stop2 := runDispatcher(t, d2)
-	eventually(t, "written", func() bool { return mustLag(t, d2)[0].Behind == 0 })
-	stop2()
+	deliverAll(t, s2, fs, newFakeClock())
 	lines2, _ := readRotated(t, path2, 10)
 	if got := ocsfIDs(t, lines2); !slices.Equal(got, ids(fs)) {
 		t.Errorf("with keep=10 the files hold %v, want all of %v in order", got, ids(fs))
@@ -124,16 +109,8 @@ func TestCEFFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := trickyAlert()
-	appendAll(t, d, numbered(2))
-	appendAll(t, d, append(numbered(0), f))
-	stop := runDispatcher(t, d)
-	eventually(t, "written", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	deliverAll(t, s, append(numbered(2), f), newFakeClock())
 	lines, _ := readRotated(t, path, 5)
 	if len(lines) != 3 {
 		t.Fatalf("%d lines, want 3 (a summary's line breaks must stay escaped)", len(lines))
@@ -163,15 +140,8 @@ func TestOCSFOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs := numbered(9)
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "posted", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	deliverAll(t, s, fs, newFakeClock())
 	if uids := ocsfIDs(t, got); !slices.Equal(uids, ids(fs)) {
 		t.Errorf("collector got %v, want %v", uids, ids(fs))
 	}

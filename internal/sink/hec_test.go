@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -153,15 +152,8 @@ func TestHECBatchesWithIndexerAcknowledgement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs := numbered(7)
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "all indexed and acknowledged", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	deliverAll(t, s, fs, clock)
 
 	if got := hec.ids(); !slices.Equal(got, ids(fs)) {
 		t.Errorf("HEC received %v, want %v once each", got, ids(fs))
@@ -197,15 +189,8 @@ func TestHECUnconfirmedAckIsResent(t *testing.T) {
 	hec, srv := newFakeHEC(t, "tok", true)
 	hec.never[1] = true // the first batch is never reported indexed
 	s := hecSink(t, srv.URL, HECConfig{Token: "tok", Ack: true, AckPoll: time.Second, AckTimeout: 5 * time.Second}, 2)
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs := numbered(4)
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "caught up", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	d := deliverAll(t, s, fs, newFakeClock())
 	// The unacknowledged batch is sent again: its two findings arrive twice,
 	// nothing else does, nothing is missing.
 	want := []string{fs[0].ID, fs[1].ID, fs[0].ID, fs[1].ID, fs[2].ID, fs[3].ID}
@@ -232,14 +217,7 @@ func TestHECErrorCodes(t *testing.T) {
 		return 0, ""
 	}
 	s := hecSink(t, srv.URL, HECConfig{Token: "tok"}, 10)
-	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: newFakeClock()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	appendAll(t, d, fs)
-	stop := runDispatcher(t, d)
-	eventually(t, "caught up", func() bool { return mustLag(t, d)[0].Behind == 0 })
-	stop()
+	d := deliverAll(t, s, fs, newFakeClock())
 	want := slices.Delete(ids(fs), 2, 3)
 	if got := hec.ids(); !slices.Equal(got, want) {
 		t.Errorf("received %v, want all but the malformed %s", got, fs[2].ID)

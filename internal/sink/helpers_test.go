@@ -225,3 +225,18 @@ func parseCEF(t *testing.T, line string) (header []string, ext map[string]string
 	}
 	return header, ext
 }
+
+// deliverAll runs a dispatcher with the one sink over fs until the sink has
+// caught up, and returns it stopped, for its Lag.
+func deliverAll(t *testing.T, s Sink, fs []*finding.Finding, clock Clock) *Dispatcher {
+	t.Helper()
+	d, err := NewDispatcher(context.Background(), &Mem{}, []Sink{s}, Options{Clock: clock, Rand: seeded(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, d, fs)
+	stop := runDispatcher(t, d)
+	eventually(t, "sink caught up", func() bool { return mustLag(t, d)[0].Behind == 0 })
+	stop()
+	return d
+}
