@@ -37,6 +37,10 @@ type Options struct {
 	// Rand returns the jitter source of one sink. Nil seeds each sink from
 	// the clock and its name.
 	Rand func(sink string) *rand.Rand
+	// Poll makes idle sinks look at the outbox this often even without a
+	// wake-up, for findings appended behind the Dispatcher's back (another
+	// process on the same store). Zero relies on Append and Notify alone.
+	Poll time.Duration
 }
 
 // DefaultBatchSize is the batch size of a sink that sets none.
@@ -46,6 +50,7 @@ const DefaultBatchSize = 100
 type Dispatcher struct {
 	outbox  Outbox
 	clock   Clock
+	poll    time.Duration
 	log     *slog.Logger
 	workers []*worker
 	ran     atomic.Bool
@@ -70,7 +75,7 @@ type worker struct {
 // so that findings appended from now on reach every sink even if it has never
 // run before. Call it before the engine starts emitting.
 func NewDispatcher(ctx context.Context, outbox Outbox, sinks []Sink, opts Options) (*Dispatcher, error) {
-	d := &Dispatcher{outbox: outbox, clock: opts.Clock, log: opts.Logger}
+	d := &Dispatcher{outbox: outbox, clock: opts.Clock, log: opts.Logger, poll: opts.Poll}
 	if d.clock == nil {
 		d.clock = SystemClock{}
 	}
@@ -234,8 +239,13 @@ func (w *worker) run(ctx context.Context) {
 		}
 		readFailures = 0
 		if len(recs) == 0 {
+			var tick <-chan time.Time
+			if w.d.poll > 0 {
+				tick = w.d.clock.After(w.d.poll)
+			}
 			select {
 			case <-w.wake:
+			case <-tick:
 			case <-ctx.Done():
 				return
 			}

@@ -381,3 +381,20 @@ func mustLag(t *testing.T, d *Dispatcher) []Lag {
 	}
 	return l
 }
+
+func TestPollFindsAppendsMadeBehindTheDispatchersBack(t *testing.T) {
+	ob := &Mem{}
+	s := &scriptSender{}
+	d, err := NewDispatcher(context.Background(), ob, []Sink{{Name: "s", Sender: s}}, Options{Poll: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDispatcher(t, d)
+	// Another writer of the same store: no Notify reaches the dispatcher.
+	for _, f := range numbered(3) {
+		if _, err := ob.Append(context.Background(), f, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "polled and delivered", func() bool { return s.count() == 3 })
+}
