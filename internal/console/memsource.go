@@ -109,11 +109,17 @@ func (m *MemSource) Cases(context.Context) ([]finding.Finding, error) {
 func (m *MemSource) FindingsByID(_ context.Context, ids []string) ([]finding.Finding, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []finding.Finding
+	var idx []int
 	for _, id := range ids {
 		if i, ok := m.fByID[id]; ok {
-			out = append(out, m.findings[i])
+			idx = append(idx, i)
 		}
+	}
+	slices.Sort(idx) // in the order first stored, as the store returns them
+	idx = slices.Compact(idx)
+	out := make([]finding.Finding, len(idx))
+	for k, i := range idx {
+		out[k] = m.findings[i]
 	}
 	return out, nil
 }
@@ -157,11 +163,17 @@ func (m *MemSource) AlertCounts(_ context.Context, since time.Time) ([]AlertCoun
 func (m *MemSource) Events(_ context.Context, ids []string) ([]event.Event, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var out []event.Event
+	var idx []int
 	for _, id := range ids {
 		if i, ok := m.byID[id]; ok {
-			out = append(out, m.events[i])
+			idx = append(idx, i)
 		}
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	out := make([]event.Event, len(idx))
+	for k, i := range idx {
+		out[k] = m.events[i]
 	}
 	sortEvents(out, false)
 	return out, nil
@@ -316,11 +328,12 @@ func inRange(t, from, until time.Time) bool {
 	return (from.IsZero() || !t.Before(from)) && (until.IsZero() || t.Before(until))
 }
 
+// sortEvents orders events in arrival order by time, oldest first or
+// newest first; events at the same instant keep arrival order (reversed
+// for newest first), as the store orders them by ingest sequence.
 func sortEvents(evs []event.Event, newestFirst bool) {
-	sort.SliceStable(evs, func(i, j int) bool {
-		if newestFirst {
-			return evs[i].Time.After(evs[j].Time)
-		}
-		return evs[i].Time.Before(evs[j].Time)
-	})
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	if newestFirst {
+		slices.Reverse(evs)
+	}
 }
