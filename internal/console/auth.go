@@ -322,7 +322,7 @@ func (c *Console) renderLogin(w http.ResponseWriter, r *http.Request, status int
 	c.setCookie(w, r, loginCookie, tok, 15*time.Minute)
 	c.render(w, r, status, "login", map[string]any{
 		"Title": "Sign in", "Error": msg, "Next": next, "Name": user, "Token": tok,
-		"OIDC": c.oidc != nil, "OIDCName": c.cfg.OIDC.displayName(), "Banner": c.banner,
+		"OIDC": c.oidc != nil, "OIDCName": displayName(c.cfg.OIDC), "Banner": c.banner,
 	})
 }
 

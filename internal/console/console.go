@@ -17,65 +17,19 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/engine"
 )
 
-// Config is the console's configuration (the `console:` section).
-type Config struct {
-	// SessionIdle ends a session not used for this long.
-	SessionIdle time.Duration `yaml:"session_idle"`
-	// SessionMax ends a session this long after login, used or not.
-	SessionMax time.Duration `yaml:"session_max"`
-	// RevealFor is how long a revealed identity stays revealed.
-	RevealFor time.Duration `yaml:"reveal_for"`
-	// ShowIdentities turns pseudonymisation off: agents appear under their
-	// ids. Off by default; monitoring should be proportionate.
-	ShowIdentities bool `yaml:"show_identities"`
-	// PseudonymKey is the key of the agents' pseudonyms (at least 16
-	// characters). Empty: a key is generated once and kept in the store.
-	PseudonymKey string `yaml:"pseudonym_key"`
-	// ContractsWithin: the roster page lists contracts ending this soon.
-	ContractsWithin time.Duration `yaml:"contracts_within"`
-	// AuditEvents feeds the console's audit into the engine as access
-	// events of app "custos-console", so rules can watch the watchers.
-	AuditEvents bool `yaml:"audit_events"`
-	// InsecureCookies drops the Secure attribute from cookies even on a
-	// non-loopback address (only behind a TLS-terminating proxy that
-	// rewrites them). Plain HTTP on loopback never sets it, so a local
-	// console works in any browser.
-	InsecureCookies bool `yaml:"insecure_cookies"`
-	// OIDC configures single sign-on; off while Issuer is empty.
-	OIDC OIDCConfig `yaml:"oidc"`
-}
+// Config is the console's configuration, the `console:` section of the
+// configuration file.
+type Config = config.Console
+
+// OIDCConfig configures single sign-on.
+type OIDCConfig = config.OIDC
 
 // DefaultConfig returns the console's defaults.
-func DefaultConfig() Config {
-	return Config{
-		SessionIdle:     30 * time.Minute,
-		SessionMax:      12 * time.Hour,
-		RevealFor:       time.Hour,
-		ContractsWithin: 30 * 24 * time.Hour,
-		AuditEvents:     true,
-		OIDC:            OIDCConfig{UsernameClaim: "email", RoleClaim: "custos_role", VendorClaim: "custos_vendor"},
-	}
-}
-
-// Validate checks values a YAML decoder cannot.
-func (c *Config) Validate() error {
-	switch {
-	case c.SessionIdle <= 0:
-		return fmt.Errorf("console.session_idle must be positive, got %s", c.SessionIdle)
-	case c.SessionMax < c.SessionIdle:
-		return fmt.Errorf("console.session_max (%s) must be at least console.session_idle (%s)", c.SessionMax, c.SessionIdle)
-	case c.RevealFor <= 0:
-		return fmt.Errorf("console.reveal_for must be positive, got %s", c.RevealFor)
-	case c.PseudonymKey != "" && len(c.PseudonymKey) < 16:
-		return fmt.Errorf("console.pseudonym_key must be at least 16 characters, got %d", len(c.PseudonymKey))
-	case c.ContractsWithin < 0:
-		return fmt.Errorf("console.contracts_within must not be negative, got %s", c.ContractsWithin)
-	}
-	return c.OIDC.validate()
-}
+func DefaultConfig() Config { return config.DefaultConsole() }
 
 // Options are what a console is built from. Source and State are required.
 type Options struct {
@@ -139,6 +93,11 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	}
 	if err := o.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("console: %w", err)
+	}
+	for k, v := range o.Config.OIDC.Roles {
+		if _, err := ParseRole(v); err != nil {
+			return nil, fmt.Errorf("console: console.oidc.roles[%q]: %w", k, err)
+		}
 	}
 	c := &Console{
 		cfg: o.Config, src: o.Source, state: o.State, breach: o.Breach, rules: o.Rules,

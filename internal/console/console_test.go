@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custos-io/custos/internal/config"
 )
 
 func TestPasswordHash(t *testing.T) {
@@ -632,5 +634,20 @@ func TestUsersAdmin(t *testing.T) {
 	}
 	if res, _ := vs.get("/cases"); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("a disabled user's session still works: %d", res.StatusCode)
+	}
+}
+
+func TestRoleNamesAgreeWithConfig(t *testing.T) {
+	var names []string
+	for _, r := range Roles {
+		names = append(names, string(r))
+	}
+	for _, n := range config.ConsoleRoles {
+		if _, err := ParseRole(n); err != nil {
+			t.Errorf("config knows role %q, the console does not", n)
+		}
+	}
+	if len(names) != len(config.ConsoleRoles) {
+		t.Errorf("console roles %v, config roles %v", names, config.ConsoleRoles)
 	}
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,48 +13,7 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// OIDCConfig configures login through an OpenID Connect identity provider.
-// The provider's ID token must carry the console role in RoleClaim (a
-// string or a list of strings; the first that is a role, or maps to one
-// through Roles, wins) and, for vendor supervisors, the vendor in
-// VendorClaim. A user without a role is refused.
-type OIDCConfig struct {
-	Issuer       string `yaml:"issuer"`
-	ClientID     string `yaml:"client_id"`
-	ClientSecret string `yaml:"client_secret"`
-	// RedirectURL is this console's callback, ending in /auth/oidc/callback.
-	RedirectURL string `yaml:"redirect_url"`
-	// Name is shown on the login button ("Sign in with Okta").
-	Name string `yaml:"name"`
-	// UsernameClaim names the console user (default email).
-	UsernameClaim string `yaml:"username_claim"`
-	RoleClaim     string `yaml:"role_claim"`
-	VendorClaim   string `yaml:"vendor_claim"`
-	// Roles maps claim values (group names) to console roles.
-	Roles map[string]string `yaml:"roles"`
-}
-
-func (c *OIDCConfig) validate() error {
-	if c.Issuer == "" {
-		return nil
-	}
-	switch {
-	case c.ClientID == "":
-		return errors.New("console.oidc.client_id is required with console.oidc.issuer")
-	case c.RedirectURL == "" || !strings.HasSuffix(c.RedirectURL, "/auth/oidc/callback"):
-		return fmt.Errorf("console.oidc.redirect_url must be this console's URL ending in /auth/oidc/callback, got %q", c.RedirectURL)
-	case c.UsernameClaim == "" || c.RoleClaim == "":
-		return errors.New("console.oidc.username_claim and console.oidc.role_claim must not be empty")
-	}
-	for k, v := range c.Roles {
-		if _, err := ParseRole(v); err != nil {
-			return fmt.Errorf("console.oidc.roles[%q]: %w", k, err)
-		}
-	}
-	return nil
-}
-
-func (c *OIDCConfig) displayName() string {
+func displayName(c OIDCConfig) string {
 	if c.Name != "" {
 		return c.Name
 	}

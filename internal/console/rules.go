@@ -106,7 +106,13 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
 		if list[i].Listed != list[j].Listed {
 			return list[i].Listed
 		}
-		return list[i].Month > list[j].Month
+		if list[i].Listed {
+			return false // the pack's own order
+		}
+		if list[i].Month != list[j].Month {
+			return list[i].Month > list[j].Month
+		}
+		return list[i].ID < list[j].ID
 	})
 	c.page(w, r, "rules", "Rules", map[string]any{"Rules": list, "AsOf": now})
 }

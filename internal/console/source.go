@@ -159,3 +159,9 @@ type ResponseRequest struct {
 type AccessSink interface {
 	Access(ctx context.Context, evs []event.Event) error
 }
+
+// AccessFunc adapts a function to AccessSink.
+type AccessFunc func(ctx context.Context, evs []event.Event) error
+
+// Access calls f.
+func (f AccessFunc) Access(ctx context.Context, evs []event.Event) error { return f(ctx, evs) }
