@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
@@ -46,12 +47,19 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Options{
+			var srv *server.Server
+			con, err := consoleFor(ctx, cfg, st, &srv, log, "", nil)
+			if err != nil {
+				st.Close()
+				return err
+			}
+			srv, err = server.New(server.Options{
 				Token:           token,
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
 				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
 				Logger:          log,
+				Console:         con.Handler(),
 			}, st)
 			if err != nil {
 				st.Close()
@@ -62,7 +70,10 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				st.Close()
 				return fmt.Errorf("serve.addr: %w", err)
 			}
-			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String())
+			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
+			if us, err := (console.StoreState{S: st}).Users(ctx); err == nil && len(us) == 0 && cfg.Console.OIDC.Issuer == "" {
+				log.Warn("the console has no users yet: add one with `custos users add NAME --role admin`")
+			}
 			runErr := srv.Run(ctx, ln)
 			return errors.Join(runErr, st.Close())
 		},
