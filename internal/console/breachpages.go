@@ -225,7 +225,7 @@ func (c *Console) attributionPage(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, err)
 			return
 		}
-		c.record(r, AuditRecord{Action: AuditSearch, Target: "attribution", Detail: fmt.Sprintf("%d customers %s..%s", len(q.Subjects), f.From, f.Until), Count: len(rows)})
+		c.record(r, AuditRecord{Action: AuditSearch, Target: "attribution", Detail: attributionDetail(f, len(q.Subjects)), Count: len(rows)})
 		all := 0
 		for _, row := range rows {
 			if row.Seen == row.Of {
@@ -254,7 +254,7 @@ func (c *Console) attributionCSV(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.record(r, AuditRecord{Action: AuditExport, Target: "attribution", Detail: fmt.Sprintf("%d customers %s..%s", len(q.Subjects), f.From, f.Until), Count: len(rows)})
+	c.record(r, AuditRecord{Action: AuditExport, Target: "attribution", Detail: attributionDetail(f, len(q.Subjects)), Count: len(rows)})
 	v := c.viewer(ctx, info(r), nil)
 	c.csv(w, "attribution", []string{"agent", "vendor", "team", "role", "customers_seen", "customers_asked", "events", "first", "last"}, len(rows), func(i int) []string {
 		x := rows[i]
@@ -294,4 +294,15 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+func attributionDetail(f attributionForm, n int) string {
+	d := fmt.Sprintf("%d customers", n)
+	if f.From != "" {
+		d += " from " + f.From
+	}
+	if f.Until != "" {
+		d += " until " + f.Until
+	}
+	return d
 }

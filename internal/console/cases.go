@@ -471,7 +471,7 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 
 	// The chart spans two weeks before the case opened to a day after its
 	// latest evidence, by day, against the agent's peers.
-	until := f.Time.Add(24 * time.Hour).Truncate(24 * time.Hour).Add(24 * time.Hour)
+	until := f.Time.Truncate(24 * time.Hour).Add(24 * time.Hour)
 	from := row.Opened.Add(-14 * 24 * time.Hour)
 	if until.Sub(from) > 60*24*time.Hour {
 		from = until.Add(-60 * 24 * time.Hour)

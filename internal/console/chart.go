@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -44,24 +45,42 @@ var metricDefs = []struct {
 	{"events", "All events", func(b *Bucket) int { return b.Events }},
 }
 
-// peersOf returns the actor's peer group: the same team and role (vendor
-// aside, so a BPO's agents are compared with in-house ones doing the same
-// work), and a label for it.
+// minPeers is the smallest peer group worth comparing with.
+const minPeers = 4
+
+// peersOf returns the actor's peer group and a label for it, as the
+// baseline forms them: the same vendor, team and role if there are enough
+// such peers, else the same team and role across vendors, else the role.
 func peersOf(people []event.Person, p *event.Person) ([]string, string) {
 	if p == nil || (p.Team == "" && p.Role == "") {
 		return nil, ""
 	}
+	levels := []struct {
+		same  func(q *event.Person) bool
+		label string
+	}{
+		{func(q *event.Person) bool { return q.Vendor == p.Vendor && q.Team == p.Team && q.Role == p.Role }, strings.TrimSpace(vendorName(p.Vendor) + " " + p.Team + " " + p.Role)},
+		{func(q *event.Person) bool { return q.Team == p.Team && q.Role == p.Role }, p.Team + " " + p.Role},
+		{func(q *event.Person) bool { return q.Role == p.Role }, p.Role},
+	}
 	var ids []string
-	for _, q := range people {
-		if q.ID != p.ID && q.Team == p.Team && q.Role == p.Role {
-			ids = append(ids, q.ID)
+	var label string
+	for _, l := range levels {
+		ids = ids[:0]
+		for i := range people {
+			if q := &people[i]; q.ID != p.ID && l.same(q) {
+				ids = append(ids, q.ID)
+			}
+		}
+		label = l.label
+		if len(ids) >= minPeers {
+			break
 		}
 	}
 	sort.Strings(ids)
 	if len(ids) > maxPeers {
 		ids = ids[:maxPeers]
 	}
-	label := p.Team + " " + p.Role
 	return ids, label
 }
 

@@ -54,6 +54,9 @@ func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
 			return x
 		}
 		x := &ruleRow{RuleInfo: RuleInfo{ID: id, Source: ruleSource(id)}}
+		if f, ok := strings.CutPrefix(id, "anomaly:"); ok {
+			x.Description = "Behavioural baseline: " + strings.ReplaceAll(f, "_", " ") + " far above the agent's own history and its peers' in the same period."
+		}
 		rows[id] = x
 		order = append(order, id)
 		return x
