@@ -19,24 +19,26 @@ import (
 	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
 )
 
-// consoleFor builds the investigator console over an open store. Its audit
-// reaches the engine through srv, which is created after the console (the
-// server serves the console's handler): *srv is read when the first audit
-// event is emitted, by then it is set.
-func consoleFor(ctx context.Context, cfg config.Config, st *store.Store, srv **server.Server, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*console.Console, error) {
-	return console.New(ctx, console.Options{
+// serverWithConsole builds the API server over an open store with the
+// investigator console at /. The console's audit reaches the engine through
+// the server, which is created after the console (it serves the console's
+// handler); srv is read only when the first audit event is emitted.
+func serverWithConsole(ctx context.Context, cfg config.Config, st *store.Store, token string, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*server.Server, error) {
+	var srv *server.Server
+	con, err := console.New(ctx, console.Options{
 		Config: cfg.Console,
 		Source: console.StoreSource{S: st},
 		State:  console.StoreState{S: st},
 		Access: console.AccessFunc(func(ctx context.Context, evs []event.Event) error {
-			if *srv == nil {
+			if srv == nil {
 				return errors.New("the server is not running")
 			}
-			_, err := (*srv).IngestEvents(ctx, evs)
+			_, err := srv.IngestEvents(ctx, evs)
 			return err
 		}),
 		Tickets:      engine.Windows{Grace: cfg.Tickets.Grace, AfterClose: cfg.Tickets.AfterClose},
@@ -45,6 +47,18 @@ func consoleFor(ctx context.Context, cfg config.Config, st *store.Store, srv **s
 		DataNow:      dataNow,
 		Banner:       banner,
 	})
+	if err != nil {
+		return nil, err
+	}
+	srv, err = server.New(server.Options{
+		Token:           token,
+		MaxBody:         cfg.Serve.MaxBody,
+		ShutdownTimeout: cfg.Serve.ShutdownTimeout,
+		NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
+		Logger:          log,
+		Console:         con.Handler(),
+	}, st)
+	return srv, err
 }
 
 func newUsers(e *env) *cobra.Command {

@@ -17,7 +17,6 @@ import (
 	"github.com/custos-io/custos/internal/demo"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/replay"
-	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -107,19 +106,7 @@ which is kept. Stop it with Ctrl-C.`,
 				}
 			}
 
-			var srv *server.Server
-			con, err := consoleFor(ctx, cfg, st, &srv, log, "Demo data", nil)
-			if err != nil {
-				return err
-			}
-			srv, err = server.New(server.Options{
-				Token:           rand.Text(),
-				MaxBody:         cfg.Serve.MaxBody,
-				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
-				Logger:          log,
-				Console:         con.Handler(),
-			}, st)
+			srv, err := serverWithConsole(ctx, cfg, st, rand.Text(), log, "Demo data", nil)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custos-io/custos/internal/console"
-	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
 )
@@ -47,20 +46,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 			if err != nil {
 				return err
 			}
-			var srv *server.Server
-			con, err := consoleFor(ctx, cfg, st, &srv, log, "", nil)
-			if err != nil {
-				st.Close()
-				return err
-			}
-			srv, err = server.New(server.Options{
-				Token:           token,
-				MaxBody:         cfg.Serve.MaxBody,
-				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
-				Logger:          log,
-				Console:         con.Handler(),
-			}, st)
+			srv, err := serverWithConsole(ctx, cfg, st, token, log, "", nil)
 			if err != nil {
 				st.Close()
 				return err

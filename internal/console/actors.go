@@ -45,6 +45,21 @@ func (c *Console) resolveActor(ctx context.Context, p string) (string, bool, err
 	return id, ok, nil
 }
 
+// requestActor resolves the pseudonym the URL names, answering 404 itself
+// when it names nobody.
+func (c *Console) requestActor(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, ok, err := c.resolveActor(r.Context(), r.PathValue("p"))
+	switch {
+	case err != nil:
+		c.fail(w, r, err)
+	case !ok:
+		c.notFound(w, r, "There is no agent with this pseudonym.")
+	default:
+		return id, true
+	}
+	return "", false
+}
+
 // canReveal: roles with PermRevealAny may reveal any agent they may see;
 // vendor supervisors their own vendor's agents; analysts only an agent with
 // an open case, so a name is revealed only where a case needs it.
@@ -75,13 +90,8 @@ func (c *Console) canReveal(ctx context.Context, ri *reqInfo, actor string) bool
 func (c *Console) actorReveal(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ri := info(r)
-	id, ok, err := c.resolveActor(ctx, r.PathValue("p"))
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+	id, ok := c.requestActor(w, r)
 	if !ok {
-		c.notFound(w, r, "There is no agent with this pseudonym.")
 		return
 	}
 	if !c.canReveal(ctx, ri, id) {
@@ -136,13 +146,8 @@ type deviceRow struct {
 func (c *Console) actorPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ri := info(r)
-	id, ok, err := c.resolveActor(ctx, r.PathValue("p"))
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+	id, ok := c.requestActor(w, r)
 	if !ok {
-		c.notFound(w, r, "There is no agent with this pseudonym.")
 		return
 	}
 	if !ri.maysee(id) {

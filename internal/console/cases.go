@@ -396,18 +396,8 @@ func (c *Console) caseByID(ctx context.Context, id string) (*finding.Finding, er
 func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ri := info(r)
-	id := r.PathValue("id")
-	f, err := c.caseByID(ctx, id)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if f == nil {
-		c.notFound(w, r, "There is no case with this id.")
-		return
-	}
-	if !ri.maysee(f.Actor.ID) {
-		c.forbidden(w, r, "This case is about an agent outside your vendor.")
+	f, ok := c.requestCase(w, r)
+	if !ok {
 		return
 	}
 	c.audit(r, AuditViewCase, "case:"+f.ID, "agent "+c.pseudo.Of(f.Actor.ID))
@@ -517,6 +507,23 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// requestCase loads the case the URL names and checks the user may see it,
+// answering 404 or 403 itself when not.
+func (c *Console) requestCase(w http.ResponseWriter, r *http.Request) (*finding.Finding, bool) {
+	f, err := c.caseByID(r.Context(), r.PathValue("id"))
+	switch {
+	case err != nil:
+		c.fail(w, r, err)
+	case f == nil:
+		c.notFound(w, r, "There is no case with this id.")
+	case !info(r).maysee(f.Actor.ID):
+		c.forbidden(w, r, "This case is about an agent outside your vendor.")
+	default:
+		return f, true
+	}
+	return nil, false
+}
+
 func shortID(id string) string {
 	if i := strings.IndexByte(id, '-'); i >= 0 && len(id) > i+9 {
 		return id[i+1 : i+9]
@@ -570,17 +577,8 @@ func (c *Console) assignees(ctx context.Context, ri *reqInfo) ([]string, error) 
 func (c *Console) caseAction(w http.ResponseWriter, r *http.Request, kind string, change func(f *finding.Finding, st *CaseState, a *CaseAction) string) {
 	ctx := r.Context()
 	ri := info(r)
-	f, err := c.caseByID(ctx, r.PathValue("id"))
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if f == nil {
-		c.notFound(w, r, "There is no case with this id.")
-		return
-	}
-	if !ri.maysee(f.Actor.ID) {
-		c.forbidden(w, r, "This case is about an agent outside your vendor.")
+	f, ok := c.requestCase(w, r)
+	if !ok {
 		return
 	}
 	states, err := c.state.CaseStates(ctx)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 )
@@ -246,22 +247,9 @@ var funcs = template.FuncMap{
 	"sevrank": func(s finding.Severity) int { return s.Rank() },
 	"num":     num,
 	"pct":     pct,
-	"money": func(v float64) string {
-		switch {
-		case v >= 1e6:
-			return fmt.Sprintf("$%.1fM", v/1e6)
-		case v >= 1e4:
-			return fmt.Sprintf("$%.0fk", v/1e3)
-		}
-		return fmt.Sprintf("$%.0f", v)
-	},
-	"short": func(id string) string {
-		if i := strings.IndexByte(id, '-'); i >= 0 && len(id) > i+9 {
-			return id[i+1 : i+9]
-		}
-		return id
-	},
-	"join": strings.Join,
+	"money":   detect.Money,
+	"short":   shortID,
+	"join":    strings.Join,
 	"riskw": func(risk, max float64) int {
 		if max <= 0 {
 			return 0
