@@ -111,22 +111,22 @@ The findings output is the same with or without it.`,
 				},
 			}
 			start := time.Now()
+			bar := &progress{start: start}
 			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				opts.Progress = terminalProgress(f, start)
+				bar.w = f
+				opts.Progress = bar.begin
 			}
 			var sink replay.Sink = eng
 			if dbw != nil {
 				sink = teeSink{Sink: eng, w: dbw}
 			}
 			counts, err := replay.Run(ctx, opts, sink)
+			bar.finish()
+			var stored dbCounts
 			if dbw != nil {
-				stored, derr := dbw.wait()
-				if derr != nil {
+				var derr error
+				if stored, derr = dbw.wait(); derr != nil {
 					return derr // the cause of a cancelled replay
-				}
-				if err == nil {
-					fmt.Fprintf(e.stderr, "replay: stored %d events, %d ticket changes (%d already stored), %d roster entries, %d customers, %d findings in %s\n",
-						stored.Events, stored.Tickets, stored.Duplicates, stored.People, stored.Subjects, stored.Findings, db)
 				}
 			}
 			if err != nil {
@@ -149,6 +149,10 @@ The findings output is the same with or without it.`,
 			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
 				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,
 				elapsed.Round(time.Millisecond), float64(counts.Events)/max(elapsed.Seconds(), 1e-9))
+			if dbw != nil {
+				fmt.Fprintf(e.stderr, "replay: stored %d events, %d ticket changes (%d already stored), %d roster entries, %d customers, %d findings in %s\n",
+					stored.Events, stored.Tickets, stored.Duplicates, stored.People, stored.Subjects, stored.Findings, db)
+			}
 			return nil
 		},
 	}
@@ -158,25 +162,34 @@ The findings output is the same with or without it.`,
 	return cmd
 }
 
-// terminalProgress shows a progress bar on a terminal, but only once the
-// replay has run for a second: short replays stay quiet.
-func terminalProgress(w *os.File, start time.Time) func(int64) func(int64) {
-	return func(total int64) func(int64) {
-		var bar *progressbar.ProgressBar
-		return func(done int64) {
-			if bar == nil {
-				if time.Since(start) < time.Second {
-					return
-				}
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(w),
-					progressbar.OptionSetDescription("replay"),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionClearOnFinish(),
-				)
+// progress shows a bar on a terminal, but only once the replay has run for
+// a second: short replays stay quiet.
+type progress struct {
+	w     *os.File
+	start time.Time
+	bar   *progressbar.ProgressBar
+}
+
+func (p *progress) begin(total int64) func(int64) {
+	return func(done int64) {
+		if p.bar == nil {
+			if time.Since(p.start) < time.Second {
+				return
 			}
-			_ = bar.Set64(done)
+			p.bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(p.w),
+				progressbar.OptionSetDescription("replay"),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
 		}
+		_ = p.bar.Set64(done)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
 	}
 }
