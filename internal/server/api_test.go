@@ -474,6 +474,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	h := start(t, dbPath(t))
 	h.post("/v1/events", "application/x-ndjson", evLine("e1", "2026-03-03T01:00:00Z", "a", "login", "")+"\n{}")
+	h.stop() // the line is written after the response; shutdown waits for it
 	logs := h.logs.String()
 	for _, want := range []string{"msg=request", "method=POST", "path=/v1/events", "status=207", "accepted=1", "rejected=1", `first_reject="request:2: id: missing"`} {
 		if !strings.Contains(logs, want) {
