@@ -124,7 +124,9 @@ func TestServeCommand(t *testing.T) {
 	addr := freeAddr(t)
 	tokenFile := filepath.Join(dir, "custos.token")
 	cfg := filepath.Join(dir, "custos.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\n", tokenFile)), 0o644)
+	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\nsinks:\n  - name: siem\n    type: ocsf\n    start: earliest\n    file:\n      path: %s\n",
+		tokenFile, sinkFile)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -189,6 +191,18 @@ func TestServeCommand(t *testing.T) {
 		`{"id":"live-1","time":"2026-03-04T09:00:00Z","actor":{"id":"a-ben"},"action":"view","subject":{"id":"c-1004"}}`)
 	if status != 200 || !strings.Contains(body, `"accepted":1`) {
 		t.Fatalf("POST: %d %s", status, body)
+	}
+
+	// The sink delivers the replayed history (start: earliest) and the new
+	// alert from the outbox.
+	var delivered string
+	for i := 0; i < 500 && !strings.Contains(delivered, "live-1"); i++ {
+		time.Sleep(20 * time.Millisecond)
+		b, _ := os.ReadFile(sinkFile)
+		delivered = string(b)
+	}
+	if !strings.Contains(delivered, "live-1") || !strings.Contains(delivered, "honeytoken_access") {
+		t.Errorf("the OCSF file sink got:\n%s", delivered)
 	}
 
 	cancel()

@@ -71,6 +71,7 @@ func (s *syncBuffer) String() string {
 }
 
 type setup struct {
+	sinks   func(*store.Store) Dispatcher
 	panicOn string
 	maxBody int64
 	gate    chan struct{}
@@ -91,14 +92,18 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 	}
 	h := &harness{t: t, st: st, done: make(chan error, 1)}
 	cfg := config.Default()
-	srv, err := New(Options{
+	opts := Options{
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
 			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
-	}, st)
+	}
+	if su.sinks != nil {
+		opts.Sinks = su.sinks(st)
+	}
+	srv, err := New(opts, st)
 	if err != nil {
 		t.Fatal(err)
 	}
