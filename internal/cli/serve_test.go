@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,21 +83,26 @@ func TestReplayDB(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+type logFileT struct {
+	*os.File
+	t *testing.T
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func logFile(t *testing.T, dir, name string) logFileT {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logFileT{f, t}
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (f logFileT) String() string {
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
 }
 
 func freeAddr(t *testing.T) string {
@@ -130,10 +133,11 @@ func TestServeCommand(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	// Files, not buffers: the test reads them while serve writes.
+	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, &stdout, &stderr)
+		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
 	}()
 
 	// Wait until it answers (the engine is rebuilt before it listens).
