@@ -287,8 +287,13 @@ func (x *day) othersTicket() (pooled, bool) {
 			return p, true
 		}
 	}
-	for range 20 {
-		if p := pool[r.IntN(len(pool))]; int(p.assignee) != x.a.idx {
+	// Nobody's ticket is open right now: cite one already worked today or
+	// yesterday.
+	if x.d > 0 {
+		pool = append(slices.Clip(pool), g.pools[x.d-1]...)
+	}
+	for range 200 {
+		if p := pool[r.IntN(len(pool))]; int(p.assignee) != x.a.idx && p.open <= x.t {
 			return p, true
 		}
 	}

@@ -577,7 +577,8 @@ func (x *day) finish(w *work, notes bool) {
 		x.file(w)
 	}
 	x.t += 10 + r.Int64N(110)
-	if r.Float64() < 0.2 {
+	// A ticket waits on the customer only after the agent wrote to them.
+	if notes && r.Float64() < 0.2 {
 		x.change(x.t, w, x.a.p.ID, event.TicketPending)
 		x.follow = append(x.follow, *w)
 		x.extras = append(x.extras, extra{at: x.t + 3600 + r.Int64N(3*3600), kind: exFollowUp, arg: int32(len(x.follow) - 1)})
