@@ -21,14 +21,14 @@ var channelNames = []string{"email", "chat", "phone"}
 
 // Extra activities scheduled into a shift between tickets.
 const (
-	exCallback uint8 = iota // call a past ticket's customer back
-	exHabit                 // look someone up for no recorded reason
-	exFollowUp              // a pending ticket's customer answered
-	exPull                  // insider: pull a target without a ticket
-	exHarvest               // insider: identity document without a ticket
-	exPhoto                 // insider: hold a record on screen, no ticket
-	exCite                  // insider: cite another agent's ticket
-	exHoneytoken            // insider: the search that leads to a decoy
+	exCallback   uint8 = iota // call a past ticket's customer back
+	exHabit                   // look someone up for no recorded reason
+	exFollowUp                // a pending ticket's customer answered
+	exPull                    // insider: pull a target without a ticket
+	exHarvest                 // insider: identity document without a ticket
+	exPhoto                   // insider: hold a record on screen, no ticket
+	exCite                    // insider: cite another agent's ticket
+	exHoneytoken              // insider: the search that leads to a decoy
 )
 
 type extra struct {
