@@ -58,9 +58,19 @@ func decodeFinding(line []byte) (Finding, error) {
 // Custos's own output, so any bad line fails the read, naming its line.
 func ReadFindings(r io.Reader, source string) ([]Finding, error) {
 	var out []Finding
+	err := decodeStrict(r, source, decodeFinding, func(f Finding) { out = append(out, f) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// decodeStrict decodes NDJSON records, failing on the first bad one: an
+// evaluation over partly read input would report wrong figures.
+func decodeStrict[T any](r io.Reader, source string, decode func([]byte) (T, error), ok func(T)) error {
 	var bad error
-	err := event.Decode(r, source, decodeFinding, func(f Finding) error {
-		out = append(out, f)
+	err := event.Decode(r, source, decode, func(v T) error {
+		ok(v)
 		return nil
 	}, func(e *event.RecordError) {
 		if bad == nil {
@@ -70,10 +80,7 @@ func ReadFindings(r io.Reader, source string) ([]Finding, error) {
 	if err == nil {
 		err = bad
 	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return err
 }
 
 // ReadFindingsFile reads findings from path.
@@ -125,24 +132,15 @@ func LoadRun(dir string) (*sim.Labels, []Person, error) {
 	defer f.Close()
 	var people []Person
 	seen := map[string]int{}
-	var bad error
-	err = event.Decode(f, f.Name, event.DecodePerson, func(p event.Person) error {
+	err = decodeStrict(f, f.Name, event.DecodePerson, func(p event.Person) {
 		// A later line for the same id replaces the earlier one.
 		if i, ok := seen[p.ID]; ok {
 			people[i] = Person{ID: p.ID, Role: p.Role, Team: p.Team}
-			return nil
+			return
 		}
 		seen[p.ID] = len(people)
 		people = append(people, Person{ID: p.ID, Role: p.Role, Team: p.Team})
-		return nil
-	}, func(e *event.RecordError) {
-		if bad == nil {
-			bad = e
-		}
 	})
-	if err == nil {
-		err = bad
-	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", dir, err)
 	}

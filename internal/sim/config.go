@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -276,7 +275,7 @@ func LoadParams(path string, c *Config) error {
 	return c.Validate()
 }
 
-// MarshalYAML renders c as a parameter file.
+// MarshalParams renders c as a YAML parameter file that LoadParams reads.
 func (c Config) MarshalParams() ([]byte, error) {
 	return yaml.Marshal(c)
 }
@@ -356,7 +355,7 @@ func (c *Config) startTime() (time.Time, error) {
 	return t, nil
 }
 
-// SetInsiders parses "name=count,name=count" and sets those counts.
+// SetCounts parses "name=count,name=count" and sets those scenarios' counts.
 func (in *Insiders) SetCounts(spec string) error {
 	for part := range strings.SplitSeq(spec, ",") {
 		part = strings.TrimSpace(part)
@@ -384,7 +383,3 @@ func (in *Insiders) None() {
 		s.Count = 0
 	}
 }
-
-// scenarioIndex is the position of name in ScenarioNames, for fixed-order
-// iteration.
-func scenarioIndex(name string) int { return slices.Index(ScenarioNames, name) }

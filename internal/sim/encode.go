@@ -63,15 +63,8 @@ func append2(b []byte, v int) []byte { return append(b, byte('0'+v/10), byte('0'
 // appendTime appends t in UTC as RFC 3339 with second precision, quoted.
 func appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
-	y, mo, d := t.Date()
 	h, mi, s := t.Clock()
-	b = append(b, '"')
-	b = append2(b, y/100)
-	b = append2(b, y%100)
-	b = append(b, '-')
-	b = append2(b, int(mo))
-	b = append(b, '-')
-	b = append2(b, d)
+	b = appendYMD(append(b, '"'), t)
 	b = append(b, 'T')
 	b = append2(b, h)
 	b = append(b, ':')
@@ -81,16 +74,19 @@ func appendTime(b []byte, t time.Time) []byte {
 	return append(b, 'Z', '"')
 }
 
+// appendDate appends t's UTC date, quoted.
 func appendDate(b []byte, t time.Time) []byte {
-	y, mo, d := t.UTC().Date()
-	b = append(b, '"')
+	return append(appendYMD(append(b, '"'), t.UTC()), '"')
+}
+
+func appendYMD(b []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
 	b = append2(b, y/100)
 	b = append2(b, y%100)
 	b = append(b, '-')
 	b = append2(b, int(mo))
 	b = append(b, '-')
-	b = append2(b, d)
-	return append(b, '"')
+	return append2(b, d)
 }
 
 func appendField(b []byte, name, v string) []byte {
