@@ -11,17 +11,17 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/rules"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
 type Config struct {
 	Tickets Tickets           `yaml:"tickets"`
 	Risk    engine.RiskConfig `yaml:"risk"`
-	Detect  detect.Config     `yaml:"detect"`
+	Rules   Rules             `yaml:"rules"`
 	Replay  Replay            `yaml:"replay"`
 	Serve   Serve             `yaml:"serve"`
 	Log     Log               `yaml:"log"`
@@ -35,6 +35,15 @@ type Tickets struct {
 	// AfterClose: an access up to this long after the ticket was solved is
 	// still covered by it.
 	AfterClose time.Duration `yaml:"after_close"`
+}
+
+// Rules chooses the detection rule pack (docs/rules.md).
+type Rules struct {
+	// Dir replaces the pack built into the binary with the rule files in
+	// this directory. Empty uses the built-in pack.
+	Dir string `yaml:"dir"`
+	// Disable switches rules off by id; an unknown id is an error.
+	Disable []string `yaml:"disable"`
 }
 
 // Replay configures `custos replay`.
@@ -70,7 +79,6 @@ func Default() Config {
 	return Config{
 		Tickets: Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
 		Risk:    engine.RiskConfig{HalfLife: 72 * time.Hour, CaseThreshold: 50},
-		Detect:  detect.Defaults(),
 		Replay:  Replay{Lateness: 5 * time.Minute},
 		Serve: Serve{
 			Addr:            "127.0.0.1:7410",
@@ -137,15 +145,50 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Engine assembles the detection engine this configuration describes.
-func (c *Config) Engine(emit func(*finding.Finding)) *engine.Engine {
+// Pack loads the rule pack this configuration names: rules.dir or the
+// built-in pack, less rules.disable. A pack with any problem is an error
+// listing every problem.
+func (c *Config) Pack() (*rules.Pack, error) {
+	var p *rules.Pack
+	var err error
+	if c.Rules.Dir != "" {
+		p, err = rules.LoadDir(c.Rules.Dir)
+	} else {
+		p, err = rules.Shipped()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading rules:\n%w", err)
+	}
+	return p.Without(c.Rules.Disable...)
+}
+
+// TicketWindows are the ticket-matching tolerances in the engine's terms.
+func (c *Config) TicketWindows() engine.Windows {
+	return engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose}
+}
+
+// Engine assembles the detection engine this configuration describes,
+// loading its rule pack (see Pack).
+func (c *Config) Engine(emit func(*finding.Finding)) (*engine.Engine, error) {
+	p, err := c.Pack()
+	if err != nil {
+		return nil, err
+	}
+	return c.EngineWith(p, emit), nil
+}
+
+// EngineWith assembles the engine with the given rule pack.
+func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
 	var eng *engine.Engine
-	people := func(id string) *event.Person { return eng.Person(id) }
-	eng = engine.New(engine.Config{
-		Tickets:   engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose},
-		Immediate: detect.Immediate(),
-		Settled:   detect.Settled(c.Detect, people),
-		Risk:      c.Risk,
-	}, emit)
+	ev := rules.NewEvaluator(p, func(id string) *event.Person { return eng.Person(id) })
+	cfg := engine.Config{Tickets: c.TicketWindows(), Risk: c.Risk}
+	imm, settled := p.Stages()
+	if imm {
+		cfg.Immediate = []engine.Detector{ev.Immediate()}
+	}
+	if settled {
+		cfg.Settled = []engine.Detector{ev.Settled()}
+	}
+	eng = engine.New(cfg, emit)
 	return eng
 }
