@@ -171,7 +171,7 @@ type compiler struct {
 	rule *Rule
 	// references found while compiling, to derive the stage
 	ticketRef, historyRef string // first path that used them
-	aggNames                 map[string]int
+	aggNames              map[string]int
 }
 
 func compileRule(src *source, spec *ruleSpec) *Rule {
@@ -525,7 +525,12 @@ func (c *compiler) summary() {
 	// error, not a broken alert in production.
 	var sample Env
 	sample.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if _, err := render(t, c.rule, &sample, nil); err != nil {
+	sample.Person = func(id string) PersonEnv { return PersonEnv{ID: id} }
+	details := map[string]any{}
+	for _, d := range c.rule.details {
+		details[d.name], _ = vm.Run(d.prog, &sample)
+	}
+	if _, err := render(t, c.rule, &sample, &alertContext{details: details}); err != nil {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}

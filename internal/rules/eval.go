@@ -373,7 +373,8 @@ func (e *Evaluator) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 			st = &seqState{reached: make([]partial, len(q.steps))}
 			t.m[k] = st
 		}
-		hit := seqHit{step: s.name, event: ev.ID, actor: ev.Actor.ID, subject: ev.Subject, at: ev.Time}
+		hit := seqHit{step: s.name, event: ev.ID, actor: ev.Actor.ID, subject: ev.Subject,
+			device: ev.Actor.Device, country: ev.Actor.Country, ip: ev.Actor.IP, at: ev.Time}
 		if i == 0 {
 			st.reached[0] = partial{start: now, hits: []seqHit{hit}}
 		} else {
@@ -424,7 +425,7 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 			}
 		}
 	}
-	s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits})
+	s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
 	if err != nil {
 		e.fail(r, fmt.Errorf("summary: %w", err))
 		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)

@@ -338,4 +338,3 @@ func deriveActions(src string) actionSet {
 	}
 	return set
 }
-

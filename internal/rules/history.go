@@ -9,16 +9,16 @@ import (
 // fixed amount of memory: when it was active (by day and hour of day) and
 // the last few devices, countries and addresses it used.
 type history struct {
-	events     int
-	firstSeen  time.Time
-	lastSeen   time.Time
-	days       int   // distinct UTC days active (halved when it reaches agingDays)
-	lastDay    int64 // the last active day, days since the epoch
-	dayHours   uint32
-	hours      [24]uint16 // per hour of day, days active in it (halved with days)
-	devices    []string   // most recent last
-	countries  []string
-	ips        []string
+	events    int
+	firstSeen time.Time
+	lastSeen  time.Time
+	days      int   // distinct UTC days active (halved when it reaches agingDays)
+	lastDay   int64 // the last active day, days since the epoch
+	dayHours  uint32
+	hours     [24]uint16 // per hour of day, days active in it (halved with days)
+	devices   []string   // most recent last
+	countries []string
+	ips       []string
 }
 
 const (

@@ -47,6 +47,9 @@ type seqHit struct {
 	event   string
 	actor   string
 	subject string
+	device  string
+	country string
+	ip      string
 	at      time.Time
 }
 
@@ -57,11 +60,12 @@ type alertContext struct {
 	person  *event.Person
 	subject *event.Subject
 	seq     []seqHit
+	details map[string]any
 }
 
 // render executes a rule's summary template. The data is the Env under the
-// names expressions use, the rule's aggregates by name, the sequence's
-// earlier steps, and ready-made phrases: who (the actor with vendor, team
+// names expressions use, the rule's aggregates by name, its details, the
+// sequence's earlier steps, and ready-made phrases: who (the actor with vendor, team
 // and role), verb (what they did), cust (the customer with tier and
 // balance) and what (the part of the record: ": contact [email, phone]").
 func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, error) {
@@ -77,15 +81,22 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, 
 		ac = &alertContext{}
 	}
 	for _, h := range ac.seq {
-		seq = append(seq, map[string]any{"step": h.step, "event": h.event, "actor": h.actor, "subject": h.subject, "time": h.at})
+		seq = append(seq, map[string]any{"step": h.step, "event": h.event, "actor": h.actor, "subject": h.subject,
+			"device": h.device, "country": h.country, "ip": h.ip, "time": h.at})
 	}
 	if r.seq != nil && len(seq) == 0 {
 		// the sample rendering at load: one placeholder per step
 		for _, st := range r.seq.steps {
-			seq = append(seq, map[string]any{"step": st.name, "event": "", "actor": "", "subject": "", "time": env.Time})
+			seq = append(seq, map[string]any{"step": st.name, "event": "", "actor": "", "subject": "",
+				"device": "", "country": "", "ip": "", "time": env.Time})
 		}
 	}
 	data["seq"] = seq
+	details := make(map[string]any, len(r.details))
+	for _, d := range r.details {
+		details[d.name] = ac.details[d.name]
+	}
+	data["details"] = details
 	data["who"] = detect.Describe(env.Actor.ID, ac.person)
 	data["verb"] = detect.Verb(event.Action(env.Action))
 	data["cust"] = detect.Customer(env.Subject, ac.subject)
