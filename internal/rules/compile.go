@@ -44,10 +44,12 @@ type Rule struct {
 	Stage       Stage
 	// File is where the rule came from, as errors name it.
 	File string
+	// Line and Col are where its examples (or, without any, its id) are.
+	Line, Col int
 
 	actions     actionSet // events the condition is tried on
 	trigger     actionSet // events the rule must see (actions, aggregates, steps)
-	cond        *vm.Program
+	cond        *cond
 	aggs        []*aggregate
 	seq         *sequence
 	exc         exceptions
@@ -69,7 +71,7 @@ type detail struct {
 
 type exceptions struct {
 	roles, teams, vendors, actors []string
-	when                          []*vm.Program
+	when                          []*cond
 }
 
 type aggKind uint8
@@ -96,12 +98,12 @@ type aggregate struct {
 	name    string
 	slot    int
 	kind    aggKind
-	of      *vm.Program
+	of      *value
 	window  time.Duration
 	actions actionSet
-	where   *vm.Program
+	where   *cond
 	per     string
-	by      *vm.Program
+	by      *value
 }
 
 type sequence struct {
@@ -113,7 +115,7 @@ type sequence struct {
 type step struct {
 	name    string
 	actions actionSet
-	where   *vm.Program
+	where   *cond
 }
 
 // actionSet is a bit set over event.Actions.
@@ -204,6 +206,11 @@ func (c *compiler) meta() {
 		c.errorf("id", "%q: want lower-case letters, digits and underscores, starting with a letter", s.ID)
 	}
 	r.ID = s.ID
+	if len(s.Tests) > 0 {
+		r.Line, r.Col = c.src.pos("tests")
+	} else {
+		r.Line, r.Col = c.src.pos("id")
+	}
 	r.Title = strings.TrimSpace(s.Title)
 	if r.Title == "" {
 		c.errorf("title", "missing")
@@ -335,14 +342,14 @@ func (c *compiler) aggregates() {
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to count distinct values of, e.g. subject")
 			} else {
-				g.of = c.compileExpr(path+".of", a.Of, kindString, false)
+				g.of = c.compileValue(path+".of", a.Of, kindString)
 			}
 		case "sum":
 			g.kind = aggSum
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to add up, e.g. count")
 			} else {
-				g.of = c.compileExpr(path+".of", a.Of, kindInt, false)
+				g.of = c.compileValue(path+".of", a.Of, kindInt)
 			}
 		case "":
 			c.errorf(path+".kind", "missing (want count, distinct or sum)")
@@ -354,7 +361,7 @@ func (c *compiler) aggregates() {
 			g.actions = c.actionList(path+".actions", a.Actions)
 		}
 		if a.Where != "" {
-			g.where = c.compileExpr(path+".where", a.Where, kindBool, false)
+			g.where = c.compileCond(path+".where", a.Where, false)
 		}
 		switch a.Per {
 		case "":
@@ -365,7 +372,7 @@ func (c *compiler) aggregates() {
 			c.errorf(path+".per", "unknown value %q (want actor, team, vendor, site, subject or all)", a.Per)
 		}
 		if a.By != "" {
-			g.by = c.compileExpr(path+".by", a.By, kindString, false)
+			g.by = c.compileValue(path+".by", a.By, kindString)
 		}
 		c.rule.aggs = append(c.rule.aggs, g)
 	}
@@ -404,7 +411,7 @@ func (c *compiler) sequence() {
 			x.actions = c.actionList(path+".actions", st.Actions)
 		}
 		if st.Where != "" {
-			x.where = c.compileExpr(path+".where", st.Where, kindBool, false)
+			x.where = c.compileCond(path+".where", st.Where, false)
 		}
 		q.steps = append(q.steps, x)
 	}
@@ -417,7 +424,7 @@ func (c *compiler) condition() {
 		c.errorf("condition", "missing: an expression that is true when the rule should alert")
 		return
 	}
-	r.cond = c.compileExpr("condition", s.Condition, kindBool, true)
+	r.cond = c.compileCond("condition", s.Condition, true)
 	if s.Actions == nil {
 		r.actions = deriveActions(s.Condition)
 		if r.actions == 0 {
@@ -448,7 +455,7 @@ func (c *compiler) exceptions() {
 			c.errorf(path, "empty expression")
 			continue
 		}
-		if p := c.compileExpr(path, w, kindBool, true); p != nil {
+		if p := c.compileCond(path, w, true); p != nil {
 			r.exc.when = append(r.exc.when, p)
 		}
 	}

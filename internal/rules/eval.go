@@ -21,9 +21,10 @@ type Evaluator struct {
 	env    Env
 	vm     vm.VM
 
-	aggs    [][]aggTable // by rule position, then aggregate slot
-	seqs    []seqTable   // by rule position
-	history map[string]*history
+	aggs   [][]aggTable // by rule position, then aggregate slot; not per actor
+	seqs   []seqTable   // by rule position
+	actors map[string]*actorState
+	cur    *actorState // the actor of the event being evaluated
 
 	errors  map[string]int
 	onError func(rule string, err error)
@@ -33,12 +34,12 @@ type Evaluator struct {
 // entries (for ticket.assignee_team and person(id)); it may be nil.
 func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
 	e := &Evaluator{
-		pack:    p,
-		people:  people,
-		aggs:    make([][]aggTable, len(p.rules)),
-		seqs:    make([]seqTable, len(p.rules)),
-		history: map[string]*history{},
-		errors:  map[string]int{},
+		pack:   p,
+		people: people,
+		aggs:   make([][]aggTable, len(p.rules)),
+		seqs:   make([]seqTable, len(p.rules)),
+		actors: map[string]*actorState{},
+		errors: map[string]int{},
 	}
 	for i, r := range p.rules {
 		if len(r.aggs) > 0 {
@@ -91,12 +92,14 @@ func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
 	if s == Settled {
 		e.env.fillTicket(in.Ticket, e.people)
 	}
+	st := e.actors[ev.Actor.ID]
+	if st == nil {
+		st = &actorState{aggs: make([][]aggWindow, len(e.pack.rules))}
+		e.actors[ev.Actor.ID] = st
+	}
+	e.cur = st
 	if withHistory {
-		h := e.history[ev.Actor.ID]
-		if h == nil {
-			h = &history{}
-			e.history[ev.Actor.ID] = h
-		}
+		h := &st.hist
 		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
@@ -112,9 +115,9 @@ func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
 	}
 	now := ev.Time.UnixNano()
 	for i, a := range r.aggs {
-		e.env.Agg.set(a.slot, e.aggregate(r, a, &e.aggs[en.pos][i], ev, now))
+		e.env.Agg.set(a.slot, e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now))
 	}
-	final := r.actions.has(ev.Action) && e.bool(r, r.cond)
+	final := r.actions.has(ev.Action) && e.test(r, r.cond)
 	var hits []seqHit
 	if r.seq != nil {
 		tbl := &e.seqs[en.pos]
@@ -130,7 +133,7 @@ func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
 		return
 	}
 	for _, w := range r.exc.when {
-		if e.bool(r, w) {
+		if e.test(r, w) {
 			return
 		}
 	}
@@ -154,6 +157,20 @@ func (e *Evaluator) fail(r *Rule, err error) {
 	}
 }
 
+// test evaluates a condition: its native guard first, the VM only if the
+// guard passes and is not the whole condition.
+func (e *Evaluator) test(r *Rule, c *cond) bool {
+	if c.guard != nil {
+		if !c.guard.eval(&e.env) {
+			return false
+		}
+		if c.exact {
+			return true
+		}
+	}
+	return e.bool(r, c.prog)
+}
+
 func (e *Evaluator) bool(r *Rule, p *vm.Program) bool {
 	out, err := e.vm.Run(p, &e.env)
 	if err != nil {
@@ -174,6 +191,22 @@ func (e *Evaluator) str(r *Rule, p *vm.Program) (string, bool) {
 	return s, true
 }
 
+func (e *Evaluator) strValue(r *Rule, v *value) (string, bool) {
+	if v.acc != nil {
+		return v.acc.str(&e.env), true
+	}
+	return e.str(r, v.prog)
+}
+
+func (e *Evaluator) intValue(r *Rule, v *value) (int64, bool) {
+	if v.acc != nil {
+		return v.acc.int(&e.env), true
+	}
+	out, ok := e.value(r, v.prog)
+	n, _ := out.(int)
+	return int64(n), ok
+}
+
 func (e *Evaluator) value(r *Rule, p *vm.Program) (any, bool) {
 	out, err := e.vm.Run(p, &e.env)
 	if err != nil {
@@ -181,6 +214,14 @@ func (e *Evaluator) value(r *Rule, p *vm.Program) (any, bool) {
 		return nil, false
 	}
 	return out, true
+}
+
+// actorState is what the evaluator keeps per actor: its history and the
+// windows of the aggregates grouped by actor alone, found with one lookup
+// per event.
+type actorState struct {
+	hist history
+	aggs [][]aggWindow // by rule position, then slot; nil until used
 }
 
 // groupKey identifies one window or sequence state inside a table: the
@@ -217,35 +258,45 @@ func (e *Evaluator) partition(per string) (string, bool) {
 
 // aggregate adds the event to the aggregate if it counts, and returns the
 // aggregate's value for the event's group.
-func (e *Evaluator) aggregate(r *Rule, a *aggregate, t *aggTable, ev *event.Event, now int64) int {
-	part, ok := e.partition(a.per)
-	if !ok {
-		return 0
-	}
-	k := groupKey{part: part}
-	if a.by != nil {
-		if k.by, ok = e.str(r, a.by); !ok {
+func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64) int {
+	var w *aggWindow
+	var k groupKey
+	ok := true
+	perActor := a.per == perActor && a.by == nil
+	if perActor {
+		ws := e.cur.aggs[pos]
+		if ws == nil {
+			ws = make([]aggWindow, len(r.aggs))
+			e.cur.aggs[pos] = ws
+		}
+		w = &ws[a.slot]
+	} else {
+		var part string
+		if part, ok = e.partition(a.per); !ok {
 			return 0
 		}
+		k = groupKey{part: part}
+		if a.by != nil {
+			if k.by, ok = e.strValue(r, a.by); !ok {
+				return 0
+			}
+		}
+		w = t.m[k]
 	}
 	window := int64(a.window)
-	w := t.m[k]
-	if a.actions.has(ev.Action) && (a.where == nil || e.bool(r, a.where)) {
+	if a.actions.has(ev.Action) && (a.where == nil || e.test(r, a.where)) {
 		var item string
 		var amount int64 = 1
 		if a.of != nil {
 			switch a.kind {
 			case aggDistinct:
-				if item, ok = e.str(r, a.of); !ok || item == "" {
+				if item, ok = e.strValue(r, a.of); !ok || item == "" {
 					goto read // nothing to count
 				}
 			case aggSum:
-				v, ok := e.value(r, a.of)
-				if !ok {
+				if amount, ok = e.intValue(r, a.of); !ok {
 					goto read
 				}
-				n, _ := v.(int)
-				amount = int64(n)
 			}
 		}
 		if w == nil {
@@ -360,7 +411,7 @@ func (e *Evaluator) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 				continue
 			}
 		}
-		if s.where != nil && !e.bool(r, s.where) {
+		if s.where != nil && !e.test(r, s.where) {
 			continue
 		}
 		if st == nil {

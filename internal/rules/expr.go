@@ -42,15 +42,45 @@ func (k exprKind) String() string {
 // verdict names it compares with, and the aggregates it names. withAgg
 // says whether agg.<name> may be used.
 func (c *compiler) compileExpr(path, src string, kind exprKind, withAgg bool) *vm.Program {
+	prog, _ := c.compileTree(path, src, kind, withAgg)
+	return prog
+}
+
+// compileCond compiles a boolean expression with its native guard.
+func (c *compiler) compileCond(path, src string, withAgg bool) *cond {
+	prog, root := c.compileTree(path, src, kindBool, withAgg)
+	if prog == nil {
+		return nil
+	}
+	g, exact := nativeCond(root, c.aggNames)
+	return &cond{prog: prog, guard: g, exact: exact}
+}
+
+// compileValue compiles an expression read for its value; a bare field
+// of the right kind is read natively.
+func (c *compiler) compileValue(path, src string, kind exprKind) *value {
+	prog, root := c.compileTree(path, src, kind, false)
+	if prog == nil {
+		return nil
+	}
+	v := &value{prog: prog}
+	if a := fieldPath(root, c.aggNames); a != nil &&
+		((kind == kindString && a.kind == reflect.String) || (kind == kindInt && a.kind == reflect.Int)) {
+		v.acc = a
+	}
+	return v
+}
+
+func (c *compiler) compileTree(path, src string, kind exprKind, withAgg bool) (*vm.Program, ast.Node) {
 	tree, err := parser.Parse(src)
 	if err != nil {
 		c.exprError(path, src, err)
-		return nil
+		return nil, nil
 	}
 	n := len(*c.src.errs)
 	c.analyse(path, src, tree.Node)
 	if len(*c.src.errs) > n {
-		return nil
+		return nil, nil
 	}
 	opts := []expr.Option{
 		expr.Env(Env{}),
@@ -68,13 +98,13 @@ func (c *compiler) compileExpr(path, src string, kind exprKind, withAgg bool) *v
 	}
 	prog, err := expr.Compile(src, opts...)
 	if len(*c.src.errs) > n {
-		return nil // the patcher said why
+		return nil, nil // the patcher said why
 	}
 	if err != nil {
 		c.exprError(path, src, err)
-		return nil
+		return nil, nil
 	}
-	return prog
+	return prog, tree.Node
 }
 
 func (c *compiler) exprError(path, src string, err error) {
@@ -84,15 +114,30 @@ func (c *compiler) exprError(path, src string, err error) {
 		c.src.errorAt(line, col, path, "%s", exprMessage(fe.Message))
 		return
 	}
-	c.errorf(path, "%v", err)
+	c.errorf(path, "%s", exprMessage(err.Error()))
 }
 
-// exprMessage rewords the type errors expr gives for a rule's expectations.
+// typeNames turns the Go types in expr's messages into the names a rule
+// author writes.
+var typeNames = strings.NewReplacer(
+	"type rules.ActorEnv", "actor", "type rules.CustomerEnv", "customer", "type rules.TicketEnv", "ticket",
+	"type rules.HistoryEnv", "history", "type rules.PersonEnv", "person(...)", "type rules.AggEnv", "agg",
+	"type rules.Env", "the event", "rules.ActorEnv", "actor", "rules.CustomerEnv", "customer",
+	"rules.TicketEnv", "ticket", "rules.HistoryEnv", "history", "rules.PersonEnv", "person", "rules.Env", "event",
+)
+
+// exprMessage rewords the errors expr gives in a rule author's terms.
 func exprMessage(m string) string {
-	if strings.HasPrefix(m, "expected bool, but got") {
-		return "must be true or false (a bool), but it is " + strings.TrimPrefix(m, "expected bool, but got ")
+	for _, k := range []struct{ prefix, want string }{
+		{"expected bool, but got ", "must be true or false (a bool), but it is "},
+		{"expected string, but got ", "must be a string, but it is "},
+		{"expected int, but got ", "must be an integer, but it is "},
+	} {
+		if strings.HasPrefix(m, k.prefix) {
+			return k.want + strings.TrimPrefix(m, k.prefix)
+		}
 	}
-	return m
+	return typeNames.Replace(m)
 }
 
 // offsetPos turns a rune offset in src into a 1-based line and 0-based

@@ -343,10 +343,10 @@ func Lint(fsys fs.FS, prefix string) Errors {
 			no = no || !t.match
 		}
 		if !yes {
-			errs = append(errs, Error{File: r.File, Path: "tests", Msg: "no must-match example (match: true)"})
+			errs = append(errs, Error{File: r.File, Line: r.Line, Col: r.Col, Path: "tests", Msg: "no must-match example (match: true)"})
 		}
 		if !no {
-			errs = append(errs, Error{File: r.File, Path: "tests", Msg: "no must-not-match example (match: false)"})
+			errs = append(errs, Error{File: r.File, Line: r.Line, Col: r.Col, Path: "tests", Msg: "no must-not-match example (match: false)"})
 		}
 	}
 	errs.sort()

@@ -184,7 +184,11 @@ func (s *source) pos(path string) (int, int) {
 	if n == nil || n.GetToken() == nil {
 		return 0, 0
 	}
-	// A mapping's own token is its first key; point at the value instead.
+	// A mapping (the closest parent of a missing key) is where its first
+	// key starts.
+	if m, ok := n.(*ast.MappingNode); ok && len(m.Values) > 0 && m.Values[0].Key != nil {
+		n = m.Values[0].Key
+	}
 	p := n.GetToken().Position
 	return p.Line, p.Column
 }
