@@ -102,10 +102,13 @@ and a table of alerts and distinct actors per rule goes to standard error
 				},
 			}
 			start := time.Now()
+			bar := &progress{start: start}
 			if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-				opts.Progress = terminalProgress(f, start)
+				bar.w = f
+				opts.Progress = bar.begin
 			}
 			counts, err := replay.Run(cmd.Context(), opts, eng)
+			bar.finish()
 			if err != nil {
 				return err
 			}
@@ -141,25 +144,34 @@ and a table of alerts and distinct actors per rule goes to standard error
 	return cmd
 }
 
-// terminalProgress shows a progress bar on a terminal, but only once the
-// replay has run for a second: short replays stay quiet.
-func terminalProgress(w *os.File, start time.Time) func(int64) func(int64) {
-	return func(total int64) func(int64) {
-		var bar *progressbar.ProgressBar
-		return func(done int64) {
-			if bar == nil {
-				if time.Since(start) < time.Second {
-					return
-				}
-				bar = progressbar.NewOptions64(total,
-					progressbar.OptionSetWriter(w),
-					progressbar.OptionSetDescription("replay"),
-					progressbar.OptionShowBytes(true),
-					progressbar.OptionThrottle(200*time.Millisecond),
-					progressbar.OptionClearOnFinish(),
-				)
+// progress shows a bar on a terminal, but only once the replay has run for
+// a second: short replays stay quiet.
+type progress struct {
+	w     *os.File
+	start time.Time
+	bar   *progressbar.ProgressBar
+}
+
+func (p *progress) begin(total int64) func(int64) {
+	return func(done int64) {
+		if p.bar == nil {
+			if time.Since(p.start) < time.Second {
+				return
 			}
-			_ = bar.Set64(done)
+			p.bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(p.w),
+				progressbar.OptionSetDescription("replay"),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionThrottle(200*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+			)
 		}
+		_ = p.bar.Set64(done)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
 	}
 }

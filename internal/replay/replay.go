@@ -137,6 +137,10 @@ func Run(ctx context.Context, opts Options, sink Sink) (Counts, error) {
 			}
 		}
 	}
+	// A cancelled context ends the streams early, which looks like their end.
+	if err := ctx.Err(); err != nil {
+		return c, err
+	}
 	sink.Flush()
 	return c, nil
 }

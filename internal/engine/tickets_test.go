@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+)
+
+var t0 = time.Date(2026, 3, 3, 1, 0, 0, 0, time.UTC)
+
+func at(min float64) time.Time { return t0.Add(time.Duration(min * float64(time.Minute))) }
+
+func change(min float64, id, subject, assignee string, st event.TicketStatus) *event.TicketChange {
+	return &event.TicketChange{Time: at(min), ID: id, Subject: subject, Assignee: assignee, Status: st}
+}
+
+func TestTicketMatch(t *testing.T) {
+	w := Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}
+	x := NewTickets()
+	for _, c := range []*event.TicketChange{
+		change(0, "T-1", "c-1", "", event.TicketNew),
+		change(2, "T-1", "c-1", "ana", event.TicketOpen),
+		change(10, "T-1", "c-1", "ana", event.TicketSolved),
+		// A phone ticket filed three minutes after the look at minute 20.
+		change(23, "T-2", "c-2", "ana", event.TicketOpen),
+		change(40, "T-2", "c-2", "ana", event.TicketClosed),
+		// Someone else's ticket about c-3.
+		change(5, "T-3", "c-3", "bob", event.TicketOpen),
+		// A ticket assigned after being reassigned away from ana.
+		change(0, "T-4", "c-4", "ana", event.TicketOpen),
+		change(30, "T-4", "c-4", "bob", event.TicketOpen),
+		// Changes may arrive out of order; the history is kept sorted.
+		change(200, "T-5", "c-5", "ana", event.TicketSolved),
+		change(100, "T-5", "c-5", "ana", event.TicketOpen),
+	} {
+		x.Apply(c)
+	}
+	tests := []struct {
+		name                   string
+		actor, subject, cited  string
+		min                    float64
+		want                   Verdict
+		wantTicket, wantAssign string
+	}{
+		{"assigned and open", "ana", "c-1", "T-1", 5, Justified, "T-1", ""},
+		{"before assignment, within grace", "ana", "c-1", "", -10, Justified, "T-1", ""},
+		{"phone ticket filed 3 min later", "ana", "c-2", "", 20, Justified, "T-2", ""},
+		{"look 20 min before the phone ticket", "ana", "c-2", "", 7, NoTicket, "", ""},
+		{"wrap-up 25 min after solved", "ana", "c-1", "", 35, Justified, "T-1", ""},
+		{"45 min after solved", "ana", "c-1", "", 55, NoTicket, "", ""},
+		{"someone else's ticket", "ana", "c-3", "", 6, OtherAssignee, "T-3", "bob"},
+		{"cited own ticket about another customer", "ana", "c-9", "T-1", 5, OtherSubject, "T-1", ""},
+		{"reassigned away, look long after", "ana", "c-4", "", 100, OtherAssignee, "T-4", "bob"},
+		{"reassigned away, look before", "ana", "c-4", "", 20, Justified, "T-4", ""},
+		{"out-of-order changes", "ana", "c-5", "", 150, Justified, "T-5", ""},
+		{"out-of-order changes, after", "ana", "c-5", "", 240, NoTicket, "", ""},
+		{"unknown customer", "ana", "c-404", "", 5, NoTicket, "", ""},
+		{"unknown cited ticket", "ana", "c-404", "T-404", 5, NoTicket, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := x.Match(tt.actor, tt.subject, tt.cited, at(tt.min), w)
+			if m.Verdict != tt.want || m.Ticket != tt.wantTicket || m.Assignee != tt.wantAssign {
+				t.Errorf("Match = %+v, want %v %q %q", m, tt.want, tt.wantTicket, tt.wantAssign)
+			}
+		})
+	}
+	if m := x.Match("qa", "c-1", "T-1", at(120), w); !m.CitedExists || m.CitedSubject != "c-1" {
+		t.Errorf("cited ticket facts for a reviewer: %+v", m)
+	}
+}

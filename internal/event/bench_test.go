@@ -1,0 +1,32 @@
+package event
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// A typical ~330-byte view event.
+var benchLine = []byte(`{"id":"e-0001234567","time":"2026-03-03T01:03:20.123Z","actor":{"id":"a-0042","session":"s-99812","ip":"198.51.100.7","device":"d-0042","country":"PH"},"action":"view","subject":{"id":"c-0012345"},"resource":"profile","fields":["name","email","phone"],"ticket":"T-0045123","duration_ms":24000,"app":"support-console"}`)
+
+func BenchmarkDecodeEvent(b *testing.B) {
+	b.SetBytes(int64(len(benchLine)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeEvent(benchLine); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUnmarshalMap is the floor a generic decoder pays: encoding/json
+// into a map, no validation.
+func BenchmarkUnmarshalMap(b *testing.B) {
+	b.SetBytes(int64(len(benchLine)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(benchLine, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
