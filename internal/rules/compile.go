@@ -56,6 +56,7 @@ type Rule struct {
 	suppressFor time.Duration
 	suppressKey *vm.Program
 	summary     *template.Template
+	summaryNS   map[string]bool // the Env namespaces the summary names
 	details     []detail
 	usesHistory bool
 	tests       []testCase
@@ -528,6 +529,7 @@ func (c *compiler) summary() {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
+	c.rule.summaryNS = namespaces(s)
 	// Render once against an empty event so a misspelt name is a load
 	// error, not a broken alert in production.
 	var sample Env

@@ -192,8 +192,9 @@ func (e *Env) fill(in *engine.Input) {
 	ev := in.Event
 	e.ID = ev.ID
 	e.Time = ev.Time
-	e.Hour = ev.Time.Hour()
-	e.Weekday = int(ev.Time.Weekday())
+	day, hour := utcDayHour(ev.Time)
+	e.Hour = hour
+	e.Weekday = int((day%7 + 11) % 7) // 1970-01-01 was a Thursday (4)
 	e.Action = string(ev.Action)
 	e.Subject = ev.Subject
 	e.Resource = ev.Resource

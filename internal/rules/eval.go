@@ -114,10 +114,13 @@ func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
 		return
 	}
 	now := ev.Time.UnixNano()
+	// Only an event the condition may match needs the aggregates' values;
+	// every event they count is added either way.
+	final := r.actions.has(ev.Action) && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
 	for i, a := range r.aggs {
-		e.env.Agg.set(a.slot, e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now))
+		e.env.Agg.set(a.slot, e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final))
 	}
-	final := r.actions.has(ev.Action) && e.test(r, r.cond)
+	final = final && e.test(r, r.cond)
 	var hits []seqHit
 	if r.seq != nil {
 		tbl := &e.seqs[en.pos]
@@ -257,8 +260,12 @@ func (e *Evaluator) partition(per string) (string, bool) {
 }
 
 // aggregate adds the event to the aggregate if it counts, and returns the
-// aggregate's value for the event's group.
-func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64) int {
+// aggregate's value for the event's group if read is set (0 otherwise).
+func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
+	feeds := a.actions.has(ev.Action)
+	if !feeds && !read {
+		return 0
+	}
 	var w *aggWindow
 	var k groupKey
 	ok := true
@@ -284,7 +291,7 @@ func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *e
 		w = t.m[k]
 	}
 	window := int64(a.window)
-	if a.actions.has(ev.Action) && (a.where == nil || e.test(r, a.where)) {
+	if feeds && (a.where == nil || e.test(r, a.where)) {
 		var item string
 		var amount int64 = 1
 		if a.of != nil {
@@ -316,7 +323,7 @@ func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *e
 		}
 	}
 read:
-	if w == nil {
+	if w == nil || !read {
 		return 0
 	}
 	if a.kind == aggDistinct {

@@ -52,8 +52,8 @@ func (c *compiler) compileCond(path, src string, withAgg bool) *cond {
 	if prog == nil {
 		return nil
 	}
-	g, exact := nativeCond(root, c.aggNames)
-	return &cond{prog: prog, guard: g, exact: exact}
+	g, exact, pre := nativeCond(root, c.aggNames)
+	return &cond{prog: prog, guard: g, exact: exact, pre: pre}
 }
 
 // compileValue compiles an expression read for its value; a bare field

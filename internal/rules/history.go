@@ -29,6 +29,26 @@ const (
 	rememberedValues = 16
 )
 
+// seen reports whether v is in list, trying the most recent value first:
+// an actor mostly keeps its device, country and address.
+func seen(list []string, v string) bool {
+	if n := len(list); n > 0 && list[n-1] == v {
+		return true
+	}
+	return slices.Contains(list, v)
+}
+
+// utcDayHour is the day since the epoch and the hour of day of t, UTC,
+// without time.Time's calendar arithmetic.
+func utcDayHour(t time.Time) (int64, int) {
+	s := t.Unix()
+	day := s / 86400
+	if s%86400 < 0 {
+		day--
+	}
+	return day, int((s - day*86400) / 3600)
+}
+
 // features describes the past before the event at t.
 func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
 	if h.events == 0 {
@@ -38,15 +58,15 @@ func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
 		Events:     h.events,
 		DaysActive: h.days,
 		FirstSeen:  h.firstSeen,
-		NewDevice:  device != "" && len(h.devices) > 0 && !slices.Contains(h.devices, device),
-		NewCountry: country != "" && len(h.countries) > 0 && !slices.Contains(h.countries, country),
-		NewIP:      ip != "" && len(h.ips) > 0 && !slices.Contains(h.ips, ip),
+		NewDevice:  device != "" && len(h.devices) > 0 && !seen(h.devices, device),
+		NewCountry: country != "" && len(h.countries) > 0 && !seen(h.countries, country),
+		NewIP:      ip != "" && len(h.ips) > 0 && !seen(h.ips, ip),
 	}
 	if t.After(h.lastSeen) {
 		f.IdleDays = t.Sub(h.lastSeen).Hours() / 24
 	}
 	if h.days > 0 {
-		hr := t.Hour()
+		_, hr := utcDayHour(t)
 		n := 0
 		for d := -2; d <= 2; d++ {
 			n += int(h.hours[(hr+d+24)%24])
@@ -65,10 +85,7 @@ func (h *history) observe(t time.Time, device, country, ip string) {
 		h.lastSeen = t
 	}
 	h.events++
-	day := t.Unix() / 86400
-	if t.Unix() < 0 {
-		day--
-	}
+	day, hour := utcDayHour(t)
 	if h.days == 0 || day > h.lastDay {
 		h.lastDay, h.dayHours = day, 0
 		h.days++
@@ -80,9 +97,9 @@ func (h *history) observe(t time.Time, device, country, ip string) {
 		}
 	}
 	if day == h.lastDay {
-		if bit := uint32(1) << t.Hour(); h.dayHours&bit == 0 {
+		if bit := uint32(1) << hour; h.dayHours&bit == 0 {
 			h.dayHours |= bit
-			h.hours[t.Hour()]++
+			h.hours[hour]++
 		}
 	}
 	h.devices = remember(h.devices, device)
@@ -92,7 +109,7 @@ func (h *history) observe(t time.Time, device, country, ip string) {
 
 // remember moves v to the end of list, dropping the oldest past the bound.
 func remember(list []string, v string) []string {
-	if v == "" {
+	if v == "" || (len(list) > 0 && list[len(list)-1] == v) {
 		return list
 	}
 	if i := slices.Index(list, v); i >= 0 {

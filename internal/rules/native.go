@@ -3,6 +3,7 @@ package rules
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -36,6 +37,8 @@ func (a *accessor) int(e *Env) int64 { return int64(*(*int)(a.ptr(e))) }
 
 func (a *accessor) bool(e *Env) bool { return *(*bool)(a.ptr(e)) }
 
+func (a *accessor) strs(e *Env) []string { return *(*[]string)(a.ptr(e)) }
+
 func (a *accessor) num(e *Env) float64 {
 	if a.kind == reflect.Float64 {
 		return *(*float64)(a.ptr(e))
@@ -58,6 +61,10 @@ var accessors = func() map[string]*accessor {
 			switch k := f.Type.Kind(); k {
 			case reflect.String, reflect.Int, reflect.Float64, reflect.Bool:
 				m[prefix+name] = &accessor{off: base + f.Offset, kind: k}
+			case reflect.Slice:
+				if f.Type.Elem().Kind() == reflect.String {
+					m[prefix+name] = &accessor{off: base + f.Offset, kind: k}
+				}
 			case reflect.Struct:
 				if prefix == "" && f.Type != reflect.TypeFor[time.Time]() {
 					walk(f.Type, name+".", base+f.Offset)
@@ -105,12 +112,34 @@ type nBool struct{ a *accessor }
 func (n nBool) eval(e *Env) bool { return n.a.bool(e) }
 
 type nStrEq struct {
-	a  *accessor
-	s  string
-	eq bool
+	a    *accessor
+	s    string
+	eq   bool
+	trim bool // trim(field) == "..."
 }
 
-func (n nStrEq) eval(e *Env) bool { return (n.a.str(e) == n.s) == n.eq }
+func (n nStrEq) eval(e *Env) bool {
+	v := n.a.str(e)
+	if n.trim {
+		v = strings.TrimSpace(v)
+	}
+	return (v == n.s) == n.eq
+}
+
+// nAnyIn is any(list, # in [...]).
+type nAnyIn struct {
+	a   *accessor
+	set []string
+}
+
+func (n nAnyIn) eval(e *Env) bool {
+	for _, v := range n.a.strs(e) {
+		if slices.Contains(n.set, v) {
+			return true
+		}
+	}
+	return false
+}
 
 type nStrIn struct {
 	a   *accessor
@@ -150,6 +179,9 @@ type cond struct {
 	prog  *vm.Program
 	guard native // nil if no conjunct is simple
 	exact bool   // guard is the whole expression
+	// pre is the part of guard that reads no aggregate: when it is false
+	// the rule's aggregates need not even be read.
+	pre native
 }
 
 // conjuncts splits a && b && c into its parts.
@@ -160,25 +192,46 @@ func conjuncts(n ast.Node, out []ast.Node) []ast.Node {
 	return append(out, n)
 }
 
-// nativeCond builds the guard of an expression; aggs maps aggregate names
-// to their slots.
-func nativeCond(root ast.Node, aggs map[string]int) (native, bool) {
-	var parts nAnd
-	exact := true
+// nativeCond builds the guard of an expression and its aggregate-free
+// part; aggs maps aggregate names to their slots.
+func nativeCond(root ast.Node, aggs map[string]int) (guard native, exact bool, pre native) {
+	var parts, pres nAnd
+	exact = true
 	for _, c := range conjuncts(root, nil) {
 		if n := toNative(c, aggs); n != nil {
 			parts = append(parts, n)
+			if !readsAgg(c) {
+				pres = append(pres, n)
+			}
 		} else {
 			exact = false
 		}
 	}
-	switch len(parts) {
+	return collapse(parts), exact && len(parts) > 0, collapse(pres)
+}
+
+func collapse(n nAnd) native {
+	switch len(n) {
 	case 0:
-		return nil, false
+		return nil
 	case 1:
-		return parts[0], exact
+		return n[0]
 	}
-	return parts, exact
+	return n
+}
+
+type aggFinder struct{ found bool }
+
+func (f *aggFinder) Visit(n *ast.Node) {
+	if m, ok := (*n).(*ast.MemberNode); ok && isIdent(m.Node, "agg") {
+		f.found = true
+	}
+}
+
+func readsAgg(n ast.Node) bool {
+	f := &aggFinder{}
+	ast.Walk(&n, f)
+	return f.found
 }
 
 // fieldPath resolves a field reference to its accessor, or nil.
@@ -207,8 +260,47 @@ func fieldPath(n ast.Node, aggs map[string]int) *accessor {
 	return nil
 }
 
+// stringSet reads an array literal of strings.
+func stringSet(n ast.Node) ([]string, bool) {
+	arr, ok := n.(*ast.ArrayNode)
+	if !ok {
+		return nil, false
+	}
+	set := make([]string, 0, len(arr.Nodes))
+	for _, x := range arr.Nodes {
+		s, ok := x.(*ast.StringNode)
+		if !ok {
+			return nil, false
+		}
+		set = append(set, s.Value)
+	}
+	return set, true
+}
+
 func toNative(n ast.Node, aggs map[string]int) native {
 	switch v := n.(type) {
+	case *ast.BuiltinNode:
+		// any(fields, # in ["dob", ...])
+		if v.Name != "any" || len(v.Arguments) != 2 {
+			return nil
+		}
+		a := fieldPath(v.Arguments[0], aggs)
+		p, ok := v.Arguments[1].(*ast.PredicateNode)
+		if a == nil || a.kind != reflect.Slice || !ok {
+			return nil
+		}
+		b, ok := p.Node.(*ast.BinaryNode)
+		if !ok || b.Operator != "in" {
+			return nil
+		}
+		if ptr, ok := b.Left.(*ast.PointerNode); !ok || ptr.Name != "" {
+			return nil
+		}
+		set, ok := stringSet(b.Right)
+		if !ok {
+			return nil
+		}
+		return nAnyIn{a, set}
 	case *ast.BoolNode:
 		if v.Value {
 			return nAnd{} // true
@@ -235,20 +327,20 @@ func toNative(n ast.Node, aggs map[string]int) native {
 			return nOr{l, r}
 		case "in":
 			a := fieldPath(v.Left, aggs)
-			arr, ok := v.Right.(*ast.ArrayNode)
+			set, ok := stringSet(v.Right)
 			if a == nil || a.kind != reflect.String || !ok {
 				return nil
 			}
-			set := make([]string, 0, len(arr.Nodes))
-			for _, x := range arr.Nodes {
-				s, ok := x.(*ast.StringNode)
-				if !ok {
-					return nil
-				}
-				set = append(set, s.Value)
-			}
 			return nStrIn{a, set}
 		case "==", "!=", "<", "<=", ">", ">=":
+			if t, ok := v.Left.(*ast.BuiltinNode); ok && t.Name == "trim" && len(t.Arguments) == 1 && (v.Operator == "==" || v.Operator == "!=") {
+				a := fieldPath(t.Arguments[0], aggs)
+				s, ok := v.Right.(*ast.StringNode)
+				if a == nil || a.kind != reflect.String || !ok {
+					return nil
+				}
+				return nStrEq{a: a, s: s.Value, eq: v.Operator == "==", trim: true}
+			}
 			a, lit, op := fieldPath(v.Left, aggs), v.Right, v.Operator
 			if a == nil {
 				a, lit, op = fieldPath(v.Right, aggs), v.Left, flip(op)
@@ -259,7 +351,7 @@ func toNative(n ast.Node, aggs map[string]int) native {
 			switch l := lit.(type) {
 			case *ast.StringNode:
 				if a.kind == reflect.String && (op == "==" || op == "!=") {
-					return nStrEq{a, l.Value, op == "=="}
+					return nStrEq{a: a, s: l.Value, eq: op == "=="}
 				}
 			case *ast.IntegerNode:
 				if a.kind == reflect.Int || a.kind == reflect.Float64 {

@@ -69,7 +69,7 @@ type alertContext struct {
 // and role), verb (what they did), cust (the customer with tier and
 // balance) and what (the part of the record: ": contact [email, phone]").
 func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, error) {
-	data := envData(env)
+	data := envData(env, r.summaryNS)
 	aggs := make(map[string]any, len(r.aggs))
 	for _, a := range r.aggs {
 		aggs[a.name] = env.Agg.get(a.slot)
@@ -113,12 +113,26 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, 
 }
 
 // envData mirrors the Env as nested maps under the expr names, so a
-// template says {{.actor.team}} where an expression says actor.team.
-func envData(env *Env) map[string]any {
-	m := structMap(reflect.ValueOf(env).Elem())
+// template says {{.actor.team}} where an expression says actor.team. Only
+// the namespaces the template names are built (ns): rendering happens on
+// every alert, and building all of them would cost more than the rest.
+func envData(env *Env, ns map[string]bool) map[string]any {
+	v := reflect.ValueOf(env).Elem()
+	m := structMap(v, ns)
 	delete(m, "agg")
 	delete(m, "person")
 	return m
+}
+
+// namespaces lists the Env's nested parts a template text names.
+func namespaces(text string) map[string]bool {
+	ns := map[string]bool{}
+	for _, n := range []string{"actor", "customer", "ticket", "history"} {
+		if strings.Contains(text, "."+n) {
+			ns[n] = true
+		}
+	}
+	return ns
 }
 
 type fieldName struct {
@@ -128,7 +142,7 @@ type fieldName struct {
 
 var fieldNames sync.Map // reflect.Type -> []fieldName
 
-func structMap(v reflect.Value) map[string]any {
+func structMap(v reflect.Value, ns map[string]bool) map[string]any {
 	t := v.Type()
 	var fs []fieldName
 	if c, ok := fieldNames.Load(t); ok {
@@ -145,7 +159,9 @@ func structMap(v reflect.Value) map[string]any {
 	for _, f := range fs {
 		fv := v.Field(f.index)
 		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeFor[time.Time]() {
-			m[f.name] = structMap(fv)
+			if ns == nil || ns[f.name] {
+				m[f.name] = structMap(fv, nil)
+			}
 			continue
 		}
 		m[f.name] = fv.Interface()

@@ -17,7 +17,11 @@ import (
 // exactDistinct live values, then switches to distinctBuckets HyperLogLog
 // sketches (precision 12: about 1.6 % standard error) of window/
 // distinctBuckets each, with the same one-bucket tolerance at the old edge.
+// An estimate costs a pass over 4096 registers, so it is refreshed every
+// estimateEvery insertions; in between the value is the last estimate plus
+// the insertions since (an upper bound that runs ahead by at most that).
 const (
+	estimateEvery = 32
 	exactEntries    = 128
 	countBuckets    = 64
 	exactDistinct   = 1024
@@ -119,9 +123,15 @@ func (c *counter) value(now, window int64) int64 {
 	return s
 }
 
+// smallDistinct is how many live values a distinct count keeps in a plain
+// slice, searched linearly, before it needs a map: most windows of one
+// actor hold a handful of customers, and a short scan beats hashing.
+const smallDistinct = 16
+
 // distinct is a sliding distinct count. Times are Unix nanoseconds.
 type distinct struct {
-	last   map[string]int64 // value -> last time seen
+	small  []tk             // (last time, value) while few; unordered
+	last   map[string]int64 // value -> last time seen, once past smallDistinct
 	order  []tk             // (time, value), sorted by time; may hold stale entries
 	latest int64
 	sk     *sketchRing // non-nil once approximate
@@ -144,7 +154,18 @@ func (d *distinct) add(t int64, k string, window int64) {
 		return
 	}
 	if d.last == nil {
-		d.last = map[string]int64{}
+		d.expireSmall(d.latest, window)
+		for i := range d.small {
+			if d.small[i].k == k {
+				d.small[i].t = max(d.small[i].t, t)
+				return
+			}
+		}
+		if len(d.small) < smallDistinct {
+			d.small = append(d.small, tk{t, k})
+			return
+		}
+		d.toMap()
 	}
 	if prev, ok := d.last[k]; ok && prev >= t {
 		return
@@ -166,6 +187,30 @@ func (d *distinct) add(t int64, k string, window int64) {
 	if len(d.last) > exactDistinct {
 		d.toSketch(window)
 	}
+}
+
+// expireSmall drops the slice's values last seen at or before now-window.
+func (d *distinct) expireSmall(now, window int64) {
+	j := 0
+	for _, e := range d.small {
+		if e.t > now-window {
+			d.small[j] = e
+			j++
+		}
+	}
+	clear(d.small[j:])
+	d.small = d.small[:j]
+}
+
+// toMap moves the slice's values to the map and its time-ordered log.
+func (d *distinct) toMap() {
+	d.last = make(map[string]int64, 2*smallDistinct)
+	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
+	for _, e := range d.small {
+		d.last[e.k] = e.t
+		d.order = append(d.order, e)
+	}
+	d.small = nil
 }
 
 // expire drops values last seen at or before now-window.
@@ -212,6 +257,10 @@ func (d *distinct) value(now, window int64) int64 {
 	if d.sk != nil {
 		return d.sk.value(now)
 	}
+	if d.last == nil {
+		d.expireSmall(now, window)
+		return int64(len(d.small))
+	}
 	d.expire(now, window)
 	return int64(len(d.last))
 }
@@ -223,8 +272,8 @@ type sketchRing struct {
 	idx      [distinctBuckets]int64
 	buckets  [distinctBuckets]*hyperloglog.Sketch
 	union    *hyperloglog.Sketch
-	dirty    bool // union must be rebuilt (a bucket expired)
-	changed  bool // estimate must be recomputed
+	dirty    bool  // union must be rebuilt (a bucket expired)
+	pending  int64 // insertions since the last estimate
 	estimate int64
 }
 
@@ -265,7 +314,7 @@ func (r *sketchRing) add(t int64, k string) {
 	if !r.dirty {
 		r.union.Insert([]byte(k))
 	}
-	r.changed = true
+	r.pending++
 }
 
 func (r *sketchRing) value(now int64) int64 {
@@ -284,11 +333,12 @@ func (r *sketchRing) value(now int64) int64 {
 				_ = r.union.Merge(b) // same precision by construction
 			}
 		}
-		r.dirty, r.changed = false, true
+		r.dirty = false
+		r.pending = estimateEvery
 	}
-	if r.changed {
+	if r.pending >= estimateEvery {
 		r.estimate = int64(r.union.Estimate())
-		r.changed = false
+		r.pending = 0
 	}
-	return r.estimate
+	return r.estimate + r.pending
 }

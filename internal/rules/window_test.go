@@ -5,6 +5,9 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
 )
 
 const sec = int64(time.Second)
@@ -139,5 +142,20 @@ func TestHistory(t *testing.T) {
 	}
 	if h.days >= agingDays {
 		t.Errorf("days = %d, want below %d", h.days, agingDays)
+	}
+}
+
+func TestUTCDayHour(t *testing.T) {
+	for _, s := range []int64{0, 1, 3599, 3600, 86399, 86400, -1, -86401, 1772500000, 1772586399} {
+		at := time.Unix(s, 0).UTC()
+		day, hour := utcDayHour(at)
+		if hour != at.Hour() || time.Unix(day*86400, 0).UTC().Format(time.DateOnly) != at.Format(time.DateOnly) {
+			t.Errorf("%v: day %d hour %d", at, day, hour)
+		}
+		var e Env
+		e.fill(&engine.Input{Event: &event.Event{Time: at}})
+		if e.Weekday != int(at.Weekday()) || e.Hour != at.Hour() {
+			t.Errorf("%v: weekday %d hour %d", at, e.Weekday, e.Hour)
+		}
 	}
 }
