@@ -33,7 +33,7 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 		`ticket.verdict in ["no_ticket", "other_subject"] && !(actor.role == "qa")`,
 		`actor.after_contract || actor.before_contract || actor.status in ["suspended"]`,
 		`agg.views * 2 >= agg.custs && count > 1`, // partly native
-		`len(fields) > 1 && !denied`,               // partly native
+		`len(fields) > 1 && !denied`,              // partly native
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }

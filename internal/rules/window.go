@@ -21,7 +21,7 @@ import (
 // estimateEvery insertions; in between the value is the last estimate plus
 // the insertions since (an upper bound that runs ahead by at most that).
 const (
-	estimateEvery = 32
+	estimateEvery   = 32
 	exactEntries    = 128
 	countBuckets    = 64
 	exactDistinct   = 1024
