@@ -11,20 +11,28 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/custos-io/custos/internal/baseline"
+	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/risk"
 	"github.com/custos-io/custos/internal/rules"
+	"github.com/custos-io/custos/internal/sink"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
 type Config struct {
-	Tickets Tickets           `yaml:"tickets"`
-	Risk    engine.RiskConfig `yaml:"risk"`
-	Rules   Rules             `yaml:"rules"`
-	Replay  Replay            `yaml:"replay"`
-	Serve   Serve             `yaml:"serve"`
-	Log     Log               `yaml:"log"`
+	Tickets  Tickets         `yaml:"tickets"`
+	Risk     risk.Config     `yaml:"risk"`
+	Baseline baseline.Config `yaml:"baseline"`
+	Rules    Rules           `yaml:"rules"`
+	Replay   Replay          `yaml:"replay"`
+	Serve    Serve           `yaml:"serve"`
+	Log      Log             `yaml:"log"`
+	// Sinks receive findings from `custos serve`; none by default. See
+	// docs/integrations.md.
+	Sinks []sink.Config `yaml:"sinks"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -77,9 +85,10 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Tickets: Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
-		Risk:    engine.RiskConfig{HalfLife: 72 * time.Hour, CaseThreshold: 50},
-		Replay:  Replay{Lateness: 5 * time.Minute},
+		Tickets:  Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
+		Risk:     risk.Defaults(),
+		Baseline: baseline.Defaults(),
+		Replay:   Replay{Lateness: 5 * time.Minute},
 		Serve: Serve{
 			Addr:            "127.0.0.1:7410",
 			DB:              "custos.db",
@@ -125,12 +134,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: tickets.after_close must not be negative, got %s", c.Tickets.AfterClose)
 	case c.Replay.Lateness < 0:
 		return fmt.Errorf("config: replay.lateness must not be negative, got %s", c.Replay.Lateness)
-	case c.Risk.HalfLife <= 0:
-		return fmt.Errorf("config: risk.half_life must be positive, got %s", c.Risk.HalfLife)
-	case c.Risk.CaseThreshold <= 0:
-		return fmt.Errorf("config: risk.case_threshold must be positive, got %v", c.Risk.CaseThreshold)
 	case c.Serve.MaxBody <= 0:
 		return fmt.Errorf("config: serve.max_body must be positive, got %d", c.Serve.MaxBody)
+	}
+	if err := c.Risk.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Baseline.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -141,6 +152,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
+	}
+	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }
@@ -180,15 +194,26 @@ func (c *Config) Engine(emit func(*finding.Finding)) (*engine.Engine, error) {
 // EngineWith assembles the engine with the given rule pack.
 func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
 	var eng *engine.Engine
-	ev := rules.NewEvaluator(p, func(id string) *event.Person { return eng.Person(id) })
-	cfg := engine.Config{Tickets: c.TicketWindows(), Risk: c.Risk}
-	imm, settled := p.Stages()
+	people := func(id string) *event.Person { return eng.Person(id) }
+	ev := rules.NewEvaluator(p, people)
+	var immediate, settled []engine.Detector
+	imm, set := p.Stages()
 	if imm {
-		cfg.Immediate = []engine.Detector{ev.Immediate()}
+		immediate = append(immediate, ev.Immediate())
 	}
-	if settled {
-		cfg.Settled = []engine.Detector{ev.Settled()}
+	if set {
+		settled = append(settled, ev.Settled())
 	}
-	eng = engine.New(cfg, emit)
+	if c.Baseline.Enabled {
+		settled = append(settled, baseline.New(c.Baseline, people))
+	}
+	eng = engine.New(engine.Config{
+		Tickets:   c.TicketWindows(),
+		Immediate: immediate,
+		Settled:   settled,
+		NewScorer: risk.New(c.Risk).NewScorer,
+		Describe:  detect.Describe,
+		Risk:      c.Risk.Engine(),
+	}, emit)
 	return eng
 }

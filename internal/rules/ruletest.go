@@ -32,10 +32,10 @@ type testCase struct {
 }
 
 // tests decodes the rule's examples. Records are written as in the NDJSON
-// files (FORMATS.md) with three conveniences for events: id defaults to
-// e1, e2, ...; actor and subject may be a bare id; the test's actor key
-// fills in a missing actor; and repeat: {count, every, vary} expands one
-// event into many.
+// files (FORMATS.md) with conveniences: an event's id defaults to e1, e2,
+// ...; its actor and subject may be a bare id; the test's actor key fills
+// in a missing actor; and repeat: {count, every, vary} expands one event
+// or ticket change into many.
 func (c *compiler) tests() {
 	for i, t := range c.spec.Tests {
 		path := fmt.Sprintf("tests[%d]", i)
@@ -79,10 +79,10 @@ func (c *compiler) tests() {
 		for j, n := range t.Tickets {
 			p := fmt.Sprintf("%s.tickets[%d]", path, j)
 			if m := c.record(p, n); m != nil {
-				if v, err := decodeRecord(m, event.DecodeTicketChange); err != nil {
+				if v, err := expandTicket(m); err != nil {
 					c.errorf(p, "%v", err)
 				} else {
-					tc.tickets = append(tc.tickets, v)
+					tc.tickets = append(tc.tickets, v...)
 				}
 			}
 		}
@@ -138,24 +138,47 @@ func expandEvent(m map[string]any, actor string, n int) ([]event.Event, error) {
 	if _, ok := m["id"]; !ok {
 		m["id"] = fmt.Sprintf("e%d", n+1)
 	}
+	return expand(m, event.DecodeEvent, map[string][]string{
+		"id": {"id"}, "subject": {"subject", "id"}, "ticket": {"ticket"},
+		"device": {"actor", "device"}, "ip": {"actor", "ip"}, "country": {"actor", "country"},
+	})
+}
+
+func expandTicket(m map[string]any) ([]event.TicketChange, error) {
+	return expand(m, event.DecodeTicketChange, map[string][]string{
+		"id": {"id"}, "subject": {"subject"}, "assignee": {"assignee"},
+	})
+}
+
+// expand decodes a record, first expanding repeat: {count, every, vary}
+// into count records, every apart, the vary fields suffixed -1, -2, ...
+// (ids always are).
+func expand[T any](m map[string]any, decode func([]byte) (T, error), varies map[string][]string) ([]T, error) {
 	rep, hasRep := m["repeat"]
 	delete(m, "repeat")
 	if !hasRep {
-		ev, err := decodeRecord(m, event.DecodeEvent)
+		v, err := decodeRecord(m, decode)
 		if err != nil {
 			return nil, err
 		}
-		return []event.Event{ev}, nil
+		return []T{v}, nil
 	}
 	r, ok := rep.(map[string]any)
 	if !ok {
-		return nil, errors.New("repeat: want {count: N, every: DURATION, vary: [subject]}")
+		return nil, errors.New("repeat: want {count: N, every: DURATION, vary: [field, ...]}")
+	}
+	for k := range r {
+		switch k {
+		case "count", "every", "vary":
+		default:
+			return nil, fmt.Errorf("repeat: unknown field %q (want count, every, vary)", k)
+		}
 	}
 	count := toInt(r["count"])
 	if count < 1 || count > 10000 {
 		return nil, fmt.Errorf("repeat.count: want 1 to 10000, got %v", r["count"])
 	}
-	every := time.Duration(0)
+	var every time.Duration
 	if s, ok := r["every"].(string); ok {
 		d, err := parseDuration(s)
 		if err != nil {
@@ -165,52 +188,68 @@ func expandEvent(m map[string]any, actor string, n int) ([]event.Event, error) {
 	} else if r["every"] != nil {
 		return nil, errors.New("repeat.every: want a duration like 30s")
 	}
-	var vary []string
+	names := make([]string, 0, len(varies))
+	for k := range varies {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	paths := [][]string{{"id"}}
 	if vs, ok := r["vary"].([]any); ok {
 		for _, v := range vs {
 			s, _ := v.(string)
-			switch s {
-			case "subject", "ticket", "device", "ip", "country":
-				vary = append(vary, s)
-			default:
-				return nil, fmt.Errorf("repeat.vary: %v is not one of subject, ticket, device, ip, country", v)
+			p, ok := varies[s]
+			if !ok {
+				return nil, fmt.Errorf("repeat.vary: %v is not one of %s", v, strings.Join(names, ", "))
+			}
+			if s != "id" {
+				paths = append(paths, p)
 			}
 		}
 	}
-	for k := range r {
-		switch k {
-		case "count", "every", "vary":
-		default:
-			return nil, fmt.Errorf("repeat: unknown field %q (want count, every, vary)", k)
-		}
-	}
-	first, err := decodeRecord(m, event.DecodeEvent)
+	ts, _ := m["time"].(string)
+	t0, err := event.ParseTime("time", ts)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]event.Event, 0, count)
+	out := make([]T, 0, count)
 	for i := range count {
-		ev := first
-		suffix := fmt.Sprintf("-%d", i+1)
-		ev.ID += suffix
-		ev.Time = first.Time.Add(time.Duration(i) * every)
-		for _, f := range vary {
-			switch f {
-			case "subject":
-				ev.Subject += suffix
-			case "ticket":
-				ev.Ticket += suffix
-			case "device":
-				ev.Actor.Device += suffix
-			case "ip":
-				ev.Actor.IP += suffix
-			case "country":
-				ev.Actor.Country += suffix
-			}
+		c := cloneMap(m)
+		c["time"] = t0.Add(time.Duration(i) * every).Format(time.RFC3339Nano)
+		for _, p := range paths {
+			suffix(c, p, fmt.Sprintf("-%d", i+1))
 		}
-		out = append(out, ev)
+		v, err := decodeRecord(c, decode)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
 	return out, nil
+}
+
+func cloneMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			v = cloneMap(sub)
+		}
+		c[k] = v
+	}
+	return c
+}
+
+// suffix appends s to the string at path in m, if there is one.
+func suffix(m map[string]any, path []string, s string) {
+	for len(path) > 1 {
+		sub, ok := m[path[0]].(map[string]any)
+		if !ok {
+			return
+		}
+		m, path = sub, path[1:]
+	}
+	if v, ok := m[path[0]].(string); ok {
+		m[path[0]] = v + s
+	}
 }
 
 // TestResult is the outcome of one example of one rule.
