@@ -17,23 +17,23 @@ import (
 
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/console"
-	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
-	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
 )
 
-// serverWithConsole builds the API server over an open store with the
+// withConsole builds the API server of opts over an open store, with the
 // investigator console at /. The console's audit reaches the engine through
 // the server, which is created after the console (it serves the console's
 // handler); srv is read only when the first audit event is emitted.
-func serverWithConsole(ctx context.Context, cfg config.Config, st *store.Store, token string, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*server.Server, error) {
+func withConsole(ctx context.Context, cfg config.Config, pack *rules.Pack, st *store.Store, opts server.Options, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*server.Server, error) {
 	var srv *server.Server
 	con, err := console.New(ctx, console.Options{
 		Config: cfg.Console,
 		Source: console.StoreSource{S: st},
 		State:  console.StoreState{S: st},
+		Rules:  console.PackRules{Pack: pack},
 		Access: console.AccessFunc(func(ctx context.Context, evs []event.Event) error {
 			if srv == nil {
 				return errors.New("the server is not running")
@@ -41,7 +41,7 @@ func serverWithConsole(ctx context.Context, cfg config.Config, st *store.Store, 
 			_, err := srv.IngestEvents(ctx, evs)
 			return err
 		}),
-		Tickets:      engine.Windows{Grace: cfg.Tickets.Grace, AfterClose: cfg.Tickets.AfterClose},
+		Tickets:      cfg.TicketWindows(),
 		RiskHalfLife: cfg.Risk.HalfLife,
 		Logger:       log,
 		DataNow:      dataNow,
@@ -50,14 +50,8 @@ func serverWithConsole(ctx context.Context, cfg config.Config, st *store.Store, 
 	if err != nil {
 		return nil, err
 	}
-	srv, err = server.New(server.Options{
-		Token:           token,
-		MaxBody:         cfg.Serve.MaxBody,
-		ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-		NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
-		Logger:          log,
-		Console:         con.Handler(),
-	}, st)
+	opts.Console = con.Handler()
+	srv, err = server.New(opts, st)
 	return srv, err
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,10 +79,10 @@ func TestDemoCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	var stdout, stderr syncBuffer
+	var stdout, stderr lockedBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, []string{"demo", "--addr", addr, "--dir", dir, "--scale", "1", "--log-level", "warn"}, &stdout, &stderr)
+		exit <- run(ctx, []string{"demo", "--addr", addr, "--dir", dir, "--agents", "60", "--days", "14", "--log-level", "warn"}, &stdout, &stderr)
 	}()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Timeout: 10 * time.Second, Jar: jar}
@@ -170,4 +171,22 @@ func TestDemoCommand(t *testing.T) {
 	if !strings.Contains(got, "login:login") || !strings.Contains(got, "search:view_case") {
 		t.Errorf("console access events of lead: %s", got)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the demo's goroutine and the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *lockedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

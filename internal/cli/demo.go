@@ -14,9 +14,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/custos-io/custos/internal/console"
-	"github.com/custos-io/custos/internal/demo"
+	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/replay"
+	"github.com/custos-io/custos/internal/server"
+	"github.com/custos-io/custos/internal/sim"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -34,13 +36,13 @@ var demoUsers = []console.User{
 
 func newDemo(e *env) *cobra.Command {
 	var addr, dir string
-	var days, scale int
+	var days, agents int
 	var seed uint64
 	cmd := &cobra.Command{
 		Use:   "demo [--addr 127.0.0.1:7410] [--dir DIR]",
 		Short: "Simulate a small support organisation, detect on it, and serve the console with demo logins",
-		Long: `Demo writes a simulated support organisation (two outsourcing vendors and
-in-house staff working tickets, a few sloppy agents, three planted insiders),
+		Long: `Demo simulates a support organisation (custos simulate: outsourcing vendors
+and in-house staff working tickets, benign traps, planted insiders),
 replays it through the engine into an embedded database, and serves the
 investigator console and the API on it. It prints the URL and the demo logins.
 The data and database go to a temporary directory removed on exit, or to --dir,
@@ -72,11 +74,20 @@ which is kept. Stop it with Ctrl-C.`,
 			if err := os.MkdirAll(data, 0o755); err != nil {
 				return err
 			}
-			o := demo.Defaults()
-			o.Seed, o.Days, o.Scale = seed, days, scale
+			sc := sim.Default()
+			sc.Seed, sc.Days, sc.Agents = seed, days, agents
+			sc.Customers = max(2000, agents*150)
 			// The history ends yesterday, so "now" in the console is now.
-			o.Start = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
-			if err := demo.Write(data, o); err != nil {
+			sc.Start = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -days).Format(time.DateOnly)
+			if err := sc.Validate(); err != nil {
+				return err
+			}
+			sum, err := sim.WriteDir(ctx, sc, data, sim.Options{})
+			if err != nil {
+				return err
+			}
+			pack, err := cfg.Pack()
+			if err != nil {
 				return err
 			}
 
@@ -89,8 +100,9 @@ which is kept. Stop it with Ctrl-C.`,
 				return err
 			}
 			defer st.Close()
-			newEngine := func(emit func(*finding.Finding)) replay.Sink { return cfg.Engine(emit) }
-			counts, findings, err := replayInto(ctx, newEngine, cfg.Replay.Lateness, data, st)
+			// Only store the history: the server runs the engine over it as it
+			// starts (as after any restart), so it is read once, not twice.
+			counts, err := storeInto(ctx, cfg.Replay.Lateness, data, st)
 			if err != nil {
 				return err
 			}
@@ -106,7 +118,13 @@ which is kept. Stop it with Ctrl-C.`,
 				}
 			}
 
-			srv, err := serverWithConsole(ctx, cfg, st, rand.Text(), log, "Demo data", nil)
+			srv, err := withConsole(ctx, cfg, pack, st, server.Options{
+				Token:           rand.Text(),
+				MaxBody:         cfg.Serve.MaxBody,
+				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
+				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
+				Logger:          log,
+			}, log, "Demo data", nil)
 			if err != nil {
 				return err
 			}
@@ -115,8 +133,8 @@ which is kept. Stop it with Ctrl-C.`,
 				return fmt.Errorf("--addr: %w", err)
 			}
 			w := e.stdout
-			fmt.Fprintf(w, "\nCustos demo: %d agents, %d events, %d ticket changes, %d findings (%d cases), ready in %s.\n\n",
-				counts.People, counts.Events, counts.Tickets, findings.all, findings.cases, time.Since(started).Round(100*time.Millisecond))
+			fmt.Fprintf(w, "\nCustos demo: simulated %d agents, %d events and %d ticket changes in %s; detecting as the server starts.\n\n",
+				counts.People, counts.Events, counts.Tickets, time.Since(started).Round(100*time.Millisecond))
 			fmt.Fprintf(w, "  Open   http://%s/\n", ln.Addr())
 			fmt.Fprintf(w, "  Logins (password %q for all):\n", demoPassword)
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -128,7 +146,8 @@ which is kept. Stop it with Ctrl-C.`,
 				fmt.Fprintf(tw, "    %s\t%s\t%s\n", u.Name, u.Role.Label(), scope)
 			}
 			tw.Flush()
-			fmt.Fprintf(w, "\n  Three insiders are planted among %d agents; the cases queue shows where to start.\n", counts.People)
+			fmt.Fprintf(w, "\n  %d insiders are planted among %d agents (%s lists them); the cases queue shows where to start.\n",
+				sum.Insiders, counts.People, filepath.Join(data, "labels.json"))
 			if keep {
 				fmt.Fprintf(w, "  Data and database in %s (kept).\n", dir)
 			}
@@ -140,8 +159,8 @@ which is kept. Stop it with Ctrl-C.`,
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address, loopback only (default serve.addr, 127.0.0.1:7410)")
 	cmd.Flags().StringVar(&dir, "dir", "", "write the simulated data and the database here and keep them")
 	cmd.Flags().IntVar(&days, "days", 14, "days of history to simulate")
-	cmd.Flags().IntVar(&scale, "scale", 2, "agents per team, as a multiple of the smallest organisation (22 agents)")
-	cmd.Flags().Uint64Var(&seed, "seed", 7, "simulation seed (the same seed simulates the same organisation)")
+	cmd.Flags().IntVar(&agents, "agents", 80, "agents on the simulated roster")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "simulation seed (the same seed simulates the same organisation)")
 	return cmd
 }
 
@@ -160,29 +179,24 @@ func loopbackOnly(addr string) error {
 	return nil
 }
 
-type findingCounts struct{ all, cases int }
-
-// replayInto replays dir through a fresh engine into st, as replay --db
-// does, without writing findings anywhere else.
-func replayInto(ctx context.Context, newEngine func(emit func(*finding.Finding)) replay.Sink, lateness time.Duration, dir string, st *store.Store) (replay.Counts, findingCounts, error) {
+// storeInto stores the replay directory dir in st, in the merged time
+// order a replay feeds the engine, without running the engine.
+func storeInto(ctx context.Context, lateness time.Duration, dir string, st *store.Store) (replay.Counts, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	dbw := startDBWriter(ctx, st, cancel)
-	var fc findingCounts
-	cases := map[string]bool{}
-	eng := newEngine(func(f *finding.Finding) {
-		dbw.finding(f)
-		if f.Kind == finding.KindAlert {
-			fc.all++
-		} else if !cases[f.ID] {
-			cases[f.ID] = true
-			fc.all++
-			fc.cases++
-		}
-	})
-	counts, err := replay.Run(ctx, replay.Options{Dir: dir, Lateness: lateness}, teeSink{Sink: eng, w: dbw})
+	counts, err := replay.Run(ctx, replay.Options{Dir: dir, Lateness: lateness}, teeSink{Sink: discard{}, w: dbw})
 	if _, werr := dbw.wait(); werr != nil {
-		return counts, fc, werr
+		return counts, werr
 	}
-	return counts, fc, err
+	return counts, err
 }
+
+// discard is a replay sink that keeps nothing.
+type discard struct{}
+
+func (discard) SetPerson(*event.Person)    {}
+func (discard) SetSubject(*event.Subject)  {}
+func (discard) Ticket(*event.TicketChange) {}
+func (discard) Event(*event.Event)         {}
+func (discard) Flush()                     {}

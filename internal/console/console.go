@@ -38,7 +38,7 @@ type Options struct {
 	State  State
 	// Breach answers exposure and attribution; nil computes them from Source.
 	Breach Breach
-	// Rules lists the loaded rules; nil lists the built-in detections.
+	// Rules lists the loaded rules; nil lists only the rules seen in alerts.
 	Rules RuleCatalog
 	// Responder offers responses on the case page; nil offers none.
 	Responder Responder
@@ -108,7 +108,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 		c.breach = SourceBreach{Src: o.Source}
 	}
 	if c.rules == nil {
-		c.rules = BuiltinRules{}
+		c.rules = noRules{}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

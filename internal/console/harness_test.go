@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/event"
 )
 
@@ -135,9 +136,14 @@ func newHarness(t testing.TB, mod ...func(*Options)) *harness {
 	}
 	cfg := DefaultConfig()
 	cfg.PseudonymKey = "test key of sixteen+ bytes"
+	defaults := config.Default()
+	pack, err := defaults.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := Options{
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Config: cfg, Source: src, State: h.state, Access: h.access, Now: h.clock.Now,
+		Config: cfg, Source: src, State: h.state, Access: h.access, Now: h.clock.Now, Rules: PackRules{Pack: pack},
 		DataNow: func(context.Context) time.Time { return time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC) },
 	}
 	for _, m := range mod {

@@ -7,25 +7,37 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
+	"github.com/custos-io/custos/internal/rules"
 )
 
-// BuiltinRules lists the engine's built-in detections.
-type BuiltinRules struct{}
+// PackRules lists the rules of a loaded rule pack.
+type PackRules struct{ Pack *rules.Pack }
 
-// Rules returns the built-in detections.
-func (BuiltinRules) Rules(context.Context) ([]RuleInfo, error) {
-	return []RuleInfo{
-		{ID: detect.RuleHoneytoken, Severity: "critical", Source: "built-in",
-			Description: "A honeytoken customer (a decoy no legitimate work leads to) was touched."},
-		{ID: detect.RuleOutOfScope, Severity: "critical", Source: "built-in",
-			Description: "Access before the contract started, after it ended, or while suspended or terminated."},
-		{ID: detect.RuleNoTicket, Severity: "medium", Source: "built-in",
-			Description: "Customer data touched with no ticket about that customer assigned to the agent around that time."},
-		{ID: detect.RuleOtherTicket, Severity: "medium", Source: "built-in",
-			Description: "Customer data touched under a ticket about another customer, or while the customer's ticket was someone else's."},
-	}, nil
+// Rules returns the pack's rules, in id order.
+func (p PackRules) Rules(context.Context) ([]RuleInfo, error) {
+	var out []RuleInfo
+	for _, r := range p.Pack.Rules() {
+		desc := r.Title
+		if r.Description != "" {
+			desc = strings.TrimSpace(strings.TrimSuffix(desc, ".") + ". " + r.Description)
+			if r.Title == "" {
+				desc = r.Description
+			}
+		}
+		src := r.File
+		if src == "" {
+			src = "rule pack"
+		}
+		out = append(out, RuleInfo{ID: r.ID, Severity: string(r.Severity), Description: desc, Source: src})
+	}
+	return out, nil
 }
+
+// noRules is the catalog of a console given none: the rules page then
+// lists the rules seen in alerts.
+type noRules struct{}
+
+func (noRules) Rules(context.Context) ([]RuleInfo, error) { return nil, nil }
 
 type ruleRow struct {
 	RuleInfo
@@ -38,14 +50,14 @@ type ruleRow struct {
 func (c *Console) rulesPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	now := c.dataNow(ctx)
-	rules, err := c.rules.Rules(ctx)
+	loaded, err := c.rules.Rules(ctx)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	rows := map[string]*ruleRow{}
 	var order []string
-	for _, ru := range rules {
+	for _, ru := range loaded {
 		rows[ru.ID] = &ruleRow{RuleInfo: ru, Listed: true}
 		order = append(order, ru.ID)
 	}
