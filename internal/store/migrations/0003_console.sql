@@ -1,7 +1,6 @@
 -- Custos store, schema version 3: the investigator console's own tables
 -- (internal/console). Each row keeps the console's record as JSON (raw);
 -- the columns beside it are what the console looks rows up by.
--- (Version 2 is the breach tables.)
 
 CREATE TABLE console_users (
     name TEXT PRIMARY KEY,
@@ -60,6 +59,6 @@ CREATE TABLE console_secrets (
     value BLOB NOT NULL
 ) WITHOUT ROWID;
 
--- The console rebuilds the ticket index for the customers on a page; the
--- breach tables (version 2) define the same index.
-CREATE INDEX IF NOT EXISTS ticket_changes_subject ON ticket_changes (subject, id) WHERE subject <> '';
+-- The console rebuilds the ticket index for the customers on a page, in
+-- time order.
+CREATE INDEX console_ticket_changes_subject ON ticket_changes (subject, time) WHERE subject <> '';
