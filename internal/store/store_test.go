@@ -478,7 +478,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to schema 1: drop what later migrations created.
-	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors"}
+	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject"}
 	for _, tbl := range []string{"console_users", "console_sessions", "console_cases", "console_case_actions", "console_reveals", "console_audit", "console_secrets"} {
 		drops = append(drops, "DROP TABLE "+tbl)
 	}
