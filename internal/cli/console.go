@@ -104,14 +104,7 @@ input with --password-stdin, and stored as argon2id hashes.`,
 			if _, err := state.User(cmd.Context(), u.Name); err == nil {
 				return fmt.Errorf("a user named %s exists (custos users passwd %s changes the password)", u.Name, u.Name)
 			}
-			pw, err := readPassword(cmd.InOrStdin(), e.stderr, fromStdin)
-			if err != nil {
-				return err
-			}
-			if u.PasswordHash, err = console.HashPassword(pw); err != nil {
-				return err
-			}
-			if err := state.PutUser(cmd.Context(), u); err != nil {
+			if err := setPassword(cmd, e, state, &u, fromStdin); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "added %s (%s%s)\n", u.Name, u.Role, map[bool]string{true: ", vendor " + u.Vendor}[u.Vendor != ""])
@@ -200,14 +193,7 @@ input with --password-stdin, and stored as argon2id hashes.`,
 			if u.Via != "local" {
 				return fmt.Errorf("%s signs in through %s; its password is not Custos's", u.Name, u.Via)
 			}
-			pw, err := readPassword(cmd.InOrStdin(), e.stderr, pwStdin)
-			if err != nil {
-				return err
-			}
-			if u.PasswordHash, err = console.HashPassword(pw); err != nil {
-				return err
-			}
-			if err := state.PutUser(cmd.Context(), u); err != nil {
+			if err := setPassword(cmd, e, state, &u, pwStdin); err != nil {
 				return err
 			}
 			if err := state.DeleteSessions(cmd.Context(), u.Name); err != nil {
@@ -221,6 +207,18 @@ input with --password-stdin, and stored as argon2id hashes.`,
 
 	cmd.AddCommand(add, list, setDisabled(true), setDisabled(false), passwd)
 	return cmd
+}
+
+// setPassword reads a password, hashes it into u and stores u.
+func setPassword(cmd *cobra.Command, e *env, state console.State, u *console.User, fromStdin bool) error {
+	pw, err := readPassword(cmd.InOrStdin(), e.stderr, fromStdin)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash, err = console.HashPassword(pw); err != nil {
+		return err
+	}
+	return state.PutUser(cmd.Context(), *u)
 }
 
 // readPassword reads a password from the terminal (twice) or, with
