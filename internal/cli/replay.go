@@ -135,14 +135,11 @@ and a table of alerts and distinct actors per rule goes to standard error
 			}
 			counts, err := replay.Run(ctx, opts, sink)
 			bar.finish()
+			var stored dbCounts
 			if dbw != nil {
-				stored, derr := dbw.wait()
-				if derr != nil {
+				var derr error
+				if stored, derr = dbw.wait(); derr != nil {
 					return derr // the cause of a cancelled replay
-				}
-				if err == nil {
-					fmt.Fprintf(e.stderr, "replay: stored %d events, %d ticket changes (%d already stored), %d roster entries, %d customers, %d findings in %s\n",
-						stored.Events, stored.Tickets, stored.Duplicates, stored.People, stored.Subjects, stored.Findings, db)
 				}
 			}
 			if err != nil {
@@ -170,6 +167,10 @@ and a table of alerts and distinct actors per rule goes to standard error
 			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
 				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,
 				elapsed.Round(time.Millisecond), float64(counts.Events)/max(elapsed.Seconds(), 1e-9))
+			if dbw != nil {
+				fmt.Fprintf(e.stderr, "replay: stored %d events, %d ticket changes (%d already stored), %d roster entries, %d customers, %d findings in %s\n",
+					stored.Events, stored.Tickets, stored.Duplicates, stored.People, stored.Subjects, stored.Findings, db)
+			}
 			return nil
 		},
 	}

@@ -57,8 +57,13 @@ func TestOpenFreshAndReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
-		t.Fatalf("fresh database at schema version %d (%v), want 1", v, err)
+	ms, err := loadMigrations(migrations)
+	if err != nil || len(ms) < 2 {
+		t.Fatalf("embedded migrations: %d, %v", len(ms), err)
+	}
+	latest := ms[len(ms)-1].version
+	if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
+		t.Fatalf("fresh database at schema version %d (%v), want %d", v, err, latest)
 	}
 	var mode string
 	var sync int
@@ -76,13 +81,13 @@ func TestOpenFreshAndReopen(t *testing.T) {
 	}
 
 	s = open(t, path)
-	if v, _ := s.SchemaVersion(ctx); v != 1 {
+	if v, _ := s.SchemaVersion(ctx); v != latest {
 		t.Errorf("reopened database at version %d", v)
 	}
 	var n int
 	s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&n)
-	if n != 1 {
-		t.Errorf("%d schema_migrations rows after reopening, want 1 (no re-apply)", n)
+	if n != len(ms) {
+		t.Errorf("%d schema_migrations rows after reopening, want %d (no re-apply)", n, len(ms))
 	}
 	var got []Record
 	if err := s.Records(ctx, 0, func(r Record) error { got = append(got, r); return nil }); err != nil {
@@ -461,5 +466,35 @@ func TestFindings(t *testing.T) {
 	}
 	if _, err := s.Findings(ctx, FindingQuery{Cursor: "x1"}); err == nil {
 		t.Error("bad cursor accepted")
+	}
+}
+
+// A database from before the outbox (schema 1) is upgraded in place.
+func TestUpgradeFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "custos.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DELETE FROM schema_migrations WHERE version > 1"} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = open(t, path)
+	if v, _ := s.SchemaVersion(ctx); v != 2 {
+		t.Fatalf("upgraded to version %d, want 2", v)
+	}
+	if seq, _ := s.LastSeq(ctx); seq != 1 {
+		t.Errorf("the upgrade lost the stored event (last seq %d)", seq)
+	}
+	if err := s.Outbox().SetCursor(ctx, "siem", 0); err != nil {
+		t.Errorf("outbox after the upgrade: %v", err)
 	}
 }
