@@ -16,29 +16,7 @@ func BenchmarkPerRule(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := newWorkload(10000)
-	people := map[string]*event.Person{}
-	for i := range w.people {
-		people[w.people[i].ID] = &w.people[i]
-	}
-	custs := map[string]*event.Subject{}
-	for i := range w.custs {
-		custs[w.custs[i].ID] = &w.custs[i]
-	}
-	tickets := engine.NewTickets()
-	for i := range w.tickets {
-		tickets.Apply(&w.tickets[i])
-	}
-	inputs := make([]engine.Input, len(w.events))
-	for i := range w.events {
-		ev := &w.events[i]
-		in := engine.Input{Event: ev, Person: people[ev.Actor.ID], Subject: custs[ev.Subject]}
-		if ev.Action.TouchesSubject() && ev.Subject != "" {
-			m := tickets.Match(ev.Actor.ID, ev.Subject, ev.Ticket, ev.Time, testWindows)
-			in.Ticket = &m
-		}
-		inputs[i] = in
-	}
+	people, inputs := newWorkload(10000).inputs()
 	packs := []*Pack{newPack(nil), full}
 	names := []string{"none", "all"}
 	for _, r := range full.Rules() {
