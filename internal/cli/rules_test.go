@@ -122,3 +122,21 @@ func TestReplayBacktest(t *testing.T) {
 		t.Errorf("report file: %v\n%s", err, b)
 	}
 }
+
+// The exported pack is the built-in one: it lints clean and passes its
+// examples from its new home, and a second export refuses to overwrite.
+func TestRulesExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pack")
+	if out, errOut, code := runCLI(t, "rules", "export", dir); code != 0 || !strings.Contains(out, "rule files written") {
+		t.Fatalf("exit %d: %s%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "rules", "lint", dir); code != 0 {
+		t.Fatalf("lint of the export: exit %d:\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := runCLI(t, "rules", "test", dir); code != 0 || !strings.Contains(out, " 0 failed") {
+		t.Fatalf("test of the export: exit %d:\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code := runCLI(t, "rules", "export", dir); code == 0 || !strings.Contains(errOut, "--force") {
+		t.Errorf("second export: exit %d: %s", code, errOut)
+	}
+}
