@@ -323,7 +323,7 @@ func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *e
 			t.m[k] = w
 		}
 		if a.kind == aggDistinct {
-			w.d.add(now, item, window)
+			w.d.add(now, hashString(item), window)
 		} else {
 			w.c.add(now, amount, window)
 		}
