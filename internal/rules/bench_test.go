@@ -233,6 +233,8 @@ func BenchmarkPackVsDecode(b *testing.B) {
 	run, done := packRunner(b)
 	w := newWorkload(10000)
 	var tPack, tDecode, tJSON time.Duration
+	// The quickest block of each is the least disturbed by other work.
+	minPack, minDecode, minJSON := time.Duration(1<<62), time.Duration(1<<62), time.Duration(1<<62)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 2000 {
 		n := min(2000, b.N-i)
@@ -253,9 +255,13 @@ func BenchmarkPackVsDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+		t3 := cpuTime()
 		tDecode += t1 - t0
 		tPack += t2 - t1
-		tJSON += cpuTime() - t2
+		tJSON += t3 - t2
+		if n == 2000 {
+			minDecode, minPack, minJSON = min(minDecode, t1-t0), min(minPack, t2-t1), min(minJSON, t3-t2)
+		}
 	}
 	b.StopTimer()
 	done(b.N)
@@ -264,6 +270,10 @@ func BenchmarkPackVsDecode(b *testing.B) {
 	b.ReportMetric(float64(tPack.Nanoseconds())/float64(b.N), "pack-ns/event")
 	b.ReportMetric(float64(tDecode.Nanoseconds())/float64(b.N), "decode-ns/event")
 	b.ReportMetric(float64(tJSON.Nanoseconds())/float64(b.N), "encoding-json-ns/event")
+	if minPack < 1<<62 {
+		b.ReportMetric(float64(minPack)/float64(minDecode), "pack/decode-best")
+		b.ReportMetric(float64(minPack)/float64(minJSON), "pack/encoding-json-best")
+	}
 }
 
 // BenchmarkEngine runs the whole engine (ticket index, grace queue,
