@@ -16,6 +16,7 @@ import (
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/risk"
 	"github.com/custos-io/custos/internal/sink"
 )
@@ -32,6 +33,10 @@ type Config struct {
 	// Sinks receive findings from `custos serve`; none by default. See
 	// docs/integrations.md.
 	Sinks []sink.Config `yaml:"sinks"`
+	// Respond configures response actions and the contract lifecycle
+	// check of `custos serve`; all off by default. See
+	// docs/integrations.md.
+	Respond respond.Config `yaml:"respond"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -64,6 +69,8 @@ type Serve struct {
 	MaxBody int64 `yaml:"max_body"`
 	// ShutdownTimeout bounds how long a graceful stop waits for requests.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MetricsAuth makes GET /metrics require the bearer token.
+	MetricsAuth bool `yaml:"metrics_auth"`
 }
 
 // Log configures structured logging.
@@ -87,7 +94,8 @@ func Default() Config {
 			MaxBody:         32 << 20,
 			ShutdownTimeout: 30 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Respond: respond.Defaults(),
 	}
 }
 
@@ -146,6 +154,17 @@ func (c *Config) Validate() error {
 	}
 	if err := sink.ValidateAll(c.Sinks); err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Respond.Validate(); err != nil {
+		return fmt.Errorf("config: respond.%w", err)
+	}
+	// Actions and sinks read the same outbox; their cursors must differ.
+	for _, name := range c.Respond.ActionNames() {
+		for i := range c.Sinks {
+			if c.Sinks[i].Name == respond.CursorPrefix+name {
+				return fmt.Errorf("config: sinks[%d]: name %q is the cursor of response action %q; rename the sink", i, c.Sinks[i].Name, name)
+			}
+		}
 	}
 	return nil
 }
