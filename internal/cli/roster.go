@@ -3,8 +3,10 @@ package cli
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -63,7 +65,9 @@ given as a date ends at the end of that day (UTC).`,
 				db = cfg.Serve.DB
 			}
 			// A report must not create an empty database where none was.
-			if _, err := os.Stat(db); err != nil {
+			if _, err := os.Stat(db); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("database %s does not exist (custos serve creates it; --db names another)", db)
+			} else if err != nil {
 				return fmt.Errorf("database %s: %w", db, err)
 			}
 			st, err := store.Open(cmd.Context(), db)
