@@ -134,6 +134,8 @@ func span(d time.Duration) string {
 			return fmt.Sprintf("%dd", days)
 		}
 		return fmt.Sprintf("%dd %dh", days, hours)
+	case d >= time.Hour && d%time.Hour < time.Minute:
+		return fmt.Sprintf("%dh", d/time.Hour)
 	case d >= time.Hour:
 		return fmt.Sprintf("%dh %dm", d/time.Hour, (d%time.Hour)/time.Minute)
 	}

@@ -132,6 +132,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("lifecycle.severity: %w", err)
 	}
 	if l.Deprovision {
+		if !l.Enabled {
+			return errors.New("lifecycle.deprovision: needs lifecycle.enabled: true")
+		}
 		if c.SCIM == nil {
 			return errors.New("lifecycle.deprovision: needs respond.scim (the identity provider)")
 		}

@@ -130,7 +130,7 @@ func (l *Lifecycle) alert(p *event.Person) *finding.Finding {
 		Summary: fmt.Sprintf("%s is still active on the roster after the contract ended (%s). %s",
 			detect.Describe(p.ID, p), FormatContractEnd(p.ContractEnd), then),
 		Details: map[string]any{
-			"contract_end":  ended.UTC().Format(time.RFC3339Nano),
+			"contract_end":  FormatContractEnd(p.ContractEnd),
 			"roster_status": string(event.Active),
 			"deprovision":   l.deprovision,
 		},

@@ -142,6 +142,7 @@ func TestConfigErrors(t *testing.T) {
 		"respond:\n  actions:\n    - {name: s, type: suspend, when: {rules: [x]}, http: {url: 'http://x'}}":                                                 `only used by type webhook, not suspend`,
 		"respond:\n  actions:\n    - {name: s, type: suspend, when: {rules: [x]}}\n    - {name: s, type: suspend, when: {rules: [y]}}":                      `respond.actions[1]: name "s" already used by actions[0]`,
 		"respond:\n  lifecycle: {enabled: true, deprovision: true}":                                                                                         `respond.lifecycle.deprovision: needs respond.scim`,
+		"respond:\n  lifecycle: {deprovision: true}":                                                                                                        `respond.lifecycle.deprovision: needs lifecycle.enabled: true`,
 		"respond:\n  lifecycle: {interval: 0s}":                                                                                                             `respond.lifecycle.interval: must be positive`,
 		"respond:\n  scim: {http: {url: 'ftp://idp'}, token: t}":                                                                                            `respond.scim.http.url: "ftp://idp/…" is not an http:// or https:// URL`,
 		"respond:\n  scim: {http: {url: 'https://idp/scim/v2'}}":                                                                                            `respond.scim: set exactly one of token or token_file`,

@@ -264,8 +264,14 @@ func (s *sender) report(a *Action, f *finding.Finding) {
 	case StatusFailed:
 		s.log.Error("response action failed; giving up", kv...)
 	default:
+		// Like the dispatcher, warn at the first failure only: an outage
+		// retried all day would flood the log. The journal has the count.
 		result = "retry"
-		s.log.Warn("response action attempt failed; retrying with backoff", kv...)
+		level := slog.LevelDebug
+		if a.Attempts == 1 {
+			level = slog.LevelWarn
+		}
+		s.log.Log(context.Background(), level, "response action attempt failed; retrying with backoff", kv...)
 	}
 	s.metrics.count(s.name, s.typ, result)
 }
