@@ -46,6 +46,12 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 			if err != nil {
 				return err
 			}
+			// A broken rule pack stops start-up with every problem listed,
+			// before anything is opened.
+			pack, err := cfg.Pack()
+			if err != nil {
+				return err
+			}
 			st, err := store.Open(ctx, cfg.Serve.DB)
 			if err != nil {
 				return err
@@ -55,7 +61,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				Token:           token,
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
+				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
 				Collectors:      rm.Collectors(),
 				MetricsAuth:     cfg.Serve.MetricsAuth,
 				Logger:          log,

@@ -477,7 +477,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DELETE FROM schema_migrations WHERE version > 1"} {
+	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP TABLE response_actions", "DELETE FROM schema_migrations WHERE version > 1"} {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -488,13 +488,17 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	s.Close()
 
 	s = open(t, path)
-	if v, _ := s.SchemaVersion(ctx); v != 2 {
-		t.Fatalf("upgraded to version %d, want 2", v)
+	ms, _ := loadMigrations(migrations)
+	if v, _ := s.SchemaVersion(ctx); v != ms[len(ms)-1].version {
+		t.Fatalf("upgraded to version %d, want %d", v, ms[len(ms)-1].version)
 	}
 	if seq, _ := s.LastSeq(ctx); seq != 1 {
 		t.Errorf("the upgrade lost the stored event (last seq %d)", seq)
 	}
 	if err := s.Outbox().SetCursor(ctx, "siem", 0); err != nil {
 		t.Errorf("outbox after the upgrade: %v", err)
+	}
+	if _, _, err := s.Action(ctx, "disable", "case-1"); err != nil {
+		t.Errorf("response actions after the upgrade: %v", err)
 	}
 }
