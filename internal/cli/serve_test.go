@@ -118,6 +118,55 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// serveRun is `custos serve` running inside the test.
+type serveRun struct {
+	addr           string
+	stdout, stderr logFileT
+	exit           chan int
+	cancel         context.CancelFunc
+}
+
+// startServe runs custos serve with the configuration file cfg on database
+// db, logging to files in dir (files, not buffers: the test reads them while
+// serve writes), and waits until it answers: the engine is rebuilt before it
+// listens.
+func startServe(t *testing.T, dir, cfg, db string) *serveRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &serveRun{addr: freeAddr(t), stdout: logFile(t, dir, "stdout"), stderr: logFile(t, dir, "stderr"),
+		exit: make(chan int, 1), cancel: cancel}
+	go func() {
+		s.exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", s.addr, "--db", db}, s.stdout, s.stderr)
+	}()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 500; i++ {
+		res, err := client.Get("http://" + s.addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case code := <-s.exit:
+			t.Fatalf("serve exited %d: %s", code, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not come up: %s", s.stderr.String())
+	return nil
+}
+
+// stop stops serve as SIGTERM would and checks it exits cleanly.
+func (s *serveRun) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if code := <-s.exit; code != 0 {
+		t.Fatalf("serve exited %d after cancellation: %s", code, s.stderr.String())
+	}
+}
+
 // custos serve on a replayed database: it generates and announces a token,
 // rebuilds the engine from the replayed history, serves its findings, takes
 // new events, and stops cleanly on cancellation (as on SIGTERM).
@@ -127,42 +176,15 @@ func TestServeCommand(t *testing.T) {
 	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
 		t.Fatalf("replay: %s", errOut)
 	}
-	addr := freeAddr(t)
 	tokenFile := filepath.Join(dir, "custos.token")
 	cfg := filepath.Join(dir, "custos.yaml")
 	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\nsinks:\n  - name: siem\n    type: ocsf\n    start: earliest\n    file:\n      path: %s\n",
 		tokenFile, sinkFile)), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Files, not buffers: the test reads them while serve writes.
-	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
-	}()
-
-	// Wait until it answers (the engine is rebuilt before it listens).
+	srv := startServe(t, dir, cfg, db)
+	addr, stdout, stderr := srv.addr, srv.stdout, srv.stderr
 	client := &http.Client{Timeout: 5 * time.Second}
-	var up bool
-	for i := 0; i < 500 && !up; i++ {
-		res, err := client.Get("http://" + addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			up = res.StatusCode == 200
-		}
-		if !up {
-			select {
-			case code := <-exit:
-				t.Fatalf("serve exited %d: %s", code, stderr.String())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	if !up {
-		t.Fatalf("serve did not come up: %s", stderr.String())
-	}
 	token, err := os.ReadFile(tokenFile)
 	if err != nil {
 		t.Fatal(err)
@@ -212,10 +234,7 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("the OCSF file sink got:\n%s", delivered)
 	}
 
-	cancel()
-	if code := <-exit; code != 0 {
-		t.Fatalf("serve exited %d after cancellation: %s", code, stderr.String())
-	}
+	srv.stop(t)
 	conn, err := sql.Open("sqlite", db)
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +276,6 @@ func TestServeLifecycleDeprovisionsAndMetrics(t *testing.T) {
 	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
 		t.Fatalf("replay: %s", errOut)
 	}
-	addr := freeAddr(t)
 	cfg := filepath.Join(dir, "custos.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`serve:
   token: serve-token
@@ -271,13 +289,8 @@ respond:
     deprovision: true
 `, idp.URL+"/scim/v2")), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
-	}()
+	srv := startServe(t, dir, cfg, db)
+	addr, stderr := srv.addr, srv.stderr
 	client := &http.Client{Timeout: 5 * time.Second}
 	get := func(path string) (int, string) {
 		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
@@ -301,11 +314,7 @@ respond:
 			findings = body
 			break
 		}
-		select {
-		case code := <-exit:
-			t.Fatalf("serve exited %d: %s", code, stderr.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(findings, `"actor":{"id":"a-ben"}`) {
 		t.Fatalf("lifecycle alert: %s\nlog:\n%s", findings, stderr.String())
@@ -345,8 +354,5 @@ respond:
 		!strings.Contains(stderr.String(), "msg=\"response action\" action=lifecycle-deprovision") {
 		t.Errorf("the alert and the action are not logged:\n%s", stderr.String())
 	}
-	cancel()
-	if code := <-exit; code != 0 {
-		t.Fatalf("serve exited %d: %s", code, stderr.String())
-	}
+	srv.stop(t)
 }

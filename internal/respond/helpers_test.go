@@ -91,25 +91,6 @@ func action(t *testing.T, st *store.Store, name, findingID string) respond.Actio
 	return a
 }
 
-// waitAction waits until the journal says action name is final for the
-// finding. It bounds the wait only to fail instead of hanging.
-func waitAction(t *testing.T, st *store.Store, name, findingID string) respond.Action {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		a, ok, err := st.Action(context.Background(), name, findingID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok && a.Status != respond.StatusPending {
-			return a
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("action %s for %s never finished", name, findingID)
-	return respond.Action{}
-}
-
 // scimRequest is what the identity provider received.
 type scimRequest struct {
 	Method, Path, Query, Auth, ContentType string

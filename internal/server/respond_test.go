@@ -17,6 +17,7 @@ import (
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/respond"
+	"github.com/custos-io/custos/internal/respond/respondtest"
 	"github.com/custos-io/custos/internal/sink"
 	"github.com/custos-io/custos/internal/store"
 )
@@ -61,25 +62,6 @@ func withActions(t *testing.T, yaml string) func(*setup) {
 	}
 }
 
-// waitAction waits until the journal says the action is final for the
-// finding; the bound is only there to fail rather than hang.
-func waitAction(t *testing.T, st *store.Store, name, findingID string) respond.Action {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		a, ok, err := st.Action(context.Background(), name, findingID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok && a.Status != respond.StatusPending {
-			return a
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("action %s for %s never finished", name, findingID)
-	return respond.Action{}
-}
-
 // A honeytoken alert suspends the actor through the roster: the entry is
 // suspended in the store, the action shows on the alert and on its case,
 // and the actor's next access is an access outside the contract.
@@ -103,7 +85,7 @@ respond:
 	}
 	alertID, caseID := alerts[0]["id"].(string), cases[0]["id"].(string)
 
-	a := waitAction(t, h.st, "suspend-on-honeytoken", alertID)
+	a := respondtest.WaitAction(t, h.st, "suspend-on-honeytoken", alertID)
 	if a.Status != respond.StatusSucceeded || a.Target != "a-ana" {
 		t.Fatalf("journal %+v", a)
 	}
