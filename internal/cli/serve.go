@@ -26,7 +26,10 @@ answering 2xx, runs it through the same engine as replay, and stores the
 findings, which GET /v1/findings returns. On start the engine is rebuilt from
 the database. Every /v1 endpoint needs a bearer token: serve.token, or the
 contents of serve.token_file, which is generated (and printed once) if it does
-not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
+not exist. GET /metrics serves Prometheus metrics. The respond: section of
+the configuration adds response actions (SCIM deactivation, SOAR webhook,
+roster suspension) and the contract lifecycle check. SIGINT or SIGTERM stops
+it gracefully. See docs/api.md and docs/integrations.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := e.config()

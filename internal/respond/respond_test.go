@@ -168,8 +168,8 @@ func TestSCIMLookup(t *testing.T) {
 	}
 }
 
-// A 404 in a SCIM error document means the user does not exist: failed, not
-// retried. A 404 without one is a wrong URL, which is retried like an
+// A 200 (with the updated user) succeeds like a 204. A 404 in a SCIM error
+// document means the user does not exist: failed, not retried. A 404 without one is a wrong URL, which is retried like an
 // outage; so is a 401 (a token an operator will fix). A 501 says the
 // provider cannot PATCH: failed.
 func TestSCIMStatusClassification(t *testing.T) {
@@ -189,6 +189,7 @@ func TestSCIMStatusClassification(t *testing.T) {
 		body      string
 		permanent bool
 	}{
+		{200, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"a-ben","userName":"a-ben","active":false}`, false},
 		{404, "<html>no such route</html>", false},
 		{401, "", false},
 		{429, "", false},
@@ -200,7 +201,13 @@ func TestSCIMStatusClassification(t *testing.T) {
 		err := send(ctx, s, caseFinding(id, "a-ben", finding.High))
 		a := action(t, st, "disable", id)
 		wantStatus := respond.StatusPending
-		if tc.permanent {
+		switch {
+		case tc.status == 200:
+			if err != nil || a.Status != respond.StatusSucceeded || a.Code != 200 {
+				t.Errorf("HTTP 200 with the user: err %v, journal %+v; want succeeded", err, a)
+			}
+			continue
+		case tc.permanent:
 			wantStatus = respond.StatusFailed
 		}
 		if err == nil || sink.IsPermanent(err) != tc.permanent || a.Status != wantStatus || a.Code != tc.status {
@@ -390,22 +397,40 @@ respond:
 	}
 }
 
-// instantClock lets the dispatcher's backoffs pass at once.
-type instantClock struct{}
+// instantClock lets the dispatcher's backoffs pass at once, and remembers
+// them.
+type instantClock struct {
+	mu    sync.Mutex
+	waits []time.Duration
+}
 
-func (instantClock) Now() time.Time { return t0 }
-func (instantClock) After(time.Duration) <-chan time.Time {
+func (*instantClock) Now() time.Time { return t0 }
+func (c *instantClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	c.waits = append(c.waits, d)
+	c.mu.Unlock()
 	ch := make(chan time.Time, 1)
 	ch <- t0
 	return ch
 }
 
+func (c *instantClock) longest() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m time.Duration
+	for _, w := range c.waits {
+		m = max(m, w)
+	}
+	return m
+}
+
 // runDispatcher runs actions over st's outbox until the cursors of all
 // reach the outbox's end, then stops it.
-func runDispatcher(t *testing.T, st *store.Store, ss []sink.Sink) {
+func runDispatcher(t *testing.T, st *store.Store, ss []sink.Sink) *instantClock {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d, err := sink.NewDispatcher(ctx, st.Outbox(), ss, sink.Options{Clock: instantClock{}})
+	clock := &instantClock{}
+	d, err := sink.NewDispatcher(ctx, st.Outbox(), ss, sink.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,6 +459,7 @@ func runDispatcher(t *testing.T, st *store.Store, ss []sink.Sink) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	return clock
 }
 
 // An action is done once per finding even when the outbox hands the
@@ -463,9 +489,12 @@ func TestActionNotRepeatedAfterRestart(t *testing.T) {
 	if err := st.WriteFindings(ctx, []*finding.Finding{c}); err != nil {
 		t.Fatal(err)
 	}
-	runDispatcher(t, st, build(t, cfg, respond.Deps{Journal: st}))
+	clock := runDispatcher(t, st, build(t, cfg, respond.Deps{Journal: st}))
 	if a := action(t, st, "disable", "case-1"); a.Status != respond.StatusSucceeded || a.Attempts != 2 || p.patches() != 2 {
 		t.Fatalf("journal %+v after %d PATCHes; want succeeded on the second attempt", a, p.patches())
+	}
+	if w := clock.longest(); w < 2*time.Second {
+		t.Errorf("the retry waited %s; want at least the provider's Retry-After: 2", w)
 	}
 
 	// Crash before the cursor was saved, restart, and the case grows.
