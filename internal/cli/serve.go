@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/respond"
@@ -100,7 +101,7 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				opts.LifecycleInterval = lc.Interval
 				log.Info("contract lifecycle check", "interval", lc.Interval, "deprovision", lc.Deprovision)
 			}
-			srv, err := server.New(opts, st)
+			srv, err := withConsole(ctx, cfg, pack, st, opts, log, "", nil)
 			if err != nil {
 				st.Close()
 				return err
@@ -111,7 +112,10 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				st.Close()
 				return fmt.Errorf("serve.addr: %w", err)
 			}
-			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String())
+			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
+			if us, err := (console.StoreState{S: st}).Users(ctx); err == nil && len(us) == 0 && cfg.Console.OIDC.Issuer == "" {
+				log.Warn("the console has no users yet: add one with `custos users add NAME --role admin`")
+			}
 			runErr := srv.Run(ctx, ln)
 			return errors.Join(runErr, st.Close())
 		},

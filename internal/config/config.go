@@ -38,6 +38,9 @@ type Config struct {
 	// check of `custos serve`; all off by default. See
 	// docs/integrations.md.
 	Respond respond.Config `yaml:"respond"`
+	// Console is the investigator console `custos serve` serves at /. See
+	// docs/console.md.
+	Console Console `yaml:"console"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -105,6 +108,7 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info", Format: "text"},
 		Respond: respond.Defaults(),
+		Console: DefaultConsole(),
 	}
 }
 
@@ -174,6 +178,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("config: sinks[%d]: name %q is the cursor of response action %q; rename the sink", i, c.Sinks[i].Name, name)
 			}
 		}
+	}
+	if err := c.Console.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }

@@ -35,6 +35,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/v1/", s.auth(api))
+	if s.opts.Console != nil {
+		mux.Handle("/", s.opts.Console)
+	}
 	return s.logRequests(s.limitBody(mux))
 }
 

@@ -477,7 +477,12 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP TABLE response_actions", "DELETE FROM schema_migrations WHERE version > 1"} {
+	// Back to schema 1: drop what later migrations created.
+	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject", "DROP TABLE response_actions"}
+	for _, tbl := range []string{"console_users", "console_sessions", "console_cases", "console_case_actions", "console_reveals", "console_audit", "console_secrets"} {
+		drops = append(drops, "DROP TABLE "+tbl)
+	}
+	for _, q := range append(drops, "DELETE FROM schema_migrations WHERE version > 1") {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

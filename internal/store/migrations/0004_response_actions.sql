@@ -1,4 +1,4 @@
--- Custos store, schema version 3: the response actions journal. See
+-- Custos store, schema version 4: the response actions journal. See
 -- docs/store.md and docs/integrations.md.
 --
 -- One row per configured action and finding: the action (SCIM deactivation,
