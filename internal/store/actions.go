@@ -5,11 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
+	"sort"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
-	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/respond"
 )
 
@@ -52,31 +51,42 @@ func (s *Store) PutAction(ctx context.Context, a *respond.Action) error {
 // ActionsFor returns the response actions triggered by any of the given
 // findings, oldest first.
 func (s *Store) ActionsFor(ctx context.Context, findingIDs []string) ([]respond.Action, error) {
-	if len(findingIDs) == 0 {
-		return nil, nil
-	}
-	args := make([]any, len(findingIDs))
-	for i, id := range findingIDs {
-		args[i] = id
-	}
-	q := `SELECT ` + actionColumns + ` FROM response_actions WHERE finding IN (?` +
-		strings.Repeat(", ?", len(findingIDs)-1) + `) ORDER BY started, action, finding`
-	rows, err := s.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: reading response actions: %w", err)
-	}
-	defer rows.Close()
 	var out []respond.Action
-	for rows.Next() {
-		a, err := scanAction(rows.Scan)
+	for ids := findingIDs; len(ids) > 0; {
+		n := min(len(ids), inChunk)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT `+actionColumns+` FROM response_actions WHERE finding IN (`+placeholders(n)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: reading response actions: %w", err)
 		}
-		out = append(out, a)
+		for rows.Next() {
+			a, err := scanAction(rows.Scan)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: reading response actions: %w", err)
+			}
+			out = append(out, a)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: reading response actions: %w", err)
+		}
+		ids = ids[n:]
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: reading response actions: %w", err)
-	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if !a.Started.Equal(b.Started) {
+			return a.Started.Before(b.Started)
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.Finding < b.Finding
+	})
 	return out, nil
 }
 
@@ -111,19 +121,11 @@ func (s *Store) Person(ctx context.Context, id string) (*event.Person, bool, err
 // Finding returns the stored finding with this id (a case's latest
 // version); ok is false if there is none.
 func (s *Store) Finding(ctx context.Context, id string) (StoredFinding, bool, error) {
-	var f StoredFinding
-	var kind string
-	var opened int64
-	var raw []byte
-	err := s.r.QueryRowContext(ctx, `SELECT kind, opened, raw FROM findings WHERE id = ?`, id).Scan(&kind, &opened, &raw)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return f, false, nil
-	case err != nil:
-		return f, false, fmt.Errorf("store: reading finding %s: %w", id, err)
+	fs, err := s.FindingsByID(ctx, []string{id})
+	if err != nil || len(fs) == 0 {
+		return StoredFinding{}, false, err
 	}
-	f.Kind, f.Opened, f.Line = finding.Kind(kind), time.Unix(0, opened).UTC(), raw
-	return f, true, nil
+	return fs[0], true, nil
 }
 
 // HasFinding reports whether a finding with this id is stored.
