@@ -478,7 +478,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to schema 1: drop what later migrations created.
-	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject"}
+	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject", "DROP TABLE response_actions"}
 	for _, tbl := range []string{"console_users", "console_sessions", "console_cases", "console_case_actions", "console_reveals", "console_audit", "console_secrets"} {
 		drops = append(drops, "DROP TABLE "+tbl)
 	}
@@ -502,5 +502,8 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	}
 	if err := s.Outbox().SetCursor(ctx, "siem", 0); err != nil {
 		t.Errorf("outbox after the upgrade: %v", err)
+	}
+	if _, _, err := s.Action(ctx, "disable", "case-1"); err != nil {
+		t.Errorf("response actions after the upgrade: %v", err)
 	}
 }
