@@ -37,7 +37,11 @@ type Alert struct {
 	Subjects []string
 	Evidence []string
 	Summary  string
-	Details  map[string]any
+	// Render, if set and Summary is empty, writes the summary. The engine
+	// calls it during emit only for an alert that survives suppression, so
+	// a detector need not format text that is then dropped.
+	Render  func() string
+	Details map[string]any
 	// Actor, if set, is the actor the alert is about; by default the actor
 	// of the event being examined. Detectors that close a period for many
 	// actors at once (baselines) name each actor here.
@@ -131,6 +135,7 @@ type Engine struct {
 	now      time.Time // the latest event time seen (watermark)
 	stats    Stats
 	in       Input       // reused per detector call
+	alertFn  Emit        // e.alert, made once: a method value allocates
 	match    TicketMatch // in.Ticket points here at the settled stage
 	settling bool        // detectors now running are the settled stage
 }
@@ -144,7 +149,7 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 	if cfg.CaseWindow <= 0 {
 		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:      cfg,
 		emit:     emit,
 		people:   map[string]*event.Person{},
@@ -152,6 +157,8 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		tickets:  NewTickets(),
 		actors:   map[string]*actorState{},
 	}
+	e.alertFn = e.alert
+	return e
 }
 
 // Stats returns the counts so far.
@@ -187,7 +194,7 @@ func (e *Engine) Event(ev *event.Event) {
 	e.stats.Events++
 	e.fill(ev, nil)
 	for _, d := range e.cfg.Immediate {
-		d.Detect(&e.in, e.alert)
+		d.Detect(&e.in, e.alertFn)
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
@@ -204,7 +211,7 @@ func (e *Engine) Flush() {
 	for _, stage := range [][]Detector{e.cfg.Immediate, e.cfg.Settled} {
 		for _, d := range stage {
 			if f, ok := d.(Flusher); ok {
-				f.Flush(e.alert)
+				f.Flush(e.alertFn)
 			}
 		}
 	}
@@ -231,7 +238,7 @@ func (e *Engine) settle(p pending) {
 	e.fill(p.ev, m)
 	e.settling = true
 	for _, d := range e.cfg.Settled {
-		d.Detect(&e.in, e.alert)
+		d.Detect(&e.in, e.alertFn)
 	}
 	e.settling = false
 }
