@@ -176,6 +176,18 @@ func DecodeEvent(line []byte) (Event, error) {
 	return f.validate(line)
 }
 
+// DecodeEventJSON decodes and validates like DecodeEvent but always with
+// encoding/json: the reference the fast path is fuzzed against, and the
+// baseline `custos bench` compares it with.
+func DecodeEventJSON(line []byte) (Event, error) {
+	var w wireEvent
+	if err := unmarshal(line, &w); err != nil {
+		return Event{}, err
+	}
+	f := w.flat()
+	return f.validate(line)
+}
+
 func (w *eventFields) validate(line []byte) (Event, error) {
 	var e Event
 	if w.id == "" {
@@ -369,6 +381,16 @@ func DecodeTicketChange(line []byte) (TicketChange, error) {
 		}
 		f = w.flat()
 	}
+	return f.validate(line)
+}
+
+// DecodeTicketChangeJSON is DecodeEventJSON for ticket changes.
+func DecodeTicketChangeJSON(line []byte) (TicketChange, error) {
+	var w wireTicket
+	if err := unmarshal(line, &w); err != nil {
+		return TicketChange{}, err
+	}
+	f := w.flat()
 	return f.validate(line)
 }
 

@@ -6,14 +6,7 @@ import (
 )
 
 // slowEvent is the reference: encoding/json and the shared validation.
-func slowEvent(line []byte) (Event, error) {
-	var w wireEvent
-	if err := unmarshal(line, &w); err != nil {
-		return Event{}, err
-	}
-	f := w.flat()
-	return f.validate(line)
-}
+var slowEvent = DecodeEventJSON
 
 var fastSeeds = []string{
 	string(benchLine),
@@ -61,14 +54,7 @@ func checkAgree(t *testing.T, line []byte) {
 	}
 }
 
-func slowTicket(line []byte) (TicketChange, error) {
-	var w wireTicket
-	if err := unmarshal(line, &w); err != nil {
-		return TicketChange{}, err
-	}
-	f := w.flat()
-	return f.validate(line)
-}
+var slowTicket = DecodeTicketChangeJSON
 
 var ticketSeeds = []string{
 	string(benchTicket),
