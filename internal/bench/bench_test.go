@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/custos-io/custos/internal/config"
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/replay"
 	"github.com/custos-io/custos/internal/sim"
 )
 
@@ -62,4 +65,75 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
+}
+
+// BenchmarkEngine measures the engine alone, per access event, with the
+// shipped rule pack and baselines on: a small simulated organisation is
+// decoded into memory and merged by time once, and every iteration feeds
+// all of it to a fresh engine. Ticket changes are fed too but not counted.
+func BenchmarkEngine(b *testing.B) {
+	sc := sim.Default()
+	sc.Agents, sc.Days, sc.Customers = 60, 4, 5000
+	if testing.Short() {
+		sc.Agents, sc.Days = 30, 2
+	}
+	dir := b.TempDir()
+	if _, err := sim.WriteDir(context.Background(), sc, dir, sim.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	cfg := config.Default()
+	pack, err := cfg.Pack()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rec recorder
+	if _, err := replay.Run(context.Background(), replay.Options{Dir: dir, Lateness: cfg.Replay.Lateness}, &rec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		eng := cfg.EngineWith(pack, func(*finding.Finding) {})
+		rec.feed(eng)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rec.events), "ns/event")
+	b.ReportMetric(float64(rec.events), "events/op")
+}
+
+// recorder keeps what a replay feeds, in order, to feed it again.
+type recorder struct {
+	people   []*event.Person
+	subjects []*event.Subject
+	steps    []step
+	events   int
+}
+
+type step struct {
+	ev *event.Event
+	tc *event.TicketChange
+}
+
+func (r *recorder) SetPerson(p *event.Person)   { r.people = append(r.people, p) }
+func (r *recorder) SetSubject(s *event.Subject) { r.subjects = append(r.subjects, s) }
+func (r *recorder) Ticket(tc *event.TicketChange) {
+	r.steps = append(r.steps, step{tc: tc})
+}
+func (r *recorder) Event(ev *event.Event) { r.steps = append(r.steps, step{ev: ev}); r.events++ }
+func (r *recorder) Flush()                {}
+
+func (r *recorder) feed(s replay.Sink) {
+	for _, p := range r.people {
+		s.SetPerson(p)
+	}
+	for _, c := range r.subjects {
+		s.SetSubject(c)
+	}
+	for _, st := range r.steps {
+		if st.ev != nil {
+			s.Event(st.ev)
+		} else {
+			s.Ticket(st.tc)
+		}
+	}
+	s.Flush()
 }
