@@ -95,5 +95,6 @@ func newRoot(e *env) *cobra.Command {
 	root.AddCommand(newReplay(e), newServe(e), newSinks(e), newRules(e), newRoster(e))
 	root.AddCommand(newSimulate(e), newEval(e))
 	root.AddCommand(newUsers(e), newDemo(e))
+	root.AddCommand(newBench(e))
 	return root
 }

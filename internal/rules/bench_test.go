@@ -192,7 +192,7 @@ func packRunner(b *testing.B) (run func(i int), done func(n int)) {
 		alerts++
 		byRule[a.Rule]++
 		if testing.Verbose() && byRule[a.Rule] < 4 {
-			b.Logf("%s %v %s", a.Rule, a.Details, a.Summary)
+			b.Logf("%s %v %s", a.Rule, a.Details, a.Render())
 		}
 	}
 	base := make([]time.Time, len(w.events))

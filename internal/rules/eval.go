@@ -489,11 +489,15 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 			}
 		}
 	}
-	s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
-	if err != nil {
-		e.fail(r, fmt.Errorf("summary: %w", err))
-		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
+	// The engine renders the summary only if the alert is not suppressed,
+	// during emit, while the Env still describes this event.
+	a.Render = func() string {
+		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
+		if err != nil {
+			e.fail(r, fmt.Errorf("summary: %w", err))
+			s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
+		}
+		return s
 	}
-	a.Summary = s
 	emit(a)
 }
