@@ -253,8 +253,9 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		s.Rank = i + 1
 		s.Reason = s.reason(res, people)
 		acc := byActor[s.Actor].accesses
+		// Accesses with no ticket first: they are the evidence; then by time.
 		slices.SortStableFunc(acc, func(x, y *judged) int {
-			return cmp.Or(x.e.Time.Compare(y.e.Time), strings.Compare(x.e.ID, y.e.ID))
+			return cmp.Or(cmp.Compare(y.m.Verdict, x.m.Verdict), x.e.Time.Compare(y.e.Time), strings.Compare(x.e.ID, y.e.ID))
 		})
 		s.Evidence = make([]Access, 0, min(q.Evidence, len(acc)))
 		for _, j := range acc[:min(q.Evidence, len(acc))] {
@@ -286,7 +287,7 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 		fmt.Fprintf(&b, "opened canary %s, shown only to %s, which is in the leak; ",
 			strings.Join(s.Canaries, ", "), strings.Join(sortedKeys(scope), " and "))
 	}
-	fmt.Fprintf(&b, "saw %d of the %d leaked customers accessed in the window (%.0f%%)",
+	fmt.Fprintf(&b, "saw %d of the %d leaked customers anyone accessed (%.0f%%)",
 		s.Covered, res.Seen, 100*s.Coverage)
 	if s.NoTicket > 0 {
 		fmt.Fprintf(&b, ", %d of them without a matching ticket", s.NoTicket)
