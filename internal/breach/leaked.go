@@ -152,6 +152,7 @@ func leakedCSV(data []byte, name, column, first string, reject func(int, error))
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading the CSV header: %w", name, err)
 	}
+	header = slices.Clone(header) // the reader reuses its record
 	col := -1
 	want := idColumns
 	if column != "" {
