@@ -115,66 +115,125 @@ type wireEvent struct {
 	App          string   `json:"app"`
 }
 
-// DecodeEvent decodes and validates one access event.
-func DecodeEvent(line []byte) (Event, error) {
-	var w wireEvent
-	if err := unmarshal(line, &w); err != nil {
-		return Event{}, err
+// eventFields is an access event as decoded, before validation: both
+// decoding paths fill it, so both validate alike.
+type eventFields struct {
+	id, time, action                      string
+	actorID, session, ip, device, country string
+	subject, resource, ticket, reason     string
+	query, verification, result, app      string
+	fields                                []string
+	count                                 int
+	hasCount                              bool
+	durationMS                            int64
+}
+
+func (w *wireEvent) flat() eventFields {
+	f := eventFields{
+		resource: w.Resource, fields: w.Fields, ticket: w.Ticket, reason: w.Reason,
+		query: w.Query, verification: w.Verification, result: w.Result, app: w.App,
 	}
+	if w.ID != nil {
+		f.id = *w.ID
+	}
+	if w.Time != nil {
+		f.time = *w.Time
+	}
+	if w.Action != nil {
+		f.action = *w.Action
+	}
+	if a := w.Actor; a != nil {
+		if a.ID != nil {
+			f.actorID = *a.ID
+		}
+		f.session, f.ip, f.device, f.country = a.Session, a.IP, a.Device, a.Country
+	}
+	if w.Subject != nil {
+		f.subject = w.Subject.ID
+	}
+	if w.Count != nil {
+		f.count, f.hasCount = *w.Count, true
+	}
+	if w.DurationMS != nil {
+		f.durationMS = *w.DurationMS
+	}
+	return f
+}
+
+// DecodeEvent decodes and validates one access event. Most records take a
+// reflection-free path (fast.go); anything unusual, and every invalid record,
+// takes encoding/json's.
+func DecodeEvent(line []byte) (Event, error) {
+	f, ok := fastEvent(line)
+	if !ok {
+		var w wireEvent
+		if err := unmarshal(line, &w); err != nil {
+			return Event{}, err
+		}
+		f = w.flat()
+	}
+	return f.validate(line)
+}
+
+func (w *eventFields) validate(line []byte) (Event, error) {
 	var e Event
-	if w.ID == nil || *w.ID == "" {
+	if w.id == "" {
 		return e, missing("id")
 	}
-	e.ID = *w.ID
-	if w.Time == nil {
-		return e, missing("time")
-	}
-	t, err := ParseTime("time", *w.Time)
+	e.ID = w.id
+	t, err := ParseTime("time", w.time)
 	if err != nil {
 		return e, err
 	}
 	e.Time = t
-	if w.Actor == nil || w.Actor.ID == nil || *w.Actor.ID == "" {
+	if w.actorID == "" {
 		return e, missing("actor.id")
 	}
-	e.Actor = Actor{ID: *w.Actor.ID, Session: w.Actor.Session, IP: w.Actor.IP, Device: w.Actor.Device, Country: w.Actor.Country}
-	if w.Action == nil || *w.Action == "" {
+	e.Actor = Actor{ID: w.actorID, Session: w.session, IP: w.ip, Device: w.device, Country: w.country}
+	if w.action == "" {
 		return e, missing("action")
 	}
-	e.Action = Action(*w.Action)
-	if !e.Action.Valid() {
-		return e, &FieldError{Field: "action", Reason: fmt.Sprintf("unknown value %q (want one of %s)", *w.Action, actionList())}
+	e.Action = parseAction(w.action)
+	if e.Action == "" {
+		return e, &FieldError{Field: "action", Reason: fmt.Sprintf("unknown value %q (want one of %s)", w.action, actionList())}
 	}
-	if w.Subject != nil {
-		e.Subject = w.Subject.ID
-	}
+	e.Subject = w.subject
 	e.Count = 1
-	if w.Count != nil {
-		if *w.Count < 0 {
-			return e, &FieldError{Field: "count", Reason: fmt.Sprintf("must not be negative, got %d", *w.Count)}
+	if w.hasCount {
+		if w.count < 0 {
+			return e, &FieldError{Field: "count", Reason: fmt.Sprintf("must not be negative, got %d", w.count)}
 		}
-		e.Count = *w.Count
+		e.Count = w.count
 	}
 	if e.Subject == "" && e.Action.TouchesSubject() && !(e.Action == Export && e.Count > 1) {
 		return e, &FieldError{Field: "subject.id", Reason: fmt.Sprintf("missing (required for action %q)", e.Action)}
 	}
-	if w.DurationMS != nil {
-		if *w.DurationMS < 0 {
-			return e, &FieldError{Field: "duration_ms", Reason: fmt.Sprintf("must not be negative, got %d", *w.DurationMS)}
-		}
-		e.DurationMS = *w.DurationMS
+	if w.durationMS < 0 {
+		return e, &FieldError{Field: "duration_ms", Reason: fmt.Sprintf("must not be negative, got %d", w.durationMS)}
 	}
-	switch w.Result {
+	e.DurationMS = w.durationMS
+	switch w.result {
 	case "", "allowed":
 	case "denied":
 		e.Denied = true
 	default:
-		return e, &FieldError{Field: "result", Reason: fmt.Sprintf("unknown value %q (want allowed or denied)", w.Result)}
+		return e, &FieldError{Field: "result", Reason: fmt.Sprintf("unknown value %q (want allowed or denied)", w.result)}
 	}
-	e.Resource, e.Fields, e.Ticket, e.Reason = w.Resource, w.Fields, w.Ticket, w.Reason
-	e.Query, e.Verification, e.App = w.Query, w.Verification, w.App
+	e.Resource, e.Fields, e.Ticket, e.Reason = w.resource, w.fields, w.ticket, w.reason
+	e.Query, e.Verification, e.App = w.query, w.verification, w.app
 	e.Raw = keep(line)
 	return e, nil
+}
+
+// parseAction returns the contract's constant for s, or "" if s is none:
+// events then share the constant instead of keeping their own copy.
+func parseAction(s string) Action {
+	for _, a := range Actions {
+		if string(a) == s {
+			return a
+		}
+	}
+	return ""
 }
 
 func actionList() string {

@@ -1,0 +1,331 @@
+package event
+
+import (
+	"bytes"
+	"strings"
+	"unicode/utf8"
+)
+
+// fastEvent decodes the common shape of an access event without reflection.
+// It handles what real producers send (ASCII or UTF-8 strings without
+// escapes, integer counts, string lists, unknown fields of any shape) and
+// gives up (ok == false) on anything else: escapes, nulls, numbers with
+// fractions, keys that differ from ours only in case. The caller then uses
+// the encoding/json path, which also produces the error message, so both
+// paths accept the same records and say the same things (FuzzDecodeEvent).
+func fastEvent(line []byte) (f eventFields, ok bool) {
+	// One copy of the line backs every string of the event.
+	s := scanner{b: line, src: string(line)}
+	s.ws()
+	if !s.eat('{') {
+		return f, false
+	}
+	ok = s.object(func(key string) bool {
+		var ok bool
+		switch key {
+		case "id":
+			f.id, ok = s.str()
+		case "time":
+			f.time, ok = s.str()
+		case "action":
+			f.action, ok = s.str()
+		case "actor":
+			ok = s.eat('{') && s.object(func(key string) bool {
+				var ok bool
+				switch key {
+				case "id":
+					f.actorID, ok = s.str()
+				case "session":
+					f.session, ok = s.str()
+				case "ip":
+					f.ip, ok = s.str()
+				case "device":
+					f.device, ok = s.str()
+				case "country":
+					f.country, ok = s.str()
+				default:
+					ok = !foldsToKnown(key, actorKeys) && s.skip(1)
+				}
+				return ok
+			})
+		case "subject":
+			ok = s.eat('{') && s.object(func(key string) bool {
+				if key == "id" {
+					var ok bool
+					f.subject, ok = s.str()
+					return ok
+				}
+				return !foldsToKnown(key, subjectKeys) && s.skip(1)
+			})
+		case "resource":
+			f.resource, ok = s.str()
+		case "fields":
+			f.fields, ok = s.strList()
+		case "ticket":
+			f.ticket, ok = s.str()
+		case "reason":
+			f.reason, ok = s.str()
+		case "query":
+			f.query, ok = s.str()
+		case "count":
+			var n int64
+			n, ok = s.int()
+			f.count, f.hasCount = int(n), true
+		case "duration_ms":
+			f.durationMS, ok = s.int()
+		case "verification":
+			f.verification, ok = s.str()
+		case "result":
+			f.result, ok = s.str()
+		case "app":
+			f.app, ok = s.str()
+		default:
+			ok = !foldsToKnown(key, eventKeys) && s.skip(0)
+		}
+		return ok
+	})
+	return f, ok && s.end()
+}
+
+var (
+	eventKeys   = []string{"id", "time", "action", "actor", "subject", "resource", "fields", "ticket", "reason", "query", "count", "duration_ms", "verification", "result", "app"}
+	actorKeys   = []string{"id", "session", "ip", "device", "country"}
+	subjectKeys = []string{"id"}
+)
+
+// foldsToKnown reports whether key matches a known key case-insensitively,
+// which encoding/json would accept as that field.
+func foldsToKnown(key string, known []string) bool {
+	for _, k := range known {
+		if strings.EqualFold(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// scanner walks JSON bytes. Every method returns false instead of an error:
+// the slow path explains.
+type scanner struct {
+	b   []byte
+	src string // string(b), so strings are substrings of one allocation
+	i   int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) eat(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// end accepts only trailing white space.
+func (s *scanner) end() bool {
+	s.ws()
+	return s.i == len(s.b)
+}
+
+// object reads members after '{' up to and including '}', calling member
+// with each key when positioned at its value.
+func (s *scanner) object(member func(key string) bool) bool {
+	s.ws()
+	if s.eat('}') {
+		return true
+	}
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.eat(':') {
+			return false
+		}
+		s.ws()
+		if !member(key) {
+			return false
+		}
+		s.ws()
+		if s.eat('}') {
+			return true
+		}
+		if !s.eat(',') {
+			return false
+		}
+	}
+}
+
+// rawStr returns the bytes of a string without escapes.
+func (s *scanner) rawStr() ([]byte, bool) {
+	if !s.eat('"') {
+		return nil, false
+	}
+	start := s.i
+	j := bytes.IndexByte(s.b[start:], '"')
+	if j < 0 {
+		return nil, false
+	}
+	raw := s.b[start : start+j]
+	ascii := true
+	for _, c := range raw {
+		if c == '\\' || c < 0x20 {
+			return nil, false
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(raw) {
+		return nil, false
+	}
+	s.i = start + j + 1
+	return raw, true
+}
+
+func (s *scanner) str() (string, bool) {
+	raw, ok := s.rawStr()
+	if !ok {
+		return "", false
+	}
+	return s.src[s.i-1-len(raw) : s.i-1], true
+}
+
+func (s *scanner) strList() ([]string, bool) {
+	if !s.eat('[') {
+		return nil, false
+	}
+	out := make([]string, 0, 4)
+	s.ws()
+	if s.eat(']') {
+		return out, true
+	}
+	for {
+		s.ws()
+		v, ok := s.str()
+		if !ok {
+			return nil, false
+		}
+		out = append(out, v)
+		s.ws()
+		if s.eat(']') {
+			return out, true
+		}
+		if !s.eat(',') {
+			return nil, false
+		}
+	}
+}
+
+// int reads a JSON integer that fits comfortably in an int64.
+func (s *scanner) int() (int64, bool) {
+	neg := s.eat('-')
+	start := s.i
+	var n int64
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		n = n*10 + int64(s.b[s.i]-'0')
+		s.i++
+	}
+	digits := s.i - start
+	if digits == 0 || digits > 15 || (digits > 1 && s.b[start] == '0') {
+		return 0, false
+	}
+	if s.i < len(s.b) && (s.b[s.i] == '.' || s.b[s.i] == 'e' || s.b[s.i] == 'E') {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// skip passes over any JSON value, checking its syntax well enough that a
+// value the slow path would reject is never accepted.
+func (s *scanner) skip(depth int) bool {
+	if depth > 32 || s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, ok := s.rawStr()
+		return ok
+	case c == '{':
+		s.i++
+		return s.object(func(string) bool { return s.skip(depth + 1) })
+	case c == '[':
+		s.i++
+		s.ws()
+		if s.eat(']') {
+			return true
+		}
+		for {
+			s.ws()
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.eat(']') {
+				return true
+			}
+			if !s.eat(',') {
+				return false
+			}
+		}
+	case c == 't':
+		return s.lit("true")
+	case c == 'f':
+		return s.lit("false")
+	case c == 'n':
+		return s.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return false
+}
+
+// number passes over a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	s.eat('-')
+	if s.eat('0') {
+	} else if !s.digits() {
+		return false
+	}
+	if s.eat('.') && !s.digits() {
+		return false
+	}
+	if s.eat('e') || s.eat('E') {
+		if !s.eat('+') {
+			s.eat('-')
+		}
+		return s.digits()
+	}
+	return true
+}
+
+func (s *scanner) digits() bool {
+	start := s.i
+	for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
+		s.i++
+	}
+	return s.i > start
+}
+
+func (s *scanner) lit(l string) bool {
+	if bytes.HasPrefix(s.b[s.i:], []byte(l)) {
+		s.i += len(l)
+		return true
+	}
+	return false
+}
