@@ -3,7 +3,6 @@ package breach
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -141,7 +140,7 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	}
 	leaked := dedupe(q.Customers)
 	if len(leaked) == 0 {
-		return nil, errors.New("attribution: no leaked customer ids given")
+		return nil, userErrorf("attribution: no leaked customer ids given")
 	}
 	q.Top = cmp.Or(q.Top, DefaultTop)
 	q.Evidence = cmp.Or(q.Evidence, DefaultEvidence)

@@ -41,7 +41,7 @@ func (w Window) Contains(t time.Time) bool {
 // Validate rejects a window that ends before it starts.
 func (w Window) Validate() error {
 	if !w.Since.IsZero() && !w.Until.IsZero() && !w.Until.After(w.Since) {
-		return fmt.Errorf("time range: until %s is not after since %s",
+		return userErrorf("time range: until %s is not after since %s",
 			w.Until.Format(time.RFC3339), w.Since.Format(time.RFC3339))
 	}
 	return nil

@@ -2,7 +2,6 @@ package breach
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -44,7 +43,7 @@ func (s Scope) Validate() error {
 		}
 	}
 	if n != 1 {
-		return errors.New("exposure scope: give exactly one of actor, vendor, site or team")
+		return userErrorf("exposure scope: give exactly one of actor, vendor, site or team")
 	}
 	return nil
 }
@@ -337,7 +336,7 @@ func scopeActors(ctx context.Context, dir Directory, s Scope) ([]string, error) 
 		return nil, fmt.Errorf("reading the roster: %w", err)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("exposure: no one on the roster has %s", s)
+		return nil, userErrorf("exposure: no one on the roster has %s", s)
 	}
 	sort.Strings(out)
 	return out, nil
