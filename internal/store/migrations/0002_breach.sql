@@ -1,0 +1,73 @@
+-- Custos store, schema version 2: what the breach questions (exposure,
+-- attribution, canaries; internal/breach) need beyond version 1.
+
+-- Rebuilding the ticket index for a set of customers starts from the
+-- tickets about them.
+CREATE INDEX ticket_changes_subject ON ticket_changes (subject) WHERE subject <> '';
+
+-- Canary customers: honeytoken records minted for one team or one site
+-- (exactly one of the two is non-empty), so a canary in a leak names where
+-- it was shown.
+CREATE TABLE canaries (
+    subject TEXT    PRIMARY KEY,
+    team    TEXT    NOT NULL,
+    site    TEXT    NOT NULL,
+    minted  INTEGER NOT NULL,  -- nanoseconds since the epoch, UTC
+    seed    TEXT    NOT NULL
+) WITHOUT ROWID;
+
+-- Reach: how many distinct customers each actor accessed, all time and per
+-- UTC day, and how many anyone accessed. Attribution scores an actor's
+-- coverage of a leak against their reach, for every actor who touched a
+-- leaked customer; counting that from the events would read every event of
+-- every such actor (seconds at 10 M events). The triggers below keep the
+-- counts exact as events arrive, each with lookups in events_subject_time
+-- that touch only the customer's own events.
+CREATE TABLE reach_actor (
+    actor    TEXT PRIMARY KEY,
+    subjects INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE reach_actor_day (
+    actor    TEXT    NOT NULL,
+    day      INTEGER NOT NULL,  -- days since the epoch, UTC
+    subjects INTEGER NOT NULL,
+    PRIMARY KEY (actor, day)
+) WITHOUT ROWID;
+CREATE TABLE reach_day (
+    day      INTEGER PRIMARY KEY,
+    subjects INTEGER NOT NULL
+);
+CREATE TABLE reach_total (
+    id       INTEGER PRIMARY KEY CHECK (id = 0),
+    subjects INTEGER NOT NULL
+);
+
+-- Events stored before this version.
+INSERT INTO reach_actor SELECT actor, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL GROUP BY actor;
+INSERT INTO reach_actor_day SELECT actor, time / 86400000000000, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL GROUP BY 1, 2;
+INSERT INTO reach_day SELECT time / 86400000000000, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL GROUP BY 1;
+INSERT INTO reach_total SELECT 0, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL;
+
+-- An event id already stored is not inserted (ON CONFLICT DO NOTHING), so
+-- a retried event does not fire this trigger.
+CREATE TRIGGER events_reach AFTER INSERT ON events WHEN new.subject IS NOT NULL
+BEGIN
+    INSERT INTO reach_actor (actor, subjects) SELECT new.actor, 1
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject AND actor = new.actor AND seq <> new.seq)
+        ON CONFLICT (actor) DO UPDATE SET subjects = subjects + 1;
+    INSERT INTO reach_actor_day (actor, day, subjects) SELECT new.actor, new.time / 86400000000000, 1
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject
+            AND time >= (new.time / 86400000000000) * 86400000000000
+            AND time < (new.time / 86400000000000 + 1) * 86400000000000
+            AND actor = new.actor AND seq <> new.seq)
+        ON CONFLICT (actor, day) DO UPDATE SET subjects = subjects + 1;
+    INSERT INTO reach_day (day, subjects) SELECT new.time / 86400000000000, 1
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject
+            AND time >= (new.time / 86400000000000) * 86400000000000
+            AND time < (new.time / 86400000000000 + 1) * 86400000000000
+            AND seq <> new.seq)
+        ON CONFLICT (day) DO UPDATE SET subjects = subjects + 1;
+    INSERT INTO reach_total (id, subjects) SELECT 0, 1
+        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject AND seq <> new.seq)
+        ON CONFLICT (id) DO UPDATE SET subjects = subjects + 1;
+END;
