@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
@@ -52,6 +53,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
 				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
 				Logger:          log,
+				Routes:          (&breach.API{Source: st, Windows: ticketWindows(cfg), Logger: log}).Routes(),
 			}, st)
 			if err != nil {
 				st.Close()

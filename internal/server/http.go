@@ -24,6 +24,9 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("PUT /v1/roster/{id}", s.putPerson)
 	api.HandleFunc("PUT /v1/subjects/{id}", s.putSubject)
 	api.HandleFunc("GET /v1/findings", s.findings)
+	for pattern, h := range s.opts.Routes {
+		api.Handle(pattern, h)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -65,6 +65,9 @@ type Options struct {
 	// NewEngine assembles the engine; it passes findings to emit.
 	NewEngine func(emit func(*finding.Finding)) Engine
 	Logger    *slog.Logger
+	// Routes are more /v1 endpoints (net/http patterns such as
+	// "GET /v1/exposure"), served behind the same token as the rest.
+	Routes map[string]http.Handler
 }
 
 // findingBatch is how many findings the engine goroutine collects before it

@@ -51,6 +51,7 @@ type setup struct {
 	maxBody int64
 	gate    chan struct{}
 	hook    func(string)
+	routes  func(*store.Store) map[string]http.Handler
 }
 
 func start(t *testing.T, path string, opt ...func(*setup)) *harness {
@@ -67,6 +68,10 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 	}
 	h := &harness{t: t, st: st, done: make(chan error, 1)}
 	cfg := config.Default()
+	var routes map[string]http.Handler
+	if su.routes != nil {
+		routes = su.routes(st)
+	}
 	srv, err := New(Options{
 		Token:   testToken,
 		MaxBody: su.maxBody,
@@ -74,6 +79,7 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
+		Routes: routes,
 	}, st)
 	if err != nil {
 		t.Fatal(err)
