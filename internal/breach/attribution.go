@@ -292,7 +292,7 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 		fmt.Fprintf(&b, ", %d of them without a matching ticket", s.NoTicket)
 	}
 	fmt.Fprintf(&b, ", between %s and %s; ", s.First.Format(time.DateOnly), s.Last.Format(time.DateOnly))
-	fmt.Fprintf(&b, "an actor seeing %d customers at random would cover about %.1f", s.Reach, s.Expected)
+	fmt.Fprintf(&b, "an actor seeing %s at random would cover about %.1f", plural(s.Reach, "customer"), s.Expected)
 	switch {
 	case s.Score >= maxScore:
 		b.WriteString(" (chance below 1e-1000)")
