@@ -26,7 +26,8 @@ const (
 	ticketChangesQuery = `WITH ids(id) AS (
 			SELECT tc.id FROM json_each(?1) AS j CROSS JOIN ticket_changes AS tc ON tc.subject = j.value AND tc.subject <> ''
 			UNION SELECT value FROM json_each(?2))
-		SELECT tc.seq, tc.raw FROM ids CROSS JOIN ticket_changes AS tc ON tc.id = ids.id
+		SELECT tc.seq, tc.id, tc.time, tc.subject, tc.assignee, tc.status
+		FROM ids CROSS JOIN ticket_changes AS tc ON tc.id = ids.id
 		ORDER BY tc.time, tc.seq`
 	reachQuery    = `SELECT actor, subjects FROM reach_actor WHERE actor IN (SELECT value FROM json_each(?))`
 	reachDayQuery = `SELECT actor, sum(subjects) FROM reach_actor_day
@@ -100,7 +101,9 @@ func (s *Store) events(ctx context.Context, fn func(*event.Event) error, query s
 }
 
 // TicketChanges calls fn with every change of the tickets that are or were
-// about one of subjects, or whose id is in ids, in time order.
+// about one of subjects, or whose id is in ids, in time order. The changes
+// are read from the columns, which ticket_changes_key covers, not decoded
+// from the raw JSON: Raw is not set.
 func (s *Store) TicketChanges(ctx context.Context, subjects, ids []string, fn func(*event.TicketChange) error) error {
 	rows, err := s.r.QueryContext(ctx, ticketChangesQuery, jsonList(subjects), jsonList(ids))
 	if err != nil {
@@ -108,15 +111,13 @@ func (s *Store) TicketChanges(ctx context.Context, subjects, ids []string, fn fu
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var seq int64
-		var raw []byte
-		if err := rows.Scan(&seq, &raw); err != nil {
+		var seq, at int64
+		var tc event.TicketChange
+		var status string
+		if err := rows.Scan(&seq, &tc.ID, &at, &tc.Subject, &tc.Assignee, &status); err != nil {
 			return fmt.Errorf("store: ticket changes: %w", err)
 		}
-		tc, err := event.DecodeTicketChange(raw)
-		if err != nil {
-			return fmt.Errorf("store: stored ticket change at seq %d: %w", seq, err)
-		}
+		tc.Time, tc.Status = time.Unix(0, at).UTC(), event.TicketStatus(status)
 		if err := fn(&tc); err != nil {
 			return err
 		}
