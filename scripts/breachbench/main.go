@@ -120,7 +120,7 @@ type gen struct {
 	buf       []byte
 }
 
-func (g *gen) customer(i int) string { return "c-" + strconv.Itoa(1_000_000_0+i)[1:] }
+func (g *gen) customer(i int) string { return "c-" + strconv.Itoa(1_000_000_0 + i)[1:] }
 
 // leaked is the insider's harvest: 1,000 distinct customers, fixed by the
 // seed so a reused database and a new run agree.
