@@ -11,20 +11,23 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/custos-io/custos/internal/baseline"
 	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/risk"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
 type Config struct {
-	Tickets Tickets           `yaml:"tickets"`
-	Risk    engine.RiskConfig `yaml:"risk"`
-	Detect  detect.Config     `yaml:"detect"`
-	Replay  Replay            `yaml:"replay"`
-	Serve   Serve             `yaml:"serve"`
-	Log     Log               `yaml:"log"`
+	Tickets  Tickets         `yaml:"tickets"`
+	Risk     risk.Config     `yaml:"risk"`
+	Baseline baseline.Config `yaml:"baseline"`
+	Detect   detect.Config   `yaml:"detect"`
+	Replay   Replay          `yaml:"replay"`
+	Serve    Serve           `yaml:"serve"`
+	Log      Log             `yaml:"log"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -68,10 +71,11 @@ type Log struct {
 // Default returns the configuration used when no file is given.
 func Default() Config {
 	return Config{
-		Tickets: Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
-		Risk:    engine.RiskConfig{HalfLife: 72 * time.Hour, CaseThreshold: 50},
-		Detect:  detect.Defaults(),
-		Replay:  Replay{Lateness: 5 * time.Minute},
+		Tickets:  Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
+		Risk:     risk.Defaults(),
+		Baseline: baseline.Defaults(),
+		Detect:   detect.Defaults(),
+		Replay:   Replay{Lateness: 5 * time.Minute},
 		Serve: Serve{
 			Addr:            "127.0.0.1:7410",
 			DB:              "custos.db",
@@ -117,12 +121,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: tickets.after_close must not be negative, got %s", c.Tickets.AfterClose)
 	case c.Replay.Lateness < 0:
 		return fmt.Errorf("config: replay.lateness must not be negative, got %s", c.Replay.Lateness)
-	case c.Risk.HalfLife <= 0:
-		return fmt.Errorf("config: risk.half_life must be positive, got %s", c.Risk.HalfLife)
-	case c.Risk.CaseThreshold <= 0:
-		return fmt.Errorf("config: risk.case_threshold must be positive, got %v", c.Risk.CaseThreshold)
 	case c.Serve.MaxBody <= 0:
 		return fmt.Errorf("config: serve.max_body must be positive, got %d", c.Serve.MaxBody)
+	}
+	if err := c.Risk.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Baseline.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -141,11 +147,17 @@ func (c *Config) Validate() error {
 func (c *Config) Engine(emit func(*finding.Finding)) *engine.Engine {
 	var eng *engine.Engine
 	people := func(id string) *event.Person { return eng.Person(id) }
+	settled := detect.Settled(c.Detect, people)
+	if c.Baseline.Enabled {
+		settled = append(settled, baseline.New(c.Baseline, people))
+	}
 	eng = engine.New(engine.Config{
 		Tickets:   engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose},
 		Immediate: detect.Immediate(),
-		Settled:   detect.Settled(c.Detect, people),
-		Risk:      c.Risk,
+		Settled:   settled,
+		NewScorer: risk.New(c.Risk).NewScorer,
+		Describe:  detect.Describe,
+		Risk:      c.Risk.Engine(),
 	}, emit)
 	return eng
 }

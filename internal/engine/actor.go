@@ -1,10 +1,7 @@
 package engine
 
 import (
-	"fmt"
 	"math"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/finding"
@@ -47,30 +44,15 @@ func (s *decayScorer) Add(a *Alert, at time.Time) (float64, bool) {
 	return s.risk, s.risk >= s.cfg.CaseThreshold || a.Severity == finding.Critical
 }
 
-// maxCaseAlerts bounds how many alert ids one case lists; the count in its
-// summary stays exact.
-const maxCaseAlerts = 1000
-
-// recentAlerts bounds the alerts remembered before a case opens, which become
-// the case's first contributing alerts.
-const recentAlerts = 32
-
-type recentAlert struct{ id, rule string }
-
 type actorState struct {
 	scorer   Scorer
 	suppress map[string]time.Time // rule+key -> end of suppression
 	pruneAt  int
 
-	recent []recentAlert // alerts since the last case, newest last
-
-	caseID      string
-	caseOpened  time.Time
-	caseAlerts  []string
-	caseCount   int
-	caseRules   map[string]int
-	caseSev     finding.Severity
-	caseWritten int // alert count at the last write
+	// recent holds the alerts since the last case that may still contribute
+	// to one, a few per rule (see remember); nil for most actors.
+	recent []*caseAlert
+	c      *openCase // nil until a case opens
 }
 
 func (e *Engine) actor(id string) *actorState {
@@ -88,6 +70,9 @@ func (e *Engine) Actors() int { return len(e.actors) }
 // stageTime is when a detection at the current stage could be known: the
 // event's time, or the end of its grace window once settled.
 func (e *Engine) stageTime() time.Time {
+	if e.in.Event == nil {
+		return e.now
+	}
 	if e.settling {
 		return e.in.Event.Time.Add(e.cfg.Tickets.Grace)
 	}
@@ -96,8 +81,17 @@ func (e *Engine) stageTime() time.Time {
 
 func (e *Engine) alert(a Alert) {
 	ev := e.in.Event
-	at := e.stageTime()
-	st := e.actor(ev.Actor.ID)
+	if a.Actor == "" {
+		if ev == nil {
+			return // nothing to attribute it to
+		}
+		a.Actor = ev.Actor.ID
+	}
+	at := a.At
+	if at.IsZero() {
+		at = e.stageTime()
+	}
+	st := e.actor(a.Actor)
 	if a.SuppressFor > 0 {
 		key := a.Rule + "\x00" + a.Key
 		if until, ok := st.suppress[key]; ok && at.Before(until) {
@@ -114,14 +108,18 @@ func (e *Engine) alert(a Alert) {
 			st.pruneAt = max(64, 2*len(st.suppress))
 		}
 	}
-	if len(a.Evidence) == 0 {
+	if len(a.Evidence) == 0 && ev != nil {
 		a.Evidence = []string{ev.ID}
+	}
+	first := ""
+	if len(a.Evidence) > 0 {
+		first = a.Evidence[0]
 	}
 	f := &finding.Finding{
 		Kind:     finding.KindAlert,
-		ID:       finding.ID("al", a.Rule, ev.Actor.ID, a.Evidence[0], a.Key),
+		ID:       finding.ID("al", a.Rule, a.Actor, first, a.Key),
 		Time:     at,
-		Actor:    finding.ActorRef{ID: ev.Actor.ID},
+		Actor:    finding.ActorRef{ID: a.Actor},
 		Rule:     a.Rule,
 		Severity: a.Severity,
 		Risk:     a.Risk,
@@ -134,74 +132,90 @@ func (e *Engine) alert(a Alert) {
 	e.emit(f)
 
 	risk, open := st.scorer.Add(&a, at)
-	if st.caseID == "" {
-		st.recent = append(st.recent, recentAlert{f.ID, a.Rule})
-		if len(st.recent) > recentAlerts {
-			st.recent = st.recent[1:]
-		}
+	ca := newCaseAlert(f)
+	if st.c == nil {
+		st.remember(ca, at.Add(-e.cfg.CaseWindow))
 		if !open {
 			return
 		}
-		st.caseID = finding.ID("case", ev.Actor.ID, f.ID)
-		st.caseOpened = at
-		st.caseAlerts = make([]string, len(st.recent))
-		st.caseRules = map[string]int{}
-		for i, r := range st.recent {
-			st.caseAlerts[i] = r.id
-			st.caseRules[r.rule]++
-		}
-		st.caseCount = len(st.recent)
+		st.c = newCase(a.Actor, f.ID, at, st.recent)
 		st.recent = nil
-		st.caseSev = a.Severity
 		e.stats.Cases++
-		e.writeCase(ev.Actor.ID, st, at, risk, f)
+		e.writeCase(a.Actor, st, at, risk)
 		return
 	}
-	if len(st.caseAlerts) < maxCaseAlerts {
-		st.caseAlerts = append(st.caseAlerts, f.ID)
-	}
-	st.caseCount++
-	st.caseRules[a.Rule]++
-	raised := a.Severity.Rank() > st.caseSev.Rank()
-	st.caseSev = finding.Max(st.caseSev, a.Severity)
+	raised := st.c.add(ca)
 	// Re-write a growing case when it becomes more severe or its evidence
 	// doubles, so sinks see it grow without a line per alert.
-	if raised || st.caseCount >= 2*st.caseWritten {
+	if raised || st.c.count >= 2*st.c.written {
 		e.stats.CaseUpdates++
-		e.writeCase(ev.Actor.ID, st, at, risk, f)
+		e.writeCase(a.Actor, st, at, risk)
 	}
 }
 
-func (e *Engine) writeCase(actor string, st *actorState, at time.Time, risk float64, latest *finding.Finding) {
-	st.caseWritten = st.caseCount
+// recentPerRule and recentMax bound the alerts an actor remembers before a
+// case opens: the latest few of each rule, so a habitual low-risk rule cannot
+// push out the one anomaly that explains the case.
+const (
+	recentPerRule = 4
+	recentMax     = 16
+)
+
+// remember keeps ca among the actor's recent alerts, dropping those older
+// than horizon, the oldest of ca's rule beyond recentPerRule, and the oldest
+// overall beyond recentMax.
+func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
+	kept := st.recent[:0]
+	same := 0
+	for i := len(st.recent) - 1; i >= 0; i-- {
+		if st.recent[i].rule == ca.rule {
+			same++
+		}
+	}
+	for _, r := range st.recent {
+		switch {
+		case r.at.Before(horizon):
+			continue
+		case r.rule == ca.rule && same >= recentPerRule:
+			same--
+			continue
+		}
+		kept = append(kept, r)
+	}
+	clear(st.recent[len(kept):])
+	st.recent = append(kept, ca)
+	if n := len(st.recent) - recentMax; n > 0 {
+		copy(st.recent, st.recent[n:])
+		clear(st.recent[len(st.recent)-n:])
+		st.recent = st.recent[:len(st.recent)-n]
+	}
+}
+
+func (e *Engine) writeCase(actor string, st *actorState, at time.Time, risk float64) {
+	c := st.c
+	c.written = c.count
+	var parts []RiskPart
+	if x, ok := st.scorer.(RiskExplainer); ok {
+		parts = x.Parts()
+	}
 	e.emit(&finding.Finding{
 		Kind:     finding.KindCase,
-		ID:       st.caseID,
+		ID:       c.id,
 		Time:     at,
 		Actor:    finding.ActorRef{ID: actor},
-		Severity: st.caseSev,
+		Severity: c.sev,
 		Risk:     math.Round(risk*10) / 10,
 		Status:   "open",
-		Alerts:   append([]string(nil), st.caseAlerts...),
-		Summary:  caseSummary(actor, st, latest),
+		Alerts:   append([]string(nil), c.alerts...),
+		Summary:  c.summary(actor, e.describe(actor)),
+		Details:  c.details(parts),
 	})
 }
 
-func caseSummary(actor string, st *actorState, latest *finding.Finding) string {
-	rules := make([]string, 0, len(st.caseRules))
-	for r := range st.caseRules {
-		rules = append(rules, r)
+// describe names an actor for a case summary, with Config.Describe if set.
+func (e *Engine) describe(actor string) string {
+	if e.cfg.Describe == nil {
+		return actor
 	}
-	sort.Slice(rules, func(i, j int) bool {
-		if st.caseRules[rules[i]] != st.caseRules[rules[j]] {
-			return st.caseRules[rules[i]] > st.caseRules[rules[j]]
-		}
-		return rules[i] < rules[j]
-	})
-	parts := make([]string, len(rules))
-	for i, r := range rules {
-		parts[i] = fmt.Sprintf("%s ×%d", r, st.caseRules[r])
-	}
-	return fmt.Sprintf("%s: %d alert(s) since %s (%s). Latest: %s",
-		actor, st.caseCount, st.caseOpened.UTC().Format("2006-01-02 15:04 MST"), strings.Join(parts, ", "), latest.Summary)
+	return e.cfg.Describe(actor, e.people[actor])
 }

@@ -38,6 +38,14 @@ type Alert struct {
 	Evidence []string
 	Summary  string
 	Details  map[string]any
+	// Actor, if set, is the actor the alert is about; by default the actor
+	// of the event being examined. Detectors that close a period for many
+	// actors at once (baselines) name each actor here.
+	Actor string
+	// At, if set, is the event time the alert is dated; by default the time
+	// the current stage could know it (the event time, or the end of its
+	// ticket grace window once settled).
+	At time.Time
 	// SuppressFor drops a repeat of this rule for this actor and Key within
 	// the duration after the last alert that was let through.
 	SuppressFor time.Duration
@@ -50,6 +58,13 @@ type Emit func(Alert)
 // Detector examines inputs and emits alerts.
 type Detector interface {
 	Detect(in *Input, emit Emit)
+}
+
+// Flusher is implemented by detectors that hold conclusions until a period
+// closes; the engine calls Flush at the end of input (Engine.Flush), after
+// every pending access has settled, so the last partial period is judged too.
+type Flusher interface {
+	Flush(emit Emit)
 }
 
 // DetectorFunc adapts a function to Detector.
@@ -66,6 +81,19 @@ type Scorer interface {
 	Add(a *Alert, at time.Time) (risk float64, open bool)
 }
 
+// RiskPart is one rule's share of an actor's risk.
+type RiskPart struct {
+	Rule string  `json:"rule"`
+	Risk float64 `json:"risk"`
+}
+
+// RiskExplainer is optionally implemented by a Scorer to say how the risk
+// it last returned is made up, for case explanations. Parts are ordered
+// (largest first) so findings stay deterministic.
+type RiskExplainer interface {
+	Parts() []RiskPart
+}
+
 // Config is the engine's configuration.
 type Config struct {
 	Tickets Windows
@@ -76,6 +104,12 @@ type Config struct {
 	// decaying sum of RiskConfig.
 	NewScorer func() Scorer
 	Risk      RiskConfig
+	// Describe names an actor in case summaries from its roster entry (nil
+	// if unknown): "a-ana (bpo-north payments agent)". Nil uses the id.
+	Describe func(id string, p *event.Person) string
+	// CaseWindow is how far back alerts that came before a case opened are
+	// listed as its contributing alerts; zero means 7 days.
+	CaseWindow time.Duration
 }
 
 // Stats counts what the engine has seen and concluded.
@@ -105,6 +139,9 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 	if cfg.NewScorer == nil {
 		rc := cfg.Risk.withDefaults()
 		cfg.NewScorer = func() Scorer { return newDecayScorer(rc) }
+	}
+	if cfg.CaseWindow <= 0 {
+		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
 	return &Engine{
 		cfg:      cfg,
@@ -162,6 +199,15 @@ func (e *Engine) Flush() {
 	for e.pending.Len() > 0 {
 		e.settle(heap.Pop(&e.pending).(pending))
 	}
+	e.settling = true
+	for _, stage := range [][]Detector{e.cfg.Immediate, e.cfg.Settled} {
+		for _, d := range stage {
+			if f, ok := d.(Flusher); ok {
+				f.Flush(e.alert)
+			}
+		}
+	}
+	e.settling = false
 }
 
 // advance moves the watermark to t and settles the accesses whose grace

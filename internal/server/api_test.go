@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -54,7 +55,7 @@ func TestBodyTooLarge(t *testing.T) {
 	h := start(t, dbPath(t), func(s *setup) { s.maxBody = 2048 })
 	var b strings.Builder
 	for i := 0; b.Len() <= 2048; i++ {
-		b.WriteString(evLine("e"+strings.Repeat("x", 5)+string(rune('a'+i%26))+time.Duration(i).String(), "2026-03-03T01:00:00Z", "a", "login", "") + "\n")
+		b.WriteString(evLine(fmt.Sprintf("e-%d", i), "2026-03-03T01:00:00Z", "a", "login", "") + "\n")
 	}
 	for _, ct := range []string{"application/x-ndjson", "application/json"} {
 		body := b.String()
@@ -478,5 +479,24 @@ func TestRequestLog(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("request log lacks %s:\n%s", want, logs)
 		}
+	}
+}
+
+// A detector that panics on a record does not take the server down, at
+// ingest or at the next start's rebuild; the record is logged and skipped.
+func TestEnginePanicIsContained(t *testing.T) {
+	path := dbPath(t)
+	for range 2 { // live, then rebuilt
+		h := start(t, path, func(s *setup) { s.panicOn = "boom" })
+		h.post("/v1/events", "application/x-ndjson", evLine("boom", "2026-03-03T01:00:00Z", "a", "login", "")+"\n"+
+			evLine("fine", "2026-03-03T01:01:00Z", "a", "login", ""))
+		h.sync()
+		if n := h.events.Load(); n != 1 {
+			t.Errorf("engine processed %d events, want 1 (the one after the panic)", n)
+		}
+		if !strings.Contains(h.logs.String(), "the engine failed on a record; skipped") || !strings.Contains(h.logs.String(), "event boom (seq 1)") {
+			t.Errorf("panic not logged with the record:\n%s", h.logs.String())
+		}
+		h.stop()
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,7 +293,16 @@ type loop struct {
 	written int64
 }
 
+// feed gives one item to the engine. A panic in a detector is logged and
+// the item skipped: the record is stored and re-fed on every start, so
+// crashing on it would crash every start.
 func (l *loop) feed(it item) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.log.Error("the engine failed on a record; skipped", "panic", fmt.Sprint(p), "record", it.describe(),
+				"stack", string(debug.Stack()))
+		}
+	}()
 	switch {
 	case it.person != nil:
 		l.eng.SetPerson(it.person)
@@ -303,6 +313,20 @@ func (l *loop) feed(it item) {
 	case it.rec.Ticket != nil:
 		l.eng.Ticket(it.rec.Ticket)
 	}
+}
+
+func (it item) describe() string {
+	switch {
+	case it.person != nil:
+		return "roster entry " + it.person.ID
+	case it.subject != nil:
+		return "customer " + it.subject.ID
+	case it.rec.Event != nil:
+		return fmt.Sprintf("event %s (seq %d)", it.rec.Event.ID, it.rec.Seq)
+	case it.rec.Ticket != nil:
+		return fmt.Sprintf("ticket change %s (seq %d)", it.rec.Ticket.ID, it.rec.Seq)
+	}
+	return "empty item"
 }
 
 // flush writes the pending findings. On failure it keeps them for the next

@@ -24,13 +24,17 @@ const testToken = "test-token-0123456789abcdef"
 // holds the engine goroutine until the gate opens.
 type countingEngine struct {
 	Engine
-	events *atomic.Int64
-	gate   chan struct{}
+	events  *atomic.Int64
+	gate    chan struct{}
+	panicOn string // an event id the engine panics on
 }
 
 func (c countingEngine) Event(e *event.Event) {
 	if c.gate != nil {
 		<-c.gate
+	}
+	if e.ID == c.panicOn {
+		panic("detector bug")
 	}
 	c.events.Add(1)
 	c.Engine.Event(e)
@@ -48,6 +52,7 @@ type harness struct {
 }
 
 type setup struct {
+	panicOn string
 	maxBody int64
 	gate    chan struct{}
 	hook    func(string)
@@ -76,7 +81,7 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
-			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate}
+			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 		Routes: routes,

@@ -49,7 +49,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// BEGIN IMMEDIATE takes the write lock at the start, so a transaction
 	// never fails half-way on a lock upgrade.
-	w, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)")+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "cache_size(-65536)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}

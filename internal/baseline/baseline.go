@@ -1,0 +1,579 @@
+// Package baseline learns what normal looks like for each actor and each
+// peer group, and raises anomaly alerts (rule "anomaly:<feature>") when an
+// actor departs from both. Features (the Features table) are counted per
+// actor per period in event time; a period closes when the watermark passes
+// its end. Each value is judged against the actor's own history (by day of
+// week or hour of day where the data supports it) and against its peer
+// group in the same period, with medians and median absolute deviations, so
+// a day when everyone is busier raises no one, and a new hire is judged
+// against peers until it has a history.
+package baseline
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
+)
+
+// RulePrefix starts the rule id of every anomaly alert.
+const RulePrefix = "anomaly:"
+
+// Config tunes the baselines. See docs/detection.md.
+type Config struct {
+	// Enabled switches the baselines on.
+	Enabled bool `yaml:"enabled"`
+	// Significance is the robust score (spreads above the norm) at which a
+	// value is an anomaly.
+	Significance float64 `yaml:"significance"`
+	// MinHistory is how many worked days of its own an actor needs before
+	// its own history is used (and before a new IP or device counts as new).
+	MinHistory int `yaml:"min_history"`
+	// MinPeers is how many actors of a peer group must be active in the
+	// period for the group to be a norm.
+	MinPeers int `yaml:"min_peers"`
+	// PeerGroups lists the roster attributes that make a peer group, most
+	// specific first; the first with MinPeers active members is used.
+	// Attributes: vendor, team, role, site, country, manager.
+	PeerGroups [][]string `yaml:"peer_groups"`
+	// HighValueUSD and HighValueTiers say which customers are high-value.
+	HighValueUSD   float64  `yaml:"high_value_usd"`
+	HighValueTiers []string `yaml:"high_value_tiers"`
+	// IdentityResources and IdentityFields say which accesses show identity
+	// data (documents, dates of birth).
+	IdentityResources []string `yaml:"identity_resources"`
+	IdentityFields    []string `yaml:"identity_fields"`
+	// LongDwell: a record on screen this long counts as a long dwell.
+	LongDwell time.Duration `yaml:"long_dwell"`
+	// Risk is the risk points of an anomaly at the significance, times the
+	// feature's weight; a stronger anomaly earns up to MaxRiskFactor times it.
+	Risk          float64 `yaml:"risk"`
+	MaxRiskFactor float64 `yaml:"max_risk_factor"`
+	// Features overrides settings of single features by name.
+	Features map[string]FeatureConfig `yaml:"features"`
+}
+
+// FeatureConfig overrides one feature; zero values keep the default.
+type FeatureConfig struct {
+	Disabled     bool    `yaml:"disabled"`
+	Significance float64 `yaml:"significance"`
+	MinExcess    float64 `yaml:"min_excess"`
+	Weight       float64 `yaml:"weight"`
+}
+
+// Defaults returns the shipped configuration.
+func Defaults() Config {
+	return Config{
+		Enabled:           true,
+		Significance:      4,
+		MinHistory:        5,
+		MinPeers:          4,
+		PeerGroups:        [][]string{{"vendor", "team", "role"}, {"team", "role"}, {"role"}},
+		HighValueUSD:      100000,
+		HighValueTiers:    []string{"vip"},
+		IdentityResources: []string{"kyc_document", "identity", "id_document"},
+		IdentityFields:    []string{"dob", "date_of_birth", "ssn", "national_id", "passport", "id_number", "document_number", "tax_id"},
+		LongDwell:         2 * time.Minute,
+		Risk:              20,
+		MaxRiskFactor:     3,
+	}
+}
+
+var attributes = []string{"vendor", "team", "role", "site", "country", "manager"}
+
+// Validate reports the first setting that cannot work, naming its key.
+func (c *Config) Validate() error {
+	switch {
+	case c.Significance <= 0:
+		return fmt.Errorf("baseline.significance must be positive, got %v", c.Significance)
+	case c.MinHistory < 1 || c.MinHistory > historyDays:
+		return fmt.Errorf("baseline.min_history must be between 1 and %d days, got %d", historyDays, c.MinHistory)
+	case c.MinPeers < 2:
+		return fmt.Errorf("baseline.min_peers must be at least 2, got %d", c.MinPeers)
+	case c.HighValueUSD < 0:
+		return fmt.Errorf("baseline.high_value_usd must not be negative, got %v", c.HighValueUSD)
+	case c.LongDwell <= 0:
+		return fmt.Errorf("baseline.long_dwell must be positive, got %s", c.LongDwell)
+	case c.Risk < 0:
+		return fmt.Errorf("baseline.risk must not be negative, got %v", c.Risk)
+	case c.MaxRiskFactor < 1:
+		return fmt.Errorf("baseline.max_risk_factor must be at least 1, got %v", c.MaxRiskFactor)
+	}
+	for i, g := range c.PeerGroups {
+		for _, a := range g {
+			if !slices.Contains(attributes, a) {
+				return fmt.Errorf("baseline.peer_groups[%d]: unknown attribute %q (want one of %s)", i, a, strings.Join(attributes, ", "))
+			}
+		}
+	}
+	names := map[string]bool{}
+	for _, f := range Features() {
+		names[f.Name] = true
+	}
+	for name, fc := range c.Features {
+		if !names[name] {
+			return fmt.Errorf("baseline.features: unknown feature %q", name)
+		}
+		if fc.Significance < 0 || fc.MinExcess < 0 || fc.Weight < 0 {
+			return fmt.Errorf("baseline.features.%s: values must not be negative", name)
+		}
+	}
+	return nil
+}
+
+// People looks up a roster entry; nil if unknown.
+type People func(id string) *event.Person
+
+// feature is a Feature with its configuration applied.
+type feature struct {
+	Feature
+	sig  float64
+	part int // index of Part, or -1
+}
+
+// Detector is the baseline detector: an engine.Detector for the settled
+// stage (it needs the ticket verdict) and an engine.Flusher. Not safe for
+// concurrent use; the engine's goroutine owns it.
+type Detector struct {
+	cfg    Config
+	people People
+	feats  []feature
+	nDay   int // day features come first in feats, hour features after
+	hi     map[string]bool
+	idRes  map[string]bool
+	idFld  map[string]bool
+	tiers  map[string]bool
+
+	actors map[string]*actor
+	active []*actor // active today, in order of first activity
+	groups []map[string]*group
+	all    *group // everyone active today, for the population factor
+	free   []*window
+
+	hour  int64 // the open hour, hours since the Unix epoch; -1 before any event
+	dirty bool  // an event arrived since the last checkpoint
+	stamp int64 // checkpoint counter, for group statistics caches
+	stats Stats
+
+	scratch, scratch2 []float64
+	x                 Access
+}
+
+// Stats counts what the detector saw.
+type Stats struct {
+	Late  int64 // events of a period already closed, left out
+	Alert int64
+}
+
+// New returns a detector; cfg must be valid.
+func New(cfg Config, people People) *Detector {
+	d := &Detector{cfg: cfg, people: people, actors: map[string]*actor{}, hour: -1,
+		idRes: set(cfg.IdentityResources), idFld: set(cfg.IdentityFields), tiers: set(cfg.HighValueTiers)}
+	all := Features()
+	idx := map[string]int{}
+	for _, p := range []Period{Day, Hour} {
+		for _, f := range all {
+			fc := cfg.Features[f.Name]
+			if f.Period != p || fc.Disabled {
+				continue
+			}
+			ff := feature{Feature: f, sig: cfg.Significance, part: -1}
+			if fc.Significance > 0 {
+				ff.sig = fc.Significance
+			}
+			if fc.MinExcess > 0 {
+				ff.MinExcess = fc.MinExcess
+			}
+			if fc.Weight > 0 {
+				ff.Weight = fc.Weight
+			}
+			idx[f.Name] = len(d.feats)
+			d.feats = append(d.feats, ff)
+		}
+		if p == Day {
+			d.nDay = len(d.feats)
+		}
+	}
+	for i := range d.feats {
+		if j, ok := idx[d.feats[i].Part]; ok {
+			d.feats[i].part = j
+		}
+	}
+	d.all = d.newGroup("everyone", "")
+	d.groups = make([]map[string]*group, len(cfg.PeerGroups))
+	for i := range d.groups {
+		d.groups[i] = map[string]*group{}
+	}
+	return d
+}
+
+func set(xs []string) map[string]bool {
+	m := make(map[string]bool, len(xs))
+	for _, x := range xs {
+		m[x] = true
+	}
+	return m
+}
+
+// Stats returns the counts so far.
+func (d *Detector) Stats() Stats { return d.stats }
+
+// Actors returns how many actors have state.
+func (d *Detector) Actors() int { return len(d.actors) }
+
+// evidenceK is how many evidence events an alert names per feature and
+// period: the first ones, which show how it started.
+const evidenceK = 4
+
+type ref struct{ id, subject string }
+
+// actor is one actor's lasting state: its own history. Everything about the
+// open day is in its window, which exists only while it is active.
+type actor struct {
+	id       string
+	hist     []dayRing      // per day feature
+	hourHist [][24]hourRing // per hour feature, per hour of day
+	ips      recentSet
+	devices  recentSet
+	country  recentSet
+	days     uint16 // worked days closed into the history
+	w        *window
+}
+
+// window is an actor's state for the open day (and its open hour).
+type window struct {
+	groups   []*group // per peer-group level
+	num, den []float64
+	fired    []float64 // per feature: score of the last alert in this period
+	capv     []float64 // per feature: threshold crossed at this checkpoint, or NaN
+	judged   []float64 // per feature: the value last judged today
+	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
+	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
+	ev       [][]ref
+	seen     map[uint64]seen
+	hours    uint32 // hours of the day with activity
+	lastHour int64  // last hour with activity
+	weekend  bool
+	changed  bool // an event arrived since the last checkpoint
+}
+
+// seen is what a window remembers of one customer (or ticket) today.
+type seen struct {
+	hour   int32  // last hour (since the epoch) of a touch
+	fields uint32 // fields shown, one bit per field name hash
+	flags  uint8
+}
+
+const (
+	seenNoTicket uint8 = 1 << iota
+	seenIdentity
+	seenOthers
+)
+
+// maxSeen bounds the customers and tickets a window remembers per day; an
+// actor past it is counted as seeing a new customer at every access, which
+// overstates an already extreme day rather than growing without bound.
+const maxSeen = 8192
+
+func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
+
+// Detect counts one settled event into its actor's period state, first
+// closing every period that event time has passed.
+func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
+	ev := in.Event
+	h := hourOf(ev.Time)
+	d.advance(h, emit)
+	if ev.Denied {
+		return
+	}
+	if h/24 != d.hour/24 {
+		d.stats.Late++
+		return
+	}
+	a := d.actors[ev.Actor.ID]
+	if a == nil {
+		a = &actor{id: ev.Actor.ID, hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
+			devices: recentSet{size: 4}, country: recentSet{size: 4}}
+		d.actors[a.id] = a
+	}
+	if a.w == nil {
+		d.open(a, ev.Time)
+	}
+	d.dirty = true
+	w := a.w
+	w.changed = true
+	// One Access reused: passed to the features' functions it would escape
+	// to the heap on every event.
+	x := &d.x
+	*x = Access{In: in}
+	d.facts(a, w, h, x)
+	late := h != d.hour // an earlier hour of today: counts for the day only
+	for i := range d.feats {
+		f := &d.feats[i]
+		if late && f.Period == Hour {
+			continue
+		}
+		n, dn := f.Add(x)
+		if n == 0 && dn == 0 {
+			continue
+		}
+		w.num[i] += n
+		w.den[i] += dn
+		if n > 0 && len(w.ev[i]) < evidenceK {
+			w.ev[i] = append(w.ev[i], ref{ev.ID, ev.Subject})
+		}
+	}
+}
+
+// facts works out what the event means for the features.
+func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
+	ev := x.In.Event
+	hod := uint32(1) << (h % 24)
+	x.NewHour = w.hours&hod == 0
+	w.hours |= hod
+	if h > w.lastHour {
+		w.lastHour = h
+	}
+	learned := int(a.days) >= d.cfg.MinHistory
+	if ev.Actor.IP != "" && !a.ips.seen(uint32(fnv64(ev.Actor.IP))) {
+		x.NewIP = learned
+	}
+	if ev.Actor.Device != "" && !a.devices.seen(uint32(fnv64(ev.Actor.Device))) {
+		x.NewDevice = learned
+	}
+	if ev.Actor.Country != "" && !a.country.seen(uint32(fnv64(ev.Actor.Country))) {
+		x.NewCountry = learned
+	}
+	if ev.DurationMS > 0 {
+		x.Dwell = float64(ev.DurationMS) / 1000
+		x.LongDwell = time.Duration(ev.DurationMS)*time.Millisecond >= d.cfg.LongDwell
+	}
+	if !ev.Action.TouchesSubject() || ev.Subject == "" {
+		return
+	}
+	x.Touch = true
+	if s := x.In.Subject; s != nil {
+		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || d.tiers[s.Tier]
+	}
+	m := x.In.Ticket
+	if m != nil {
+		// Without a matching ticket: nothing about this customer in the
+		// queue, or a cited ticket about someone else. A ticket about the
+		// customer that is a colleague's (leads, escalations) or closed (QA
+		// review of a cited ticket) is its own fact, not this one.
+		reviewed := m.CitedExists && m.CitedSubject == ev.Subject
+		x.NoTicket = (m.Verdict == engine.NoTicket && !reviewed) || m.Verdict == engine.OtherSubject
+		x.OthersTicket = m.Verdict == engine.OtherAssignee
+	}
+	identity := d.idRes[ev.Resource]
+	var fields uint32
+	for _, f := range ev.Fields {
+		fields |= 1 << (fnv64(f) % 32)
+		if d.idFld[f] {
+			identity = true
+		}
+	}
+
+	k := fnv64(ev.Subject)
+	s, ok := w.seen[k]
+	if !ok {
+		if len(w.seen) >= maxSeen {
+			s = seen{}
+		} else {
+			s = seen{hour: -1}
+		}
+		x.NewCustomer = true
+	}
+	x.NewCustomerHour = int64(s.hour) != h
+	s.hour = int32(h)
+	x.NewFields = popcount(fields &^ s.fields)
+	s.fields |= fields
+	if x.NoTicket && s.flags&seenNoTicket == 0 {
+		x.NewNoTicket = true
+		s.flags |= seenNoTicket
+	}
+	if x.OthersTicket && s.flags&seenOthers == 0 {
+		x.NewOthersTicket = true
+		s.flags |= seenOthers
+	}
+	if identity && s.flags&seenIdentity == 0 {
+		x.NewIdentity = true
+		s.flags |= seenIdentity
+	}
+	if len(w.seen) < maxSeen || ok {
+		w.seen[k] = s
+	}
+	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" {
+		tk := fnv64(m.Ticket) ^ 0x9e3779b97f4a7c15 // tickets and customers share the set
+		if _, ok := w.seen[tk]; !ok && len(w.seen) < maxSeen {
+			w.seen[tk] = seen{}
+			x.NewTicket = true
+		}
+	}
+}
+
+func popcount(x uint32) int {
+	n := 0
+	for ; x != 0; x &= x - 1 {
+		n++
+	}
+	return n
+}
+
+// open starts an actor's day: a window, and its peer groups.
+func (d *Detector) open(a *actor, t time.Time) {
+	var w *window
+	if n := len(d.free); n > 0 {
+		w, d.free = d.free[n-1], d.free[:n-1]
+	} else {
+		nf := len(d.feats)
+		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
+			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
+			ev: make([][]ref, nf), seen: map[uint64]seen{}, groups: make([]*group, len(d.groups))}
+	}
+	w.lastHour = -1
+	wd := t.Weekday()
+	w.weekend = wd == time.Saturday || wd == time.Sunday
+	a.w = w
+	// The own history only changes when a day closes: its norms for today
+	// are worked out once.
+	for i := range d.nDay {
+		w.own[i], w.seasonal[i] = norm{}, 0
+		r := &a.hist[i]
+		if int(r.n) < d.cfg.MinHistory {
+			continue
+		}
+		xs, byDay := r.values(d.scratch[:0], w.weekend, d.cfg.MinHistory)
+		nm := norm{n: len(xs)}
+		nm.med, nm.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+		d.scratch = xs
+		w.own[i] = nm
+		if byDay {
+			w.seasonal[i] = 1
+			if w.weekend {
+				w.seasonal[i] = 2
+			}
+		}
+	}
+	p := d.people(a.id)
+	for lvl, attrs := range d.cfg.PeerGroups {
+		key, label := groupKey(p, attrs)
+		g := d.groups[lvl][key]
+		if g == nil {
+			g = d.newGroup(label, strings.Join(attrs, ","))
+			d.groups[lvl][key] = g
+		}
+		g.members = append(g.members, a)
+		w.groups[lvl] = g
+	}
+	d.active = append(d.active, a)
+	d.all.members = append(d.all.members, a)
+}
+
+func (d *Detector) newGroup(label, by string) *group {
+	n := len(d.feats)
+	return &group{label: label, by: by, norms: make([]norm, n), stamps: make([]int64, n),
+		factors: make([]float64, n), fstamps: make([]int64, n), fn: make([]int, n)}
+}
+
+// release returns a closed day's window to the free list.
+func (d *Detector) release(a *actor) {
+	w := a.w
+	a.w = nil
+	clear(w.num)
+	clear(w.den)
+	clear(w.fired)
+	clear(w.judged)
+	for i := range w.ev {
+		clear(w.ev[i])
+		w.ev[i] = w.ev[i][:0]
+	}
+	if len(w.seen) > 1024 {
+		w.seen = map[uint64]seen{} // let an unusually large day's map go
+	} else {
+		clear(w.seen)
+	}
+	clear(w.groups)
+	w.hours, w.changed = 0, false
+	d.free = append(d.free, w)
+}
+
+// groupKey names an actor's peer group at one level, and labels it for
+// people: "bpo-a payments agents".
+func groupKey(p *event.Person, attrs []string) (key, label string) {
+	if p == nil {
+		return "\x00unknown", "actors not on the roster"
+	}
+	var k, l []string
+	for _, a := range attrs {
+		v := attr(p, a)
+		k = append(k, a+"="+v)
+		if v == "" {
+			continue
+		}
+		v = strings.ReplaceAll(v, "_", " ")
+		if a == "role" {
+			v = plural(v)
+		}
+		l = append(l, v)
+	}
+	if len(l) == 0 {
+		l = append(l, "peers")
+	} else if !slices.Contains(attrs, "role") {
+		l = append(l, "staff")
+	}
+	return strings.Join(k, "\x00"), strings.Join(l, " ")
+}
+
+func attr(p *event.Person, name string) string {
+	switch name {
+	case "vendor":
+		if p.Vendor == "" {
+			return "in-house"
+		}
+		return p.Vendor
+	case "team":
+		return p.Team
+	case "role":
+		return p.Role
+	case "site":
+		return p.Site
+	case "country":
+		return p.Country
+	case "manager":
+		return p.Manager
+	}
+	return ""
+}
+
+func plural(s string) string {
+	switch {
+	case s == "qa":
+		return "QA reviewers"
+	case strings.HasSuffix(s, "s"):
+		return s
+	}
+	return s + "s"
+}
+
+// round keeps three decimals, so details read cleanly.
+func round(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*1000) / 1000
+}
+
+// index returns the position of the named feature, or -1 if it is off.
+func (d *Detector) index(name string) int {
+	for i := range d.feats {
+		if d.feats[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}

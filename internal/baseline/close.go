@@ -1,0 +1,404 @@
+package baseline
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/custos-io/custos/internal/detect"
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/finding"
+)
+
+// group is a peer group's members active today, with the norm of each
+// feature cached for the current checkpoint.
+type group struct {
+	label, by string
+	members   []*actor
+	norms     []norm
+	stamps    []int64
+	factors   []float64
+	fstamps   []int64
+	fn        []int
+}
+
+// advance closes every hour before h. Hours close in order, so alerts come
+// out in event-time order and the same input always closes the same way.
+func (d *Detector) advance(h int64, emit engine.Emit) {
+	if d.hour < 0 {
+		d.hour = h
+		return
+	}
+	for d.hour < h {
+		last := d.hour%24 == 23
+		d.checkpoint(emit, last)
+		d.hour++
+		if last {
+			d.closeDay()
+		}
+		if len(d.active) == 0 {
+			d.hour = h // nothing open: skip the quiet hours
+		}
+	}
+}
+
+// Flush judges the open day as if it had closed: the end of input.
+func (d *Detector) Flush(emit engine.Emit) {
+	if d.hour < 0 || len(d.active) == 0 {
+		return
+	}
+	d.dirty = true
+	d.checkpoint(emit, true)
+	d.closeDay()
+}
+
+// checkpoint closes the open hour: hour features are judged and learned,
+// and each day count so far is judged against full days (counts only grow,
+// so a day that is already unusual will end unusual). When final, the day
+// closes too: every day feature is judged and learned.
+func (d *Detector) checkpoint(emit engine.Emit, final bool) {
+	if !d.dirty && !final {
+		return
+	}
+	d.dirty = false
+	d.stamp++
+	H := d.hour
+	for _, a := range d.active {
+		w := a.w
+		// An actor with nothing new since the last checkpoint cannot have
+		// become more unusual: its counts stand still while its peers' and
+		// the population's only grow.
+		if !w.changed && !final {
+			continue
+		}
+		w.changed = false
+		for i := range d.feats {
+			w.capv[i] = math.NaN()
+			x, ok := d.value(a, i, final)
+			// Nothing is unusual about none; and a count that has not moved
+			// since it was last judged is judged already.
+			if !ok || x <= 0 || (!final && d.feats[i].Period == Day && x == w.judged[i]) {
+				continue
+			}
+			w.judged[i] = x
+			d.judge(a, i, x, final, emit)
+		}
+	}
+	for _, a := range d.active {
+		w := a.w
+		for i := range d.feats {
+			f := &d.feats[i]
+			if f.Period == Hour {
+				if x, ok := d.value(a, i, final); ok {
+					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv[i]))
+				}
+				w.num[i], w.den[i], w.fired[i] = 0, 0, 0
+				w.ev[i] = w.ev[i][:0]
+				continue
+			}
+			if final {
+				if x, ok := d.value(a, i, final); ok {
+					a.hist[i].push(learned(x, w.capv[i]), w.weekend)
+				}
+			}
+		}
+		if final && a.days < math.MaxUint16 {
+			a.days++
+		}
+	}
+}
+
+// learned is what the history keeps of a value: an anomaly only up to the
+// threshold it crossed, so an insider who keeps going does not teach the
+// baseline that this is normal.
+func learned(x, capv float64) float64 {
+	if !math.IsNaN(capv) && x > capv {
+		return capv
+	}
+	return x
+}
+
+func (d *Detector) closeDay() {
+	for _, a := range d.active {
+		d.release(a)
+	}
+	clear(d.active)
+	d.active = d.active[:0]
+	for _, g := range d.groups {
+		clear(g)
+	}
+	clear(d.all.members)
+	d.all.members = d.all.members[:0]
+}
+
+// value is an actor's value of feature i in the closing period; ok is false
+// when it has none to judge (not active this hour, too few customers for a
+// share, a share before the day's end).
+func (d *Detector) value(a *actor, i int, final bool) (float64, bool) {
+	f, w := &d.feats[i], a.w
+	if f.Period == Hour && w.lastHour != d.hour {
+		return 0, false
+	}
+	if f.Period == Day && !f.Count && !final {
+		return 0, false
+	}
+	if f.Ratio {
+		if w.den[i] < f.MinDen {
+			return 0, false
+		}
+		return w.num[i] / w.den[i], true
+	}
+	return w.num[i], true
+}
+
+// groupNorm is the norm of feature i among g's members in the closing period.
+func (d *Detector) groupNorm(g *group, i int, final bool) norm {
+	if g.stamps[i] == d.stamp {
+		return g.norms[i]
+	}
+	xs := d.scratch[:0]
+	for _, m := range g.members {
+		if v, ok := d.value(m, i, final); ok {
+			xs = append(xs, v)
+		}
+	}
+	var nm norm
+	nm.n = len(xs)
+	if nm.n > 0 {
+		nm.med, nm.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+	}
+	d.scratch = xs
+	g.norms[i], g.stamps[i] = nm, d.stamp
+	return nm
+}
+
+// populationFactor is the group factor of the actor's most specific peer
+// group where enough members have a history, or else of everyone active: a
+// market-panic day moves every team, so a small team borrows the shift it
+// cannot measure itself.
+func (d *Detector) populationFactor(w *window, i int, final bool) float64 {
+	for _, g := range w.groups {
+		if f, n := d.groupFactor(g, i, final); n >= d.cfg.MinPeers {
+			return f
+		}
+	}
+	f, _ := d.groupFactor(d.all, i, final)
+	return f
+}
+
+// groupFactor is how far g's members stand above their own usual in the
+// closing period, as the median of each member's value over its own norm;
+// at least 1, and 1 when too few members have a history. On a day when
+// everyone is twice as busy it is 2, and the own norm of every member is
+// scaled by it: a population-wide shift raises no one, even the member who
+// is always the busiest.
+func (d *Detector) groupFactor(g *group, i int, final bool) (float64, int) {
+	if g.fstamps[i] == d.stamp {
+		return g.factors[i], g.fn[i]
+	}
+	xs := d.scratch[:0]
+	for _, m := range g.members {
+		own := m.w.own[i]
+		if own.n == 0 || own.med <= 0 {
+			continue
+		}
+		if v, ok := d.value(m, i, final); ok {
+			xs = append(xs, v/own.med)
+		}
+	}
+	f := 1.0
+	if len(xs) >= d.cfg.MinPeers {
+		f = max(1, median(xs))
+	}
+	d.scratch = xs
+	g.factors[i], g.fstamps[i], g.fn[i] = f, d.stamp, len(xs)
+	return f, len(xs)
+}
+
+// judgement is one comparison of a value with a norm.
+type judgement struct {
+	norm
+	ok    bool
+	score float64
+	cap   float64 // the value at which the score reaches significance
+}
+
+func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emit) {
+	f, w := &d.feats[i], a.w
+	hod := int(d.hour % 24)
+
+	// Cheap exit first: below its own threshold an actor is not an anomaly
+	// whatever its peers do (the population factor only raises it).
+	if f.Period == Day && w.own[i].n > 0 {
+		own := w.own[i]
+		if x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess {
+			return
+		}
+	}
+
+	var peer judgement
+	var g *group
+	for _, pg := range w.groups {
+		if nm := d.groupNorm(pg, i, final); nm.n >= d.cfg.MinPeers {
+			peer.norm, peer.ok, g = nm, true, pg
+			break
+		}
+	}
+
+	var own judgement
+	var seasonal string
+	factor := 1.0
+	if f.Period == Hour {
+		if r := &a.hourHist[i-d.nDay][hod]; r.n >= 3 {
+			xs := r.values(d.scratch[:0])
+			own.med, own.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+			own.n, own.ok = len(xs), true
+			d.scratch = xs
+			seasonal = fmt.Sprintf("hour %02d", hod)
+		}
+	} else if w.own[i].n > 0 {
+		own.norm, own.ok = w.own[i], true
+		seasonal = [...]string{"all days", "weekdays", "weekends"}[w.seasonal[i]]
+		factor = d.populationFactor(w, i, final)
+		own.med *= factor
+		own.mad *= factor
+	}
+	if !own.ok && !peer.ok {
+		return
+	}
+	z, excess, capv := math.Inf(1), math.Inf(1), math.Inf(-1)
+	for _, j := range []*judgement{&own, &peer} {
+		if !j.ok {
+			continue
+		}
+		j.score = j.norm.score(x, f.MinScale, f.Count)
+		j.cap = j.norm.threshold(f.sig, f.MinScale, f.Count)
+		z, excess, capv = min(z, j.score), min(excess, x-j.med), max(capv, j.cap)
+	}
+	if z < f.sig || excess < f.MinExcess {
+		return
+	}
+	w.capv[i] = capv
+	// One alert per feature and period, and another only if it doubles.
+	if w.fired[i] > 0 && z < 2*w.fired[i] {
+		return
+	}
+	w.fired[i] = z
+	d.stats.Alert++
+	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, g))
+}
+
+func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgement, seasonal string, factor float64, peer judgement, g *group) engine.Alert {
+	f, w := &d.feats[i], a.w
+	H := d.hour
+	var from, to time.Time
+	var when string
+	day := time.Unix(H/24*86400, 0).UTC()
+	partial := false
+	switch {
+	case f.Period == Hour:
+		from = time.Unix(H*3600, 0).UTC()
+		to = from.Add(time.Hour)
+		when = fmt.Sprintf("between %s and %s UTC on %s", from.Format("15:04"), to.Format("15:04"), from.Format(time.DateOnly))
+	case final:
+		from, to = day, day.Add(24*time.Hour)
+		when = "on " + day.Format(time.DateOnly)
+	default:
+		from, to = day, time.Unix((H+1)*3600, 0).UTC()
+		partial = true
+		when = fmt.Sprintf("on %s by %s UTC", day.Format(time.DateOnly), to.Format("15:04"))
+	}
+
+	var cmp []string
+	var ratioTo float64
+	det := map[string]any{
+		"feature": f.Name, "period": f.Period.String(), "from": from, "to": to, "partial": partial,
+		"value": round(x), "score": round(z), "significance": f.sig,
+	}
+	if peer.ok {
+		det["peers"] = map[string]any{"group": g.label, "by": g.by, "size": peer.n,
+			"median": round(peer.med), "mad": round(peer.mad), "score": round(peer.score)}
+		cmp = append(cmp, compare(f, x, peer.med, "the norm for "+g.label))
+		ratioTo = peer.med
+	}
+	if own.ok {
+		det["own"] = map[string]any{"values": own.n, "median": round(own.med), "mad": round(own.mad),
+			"score": round(own.score), "seasonal": seasonal, "population_factor": round(factor)}
+		cmp = append(cmp, compare(f, x, own.med, "its own usual"))
+		if !peer.ok {
+			ratioTo = own.med
+		}
+	}
+	det["norm"] = round(ratioTo)
+	if ratioTo > 0 {
+		det["ratio"] = round(x / ratioTo)
+	}
+	var b strings.Builder
+	b.WriteString(f.Says(x, &d.cfg))
+	b.WriteString(" ")
+	b.WriteString(when)
+	b.WriteString(", ")
+	b.WriteString(strings.Join(cmp, " and "))
+	if f.part >= 0 && x > 0 && w.num[f.part] > 0 {
+		part := w.num[f.part]
+		det[d.feats[f.part].Name] = round(part)
+		fmt.Fprintf(&b, "; %.0f %% of them "+f.Of, 100*part/x, detect.Money(d.cfg.HighValueUSD))
+	}
+
+	var ids, subjects []string
+	for _, r := range w.ev[i] {
+		ids = append(ids, r.id)
+		if r.subject != "" && !contains(subjects, r.subject) {
+			subjects = append(subjects, r.subject)
+		}
+	}
+	sev := finding.Medium
+	if z >= 2*f.sig {
+		sev = finding.High
+	}
+	return engine.Alert{
+		Rule:     RulePrefix + f.Name,
+		Severity: sev,
+		Risk:     math.Round(d.cfg.Risk*f.Weight*min(max(z/f.sig, 1), d.cfg.MaxRiskFactor)*10) / 10,
+		Subjects: subjects,
+		Evidence: ids,
+		Summary:  b.String(),
+		Details:  det,
+		Actor:    a.id,
+		Key:      fmt.Sprintf("%s/%d", f.Name, H),
+	}
+}
+
+// compare says how x stands against a norm: "9.1× the norm for bpo-a
+// payments agents (3.4)".
+func compare(f *feature, x, norm float64, what string) string {
+	if norm <= 0 {
+		return fmt.Sprintf("where %s is %s", what, fmtv(f, 0))
+	}
+	r := x / norm
+	times := fmt.Sprintf("%.1f×", r)
+	if r >= 10 {
+		times = fmt.Sprintf("%.0f×", r)
+	}
+	return fmt.Sprintf("%s %s (%s)", times, what, fmtv(f, norm))
+}
+
+func fmtv(f *feature, v float64) string {
+	if f.Percent {
+		return fmt.Sprintf("%.0f %%", 100*v)
+	}
+	if f.Ratio {
+		return fmt.Sprintf("%.1f", v)
+	}
+	return num(math.Round(v*10) / 10)
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,108 @@
+package baseline
+
+// historyDays is how many active days of its own history an actor keeps per
+// day feature: two working weeks, enough for a median that one odd day does
+// not move, and small enough to stay within the memory budget.
+const historyDays = 14
+
+// dayRing is one day feature's own history: the last historyDays values of
+// days the actor worked, each marked weekday or weekend.
+type dayRing struct {
+	v       [historyDays]float32
+	weekend uint16 // bit i set: v[i] is a weekend day
+	n, pos  uint8
+}
+
+func (r *dayRing) push(x float64, weekend bool) {
+	r.v[r.pos] = float32(x)
+	if weekend {
+		r.weekend |= 1 << r.pos
+	} else {
+		r.weekend &^= 1 << r.pos
+	}
+	r.pos = (r.pos + 1) % historyDays
+	if r.n < historyDays {
+		r.n++
+	}
+}
+
+// values appends the history to judge a day against. Seasonality by day of
+// week where the data supports it: if at least minSame of the kept days are
+// the same kind as this one (weekday or weekend), only those; otherwise all.
+// seasonal reports which.
+func (r *dayRing) values(dst []float64, weekend bool, minSame int) (_ []float64, seasonal bool) {
+	same := 0
+	for i := uint8(0); i < r.n; i++ {
+		if (r.weekend>>i&1 == 1) == weekend {
+			same++
+		}
+	}
+	seasonal = same >= minSame && same < int(r.n)
+	for i := uint8(0); i < r.n; i++ {
+		if !seasonal || (r.weekend>>i&1 == 1) == weekend {
+			dst = append(dst, float64(r.v[i]))
+		}
+	}
+	return dst, seasonal
+}
+
+// hourDepth is how many past values an hour feature keeps per hour of day.
+const hourDepth = 4
+
+// hourRing is one hour-of-day slot of an hour feature's own history: the
+// last hourDepth values seen in that hour of the day (counts, capped).
+type hourRing struct {
+	v      [hourDepth]uint16
+	n, pos uint8
+}
+
+func (r *hourRing) push(x float64) {
+	r.v[r.pos] = uint16(min(max(x, 0), 65535))
+	r.pos = (r.pos + 1) % hourDepth
+	if r.n < hourDepth {
+		r.n++
+	}
+}
+
+func (r *hourRing) values(dst []float64) []float64 {
+	for i := uint8(0); i < r.n; i++ {
+		dst = append(dst, float64(r.v[i]))
+	}
+	return dst
+}
+
+// recentSet remembers the last size values of something (IP addresses,
+// devices, countries) by hash, to tell a new one.
+type recentSet struct {
+	h         [8]uint32
+	pos, size uint8
+}
+
+// seen reports whether h was among the remembered values, and remembers it.
+func (s *recentSet) seen(h uint32) bool {
+	if h == 0 {
+		h = 1 // 0 marks an empty slot
+	}
+	if s.size == 0 {
+		s.size = uint8(len(s.h))
+	}
+	for _, x := range s.h[:s.size] {
+		if x == h {
+			return true
+		}
+	}
+	s.h[s.pos] = h
+	s.pos = (s.pos + 1) % s.size
+	return false
+}
+
+// fnv64 is FNV-1a: a fixed hash, so sets and their rare collisions are the
+// same on every run.
+func fnv64(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

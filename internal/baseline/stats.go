@@ -1,0 +1,67 @@
+package baseline
+
+import (
+	"math"
+	"slices"
+)
+
+// madScale makes the median absolute deviation estimate the standard
+// deviation of normally distributed data, so a robust score reads like a
+// z-score.
+const madScale = 1.4826
+
+// median returns the median of xs, sorting xs in place; NaN when empty.
+func median(xs []float64) float64 {
+	n := len(xs)
+	if n == 0 {
+		return math.NaN()
+	}
+	slices.Sort(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// medianMAD returns the median of xs and the median absolute deviation from
+// it. xs is reordered and scratch reused; both NaN when xs is empty.
+func medianMAD(xs, scratch []float64) (med, mad float64, _ []float64) {
+	med = median(xs)
+	if len(xs) == 0 {
+		return med, math.NaN(), scratch
+	}
+	scratch = scratch[:0]
+	for _, x := range xs {
+		scratch = append(scratch, math.Abs(x-med))
+	}
+	return med, median(scratch), scratch
+}
+
+// norm is a robust reference distribution: its centre, its spread and the
+// number of values behind them.
+type norm struct {
+	med, mad float64
+	n        int
+}
+
+// scale is the spread a score divides by: the MAD in standard-deviation
+// units, but never less than minScale, and for counts never less than the
+// Poisson spread sqrt(median), so a norm of zeros (every peer saw no one
+// without a ticket) does not make one look infinitely unusual.
+func (r norm) scale(minScale float64, count bool) float64 {
+	s := max(madScale*r.mad, minScale)
+	if count {
+		s = max(s, math.Sqrt(r.med))
+	}
+	return s
+}
+
+// score is how many spreads x lies above the norm.
+func (r norm) score(x, minScale float64, count bool) float64 {
+	return (x - r.med) / r.scale(minScale, count)
+}
+
+// threshold is the value at which a score reaches sig.
+func (r norm) threshold(sig, minScale float64, count bool) float64 {
+	return r.med + sig*r.scale(minScale, count)
+}

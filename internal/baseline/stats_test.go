@@ -1,0 +1,106 @@
+package baseline
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func approx(t *testing.T, what string, got, want float64) {
+	t.Helper()
+	if math.Abs(got-want) > 1e-9 && !(math.IsNaN(got) && math.IsNaN(want)) {
+		t.Errorf("%s = %.10g, want %.10g", what, got, want)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	approx(t, "odd", median([]float64{3, 1, 2}), 2)
+	approx(t, "even", median([]float64{4, 1, 3, 2}), 2.5)
+	approx(t, "one", median([]float64{7}), 7)
+	approx(t, "empty", median(nil), math.NaN())
+}
+
+func TestMedianMAD(t *testing.T) {
+	// Deviations from 3 are 2,1,0,1,97: the outlier moves neither.
+	med, mad, _ := medianMAD([]float64{1, 2, 3, 4, 100}, nil)
+	approx(t, "median", med, 3)
+	approx(t, "mad", mad, 1)
+	// 2,4,4,4,5,5,7,9: median 4.5; deviations 2.5,.5,.5,.5,.5,.5,2.5,4.5 -> 0.5.
+	med, mad, _ = medianMAD([]float64{2, 4, 4, 4, 5, 5, 7, 9}, nil)
+	approx(t, "median", med, 4.5)
+	approx(t, "mad", mad, 0.5)
+	med, mad, _ = medianMAD(nil, nil)
+	if !math.IsNaN(med) || !math.IsNaN(mad) {
+		t.Errorf("empty: %v %v, want NaN NaN", med, mad)
+	}
+}
+
+func TestNormScore(t *testing.T) {
+	n := norm{med: 3, mad: 1}
+	approx(t, "scale", n.scale(0.5, false), 1.4826)
+	approx(t, "score", n.score(9, 0.5, false), 6/1.4826)
+	approx(t, "threshold", n.threshold(4, 0.5, false), 3+4*1.4826)
+	// A norm of all-equal values has no spread: the floor decides.
+	z := norm{med: 2, mad: 0}
+	approx(t, "min scale", z.scale(1.5, true), 1.5)
+	approx(t, "score with floor", z.score(20, 1.5, true), 12)
+	// For counts the spread is at least Poisson's: sqrt(16) = 4.
+	p := norm{med: 16, mad: 0}
+	approx(t, "poisson", p.score(30, 1, true), 3.5)
+	approx(t, "not a count", p.score(30, 1, false), 14)
+}
+
+func TestDayRing(t *testing.T) {
+	var r dayRing
+	for i := range 20 { // wraps: keeps 6..19
+		r.push(float64(i), false)
+	}
+	got, seasonal := r.values(nil, false, 5)
+	slices.Sort(got)
+	if seasonal || len(got) != historyDays || got[0] != 6 || got[13] != 19 {
+		t.Errorf("after wrap: %v seasonal %v, want 6..19 and not seasonal", got, seasonal)
+	}
+
+	r = dayRing{}
+	for _, v := range []float64{10, 11, 12, 13, 14} {
+		r.push(v, false)
+	}
+	for _, v := range []float64{2, 3, 4} {
+		r.push(v, true)
+	}
+	got, seasonal = r.values(nil, true, 3)
+	if !seasonal || !slices.Equal(got, []float64{2, 3, 4}) {
+		t.Errorf("weekend with 3 weekends kept: %v %v, want [2 3 4] seasonal", got, seasonal)
+	}
+	got, seasonal = r.values(nil, true, 4)
+	if seasonal || len(got) != 8 {
+		t.Errorf("weekend with too few weekends: %v %v, want all 8 values", got, seasonal)
+	}
+	got, seasonal = r.values(nil, false, 4)
+	if !seasonal || !slices.Equal(got, []float64{10, 11, 12, 13, 14}) {
+		t.Errorf("weekday: %v %v, want the 5 weekdays", got, seasonal)
+	}
+}
+
+func TestHourRing(t *testing.T) {
+	var r hourRing
+	for _, v := range []float64{1, 2, 3, 4, 5, -3, 1e6} {
+		r.push(v)
+	}
+	got := r.values(nil)
+	slices.Sort(got)
+	if !slices.Equal(got, []float64{0, 4, 5, 65535}) {
+		t.Errorf("hour ring = %v, want the last 4, clamped to [0, 65535]", got)
+	}
+}
+
+func TestRecentSet(t *testing.T) {
+	s := recentSet{size: 2}
+	if s.seen(1) || s.seen(2) || !s.seen(1) {
+		t.Fatal("a set of two forgot or invented a value")
+	}
+	s.seen(3) // evicts the oldest slot (1)
+	if s.seen(1) {
+		t.Error("an evicted value was still known")
+	}
+}

@@ -1,0 +1,129 @@
+package engine
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+)
+
+// closer holds a conclusion about another actor until Flush, like a
+// detector that closes periods.
+type closer struct{ fired bool }
+
+func (c *closer) Detect(in *Input, emit Emit) {}
+func (c *closer) Flush(emit Emit) {
+	c.fired = true
+	emit(Alert{Rule: "anomaly:x", Severity: finding.High, Risk: 60, Actor: "bob", At: at(300),
+		Evidence: []string{"e9"}, Summary: "Viewed 31 customers with no ticket", Details: map[string]any{"value": 31}})
+}
+
+func TestAlertForAnotherActorAtFlush(t *testing.T) {
+	var r recorder
+	c := &closer{}
+	e := New(Config{Settled: []Detector{c}, Risk: RiskConfig{HalfLife: time.Hour, CaseThreshold: 50}, Describe: describe}, r.emit)
+	e.SetPerson(&event.Person{ID: "bob", Vendor: "bpo-a", Team: "payments", Role: "agent"})
+	e.Event(view(0, "e1", "ana", "c-1"))
+	e.Flush()
+	if !c.fired {
+		t.Fatal("Flush did not reach the Flusher")
+	}
+	if len(r.got) != 2 {
+		t.Fatalf("findings:\n%s", r.lines())
+	}
+	al, cs := r.got[0], r.got[1]
+	if al.Actor.ID != "bob" || !al.Time.Equal(at(300)) || al.Evidence[0] != "e9" {
+		t.Errorf("alert %+v: want bob's, at 05:00, with its own evidence", al)
+	}
+	if cs.Kind != finding.KindCase || cs.Actor.ID != "bob" {
+		t.Fatalf("case %+v: want a case for bob", cs)
+	}
+	want := "bob (bpo-a payments agent): Viewed 31 customers with no ticket. 1 alert(s) since"
+	if !strings.HasPrefix(cs.Summary, want) {
+		t.Errorf("case summary %q, want it to start %q", cs.Summary, want)
+	}
+}
+
+// TestCaseExplains: a case lists its contributing alerts with evidence and
+// numbers, the strongest first, and its summary leads with the strongest.
+func TestCaseExplains(t *testing.T) {
+	var r recorder
+	n := 0
+	det := DetectorFunc(func(in *Input, emit Emit) {
+		n++
+		switch n {
+		case 1, 2:
+			emit(Alert{Rule: "no_ticket", Severity: finding.Medium, Risk: 10,
+				Summary: "ana (bpo-a payments agent) viewed customer " + in.Event.Subject + " with no ticket"})
+		case 3:
+			emit(Alert{Rule: "anomaly:no_ticket_customers", Severity: finding.High, Risk: 40,
+				Summary: "Viewed 31 customers with no ticket today, 9× the norm", Details: map[string]any{"value": 31, "norm": 3.4},
+				Evidence: []string{"e1", "e2"}})
+		}
+	})
+	e := New(Config{Immediate: []Detector{det}, Describe: describe}, r.emit)
+	e.SetPerson(&event.Person{ID: "ana", Vendor: "bpo-a", Team: "payments", Role: "agent"})
+	e.Event(view(0, "e1", "ana", "c-1"))
+	e.Event(view(1, "e2", "ana", "c-2"))
+	e.Event(view(2, "e3", "ana", "c-3"))
+	var cs *finding.Finding
+	for _, f := range r.got {
+		if f.Kind == finding.KindCase {
+			cs = f
+		}
+	}
+	if cs == nil {
+		t.Fatalf("no case:\n%s", r.lines())
+	}
+	want := "ana (bpo-a payments agent): Viewed 31 customers with no ticket today, 9× the norm. Also: viewed customer c-1 with no ticket. 3 alert(s) since 2026-03-03 01:00 UTC (no_ticket ×2, anomaly:no_ticket_customers ×1)."
+	if cs.Summary != want {
+		t.Errorf("summary\n %q\nwant\n %q", cs.Summary, want)
+	}
+	b, err := json.Marshal(cs.Details)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		`"alerts_total":3`,
+		`"rules":[{"rule":"anomaly:no_ticket_customers","alerts":1,"points":40},{"rule":"no_ticket","alerts":2,"points":20}]`,
+		`"evidence":["e1","e2"]`, `"details":{"norm":3.4,"value":31}`,
+	} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("details %s\nlack %s", b, s)
+		}
+	}
+}
+
+func TestRememberKeepsEachRulesLatest(t *testing.T) {
+	st := &actorState{}
+	h := at(0)
+	for i := range 30 {
+		st.remember(&caseAlert{id: string(rune('a' + i%26)), rule: "habit", at: at(float64(i))}, h)
+	}
+	st.remember(&caseAlert{id: "anomaly", rule: "anomaly:x", at: at(31)}, h)
+	for i := range 30 {
+		st.remember(&caseAlert{id: "h", rule: "habit", at: at(float64(32 + i))}, h)
+	}
+	var rules []string
+	for _, r := range st.recent {
+		rules = append(rules, r.rule)
+	}
+	if len(st.recent) != recentPerRule+1 || !strings.Contains(strings.Join(rules, ","), "anomaly:x") {
+		t.Errorf("recent rules %v: want the anomaly kept among %d habit alerts", rules, recentPerRule)
+	}
+	// Alerts older than the horizon go.
+	st.remember(&caseAlert{id: "new", rule: "other", at: at(1000)}, at(999))
+	if len(st.recent) != 1 {
+		t.Errorf("%d recent alerts after the horizon moved, want 1", len(st.recent))
+	}
+}
+
+func describe(id string, p *event.Person) string {
+	if p == nil {
+		return id
+	}
+	return id + " (" + p.Vendor + " " + p.Team + " " + p.Role + ")"
+}
