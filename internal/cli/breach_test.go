@@ -1,66 +1,20 @@
 package cli
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/custos-io/custos/internal/event"
-	"github.com/custos-io/custos/internal/store"
 )
 
-// tinyDB stores the annotated example the way ingest would.
+// tinyDB stores the annotated example with replay --db.
 func tinyDB(t *testing.T) string {
 	t.Helper()
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "custos.db")
-	st, err := store.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	dir := "../replay/testdata/tiny"
-	lines := func(name string, fn func([]byte)) {
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		event.Lines(f, func(_ int, l []byte, _ bool) error { fn(l); return nil })
-	}
-	var recs []store.Record
-	var people []*event.Person
-	var subs []*event.Subject
-	lines("roster.ndjson", func(l []byte) {
-		if p, err := event.DecodePerson(l); err == nil {
-			people = append(people, &p)
-		}
-	})
-	lines("subjects.ndjson", func(l []byte) {
-		if c, err := event.DecodeSubject(l); err == nil {
-			subs = append(subs, &c)
-		}
-	})
-	lines("tickets.ndjson", func(l []byte) {
-		if c, err := event.DecodeTicketChange(l); err == nil {
-			recs = append(recs, store.Record{Ticket: &c})
-		}
-	})
-	lines("events.ndjson", func(l []byte) {
-		if e, err := event.DecodeEvent(l); err == nil {
-			recs = append(recs, store.Record{Event: &e})
-		}
-	})
-	if err := st.PutPeople(ctx, people); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.PutSubjects(ctx, subs); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Append(ctx, recs); err != nil {
-		t.Fatal(err)
+	if _, errOut, code := runCLI(t, "replay", "--db", path, "--out", os.DevNull, "../replay/testdata/tiny"); code != 0 {
+		t.Fatalf("replay --db: exit %d: %s", code, errOut)
 	}
 	return path
 }
