@@ -40,12 +40,8 @@ func (a *API) Routes() map[string]http.Handler {
 
 func (a *API) exposure(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	format := q.Get("format")
-	if format == "" {
-		format = FormatJSON
-	}
-	if err := CheckFormat(format); err != nil {
-		badRequest(w, "format", err)
+	format, ok := formatParam(w, q.Get("format"))
+	if !ok {
 		return
 	}
 	win, err := ParseWindow(q.Get("since"), q.Get("until"))
@@ -86,12 +82,8 @@ type attributionRequest struct {
 
 func (a *API) attribution(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	format := q.Get("format")
-	if format == "" {
-		format = FormatJSON
-	}
-	if err := CheckFormat(format); err != nil {
-		badRequest(w, "format", err)
+	format, ok := formatParam(w, q.Get("format"))
+	if !ok {
 		return
 	}
 	req := attributionRequest{Since: q.Get("since"), Until: q.Get("until")}
@@ -193,6 +185,19 @@ func (a *API) log() *slog.Logger {
 		return a.Logger
 	}
 	return slog.Default()
+}
+
+// formatParam reads the format parameter (JSON by default) and answers 400
+// for an unknown one.
+func formatParam(w http.ResponseWriter, f string) (string, bool) {
+	if f == "" {
+		return FormatJSON, true
+	}
+	if err := CheckFormat(f); err != nil {
+		badRequest(w, "format", err)
+		return "", false
+	}
+	return f, true
 }
 
 func boolParam(s string) (bool, error) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,7 @@ func (f *breachFlags) prepare(e *env, ctx context.Context) (config.Config, breac
 	if err != nil {
 		return cfg, w, nil, fmt.Errorf("--%w", err)
 	}
-	if f.db == "" {
-		f.db = cfg.Serve.DB
-	}
+	f.db = cmp.Or(f.db, cfg.Serve.DB)
 	st, err := openExisting(ctx, f.db)
 	return cfg, w, st, err
 }
@@ -227,9 +226,7 @@ keep the seed secret. See docs/breach-response.md.`,
 			if err != nil {
 				return err
 			}
-			if db == "" {
-				db = cfg.Serve.DB
-			}
+			db = cmp.Or(db, cfg.Serve.DB)
 			st, err := store.Open(cmd.Context(), db)
 			if err != nil {
 				return err
@@ -275,9 +272,7 @@ func newCanaryList(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if db == "" {
-				db = cfg.Serve.DB
-			}
+			db = cmp.Or(db, cfg.Serve.DB)
 			st, err := openExisting(cmd.Context(), db)
 			if err != nil {
 				return err
