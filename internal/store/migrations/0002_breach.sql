@@ -20,9 +20,8 @@ CREATE TABLE canaries (
 -- UTC day, and how many anyone accessed. Attribution scores an actor's
 -- coverage of a leak against their reach, for every actor who touched a
 -- leaked customer; counting that from the events would read every event of
--- every such actor (seconds at 10 M events). The triggers below keep the
--- counts exact as events arrive, each with lookups in events_subject_time
--- that touch only the customer's own events.
+-- every such actor (seconds at 10 M events). Store.Append keeps the counts
+-- exact as events arrive (updateReach, once per batch).
 CREATE TABLE reach_actor (
     actor    TEXT PRIMARY KEY,
     subjects INTEGER NOT NULL
@@ -47,27 +46,3 @@ INSERT INTO reach_actor SELECT actor, count(DISTINCT subject) FROM events WHERE 
 INSERT INTO reach_actor_day SELECT actor, time / 86400000000000, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL GROUP BY 1, 2;
 INSERT INTO reach_day SELECT time / 86400000000000, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL GROUP BY 1;
 INSERT INTO reach_total SELECT 0, count(DISTINCT subject) FROM events WHERE subject IS NOT NULL;
-
--- An event id already stored is not inserted (ON CONFLICT DO NOTHING), so
--- a retried event does not fire this trigger.
-CREATE TRIGGER events_reach AFTER INSERT ON events WHEN new.subject IS NOT NULL
-BEGIN
-    INSERT INTO reach_actor (actor, subjects) SELECT new.actor, 1
-        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject AND actor = new.actor AND seq <> new.seq)
-        ON CONFLICT (actor) DO UPDATE SET subjects = subjects + 1;
-    INSERT INTO reach_actor_day (actor, day, subjects) SELECT new.actor, new.time / 86400000000000, 1
-        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject
-            AND time >= (new.time / 86400000000000) * 86400000000000
-            AND time < (new.time / 86400000000000 + 1) * 86400000000000
-            AND actor = new.actor AND seq <> new.seq)
-        ON CONFLICT (actor, day) DO UPDATE SET subjects = subjects + 1;
-    INSERT INTO reach_day (day, subjects) SELECT new.time / 86400000000000, 1
-        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject
-            AND time >= (new.time / 86400000000000) * 86400000000000
-            AND time < (new.time / 86400000000000 + 1) * 86400000000000
-            AND seq <> new.seq)
-        ON CONFLICT (day) DO UPDATE SET subjects = subjects + 1;
-    INSERT INTO reach_total (id, subjects) SELECT 0, 1
-        WHERE NOT EXISTS (SELECT 1 FROM events WHERE subject = new.subject AND seq <> new.seq)
-        ON CONFLICT (id) DO UPDATE SET subjects = subjects + 1;
-END;
