@@ -276,15 +276,15 @@ func access(j *judged) Access {
 
 func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) string {
 	var b strings.Builder
-	if len(s.Canaries) > 0 {
-		scope := map[string]bool{}
-		for _, h := range res.Canaries {
-			if slices.Contains(s.Canaries, h.Subject) {
-				scope[h.Scope()] = true
-			}
+	for _, h := range res.Canaries {
+		if !slices.Contains(s.Canaries, h.Subject) {
+			continue
 		}
-		fmt.Fprintf(&b, "opened canary %s, shown only to %s, which is in the leak; ",
-			strings.Join(s.Canaries, ", "), strings.Join(sortedKeys(scope), " and "))
+		if h.Team == "" && h.Site == "" {
+			fmt.Fprintf(&b, "opened honeytoken %s, a decoy no work leads to, which is in the leak; ", h.Subject)
+		} else {
+			fmt.Fprintf(&b, "opened canary %s, shown only to %s, which is in the leak; ", h.Subject, h.Scope())
+		}
 	}
 	fmt.Fprintf(&b, "saw %d of the %d leaked customers anyone accessed (%.0f%%)",
 		s.Covered, res.Seen, 100*s.Coverage)
@@ -308,6 +308,21 @@ func canaryHits(ctx context.Context, src AttributionSource, leaked []string, see
 	cs, err := src.Canaries(ctx, leaked)
 	if err != nil {
 		return nil, fmt.Errorf("reading canaries: %w", err)
+	}
+	// A honeytoken customer that was not minted for a team or site is a
+	// decoy too: no one explains it, and whoever opened it ranks first.
+	minted := map[string]bool{}
+	for _, c := range cs {
+		minted[c.Subject] = true
+	}
+	recs, err := src.SubjectRecords(ctx, sortedKeys(seen))
+	if err != nil {
+		return nil, fmt.Errorf("reading customer records: %w", err)
+	}
+	for _, id := range sortedKeys(recs) {
+		if recs[id].Honeytoken && !minted[id] {
+			cs = append(cs, Canary{Subject: id})
+		}
 	}
 	hits := make([]CanaryHit, 0, len(cs))
 	for _, c := range cs {

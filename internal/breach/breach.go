@@ -99,16 +99,19 @@ type Canary struct {
 	Subject string    `json:"customer"`
 	Team    string    `json:"team,omitempty"`
 	Site    string    `json:"site,omitempty"`
-	Minted  time.Time `json:"minted"`
+	Minted  time.Time `json:"minted,omitzero"`
 	Seed    string    `json:"seed,omitempty"`
 }
 
 // Scope names the group a canary was shown to: "team payments".
 func (c *Canary) Scope() string {
-	if c.Team != "" {
+	switch {
+	case c.Team != "":
 		return "team " + c.Team
+	case c.Site != "":
+		return "site " + c.Site
 	}
-	return "site " + c.Site
+	return "no one (a honeytoken)"
 }
 
 // verdicts judges accesses against a ticket index rebuilt from the stored

@@ -175,8 +175,12 @@ func WriteAttribution(w io.Writer, a *Attribution, format string) error {
 		fmt.Fprintf(bw, "Never accessed (the leak has another source for these): %s\n", listSome(a.Unseen, 10))
 	}
 	if len(a.Canaries) > 0 {
-		fmt.Fprintln(bw, "\nCANARIES IN THE LEAK")
+		fmt.Fprintln(bw, "\nCANARIES AND HONEYTOKENS IN THE LEAK")
 		for _, h := range a.Canaries {
+			if h.Team == "" && h.Site == "" {
+				fmt.Fprintf(bw, "  %s is a honeytoken customer, a decoy no work leads to; opened by %s\n", h.Subject, orNone(listSome(h.AccessedBy, 10)))
+				continue
+			}
 			fmt.Fprintf(bw, "  %s was shown only to %s (minted %s); opened by %s; members now: %s\n", h.Subject, h.Scope(),
 				h.Minted.Format(time.DateOnly), orNone(listSome(h.AccessedBy, 10)), orNone(listSome(h.Members, 20)))
 		}

@@ -83,7 +83,7 @@ func TestCanaryAndAttributeCLI(t *testing.T) {
 	}
 
 	leaked := filepath.Join(t.TempDir(), "leaked.csv")
-	os.WriteFile(leaked, []byte("customer_id,name\nc-1001,Jo\nc-1003,Vi\n"+sub.ID+",Decoy\n,broken\n"), 0o644)
+	os.WriteFile(leaked, []byte("customer_id,name\nc-1001,Jo\nc-1003,Vi\n"+sub.ID+",Decoy\n,broken\nc-9999,Honey\n"), 0o644)
 	out, errOut, code = runCLI(t, "attribute", "--db", db, leaked)
 	if code != 0 {
 		t.Fatalf("attribute: exit %d: %s", code, errOut)
@@ -92,17 +92,19 @@ func TestCanaryAndAttributeCLI(t *testing.T) {
 		t.Errorf("bad line not reported:\n%s", errOut)
 	}
 	for _, want := range []string{
-		"Leaked customers: 3; 2 accessed by someone all time, 1 by no one.",
+		"Leaked customers: 4; 3 accessed by someone all time, 1 by no one.",
+		"c-9999 is a honeytoken customer, a decoy no work leads to; opened by a-ana",
+		"1     a-ana ",
 		sub.ID + " was shown only to team payments (minted ",
 		"opened by no one; members now: a-ana, a-lee",
-		"a-ana (Ana Reyes, bpo-north, payments, agent, manila): saw 2 of the 2 leaked customers anyone accessed (100%), 1 of them without a matching ticket",
+		"1. a-ana (Ana Reyes, bpo-north, payments, agent, manila): opened honeytoken c-9999, a decoy no work leads to, which is in the leak; saw 3 of the 3 leaked customers anyone accessed (100%), 2 of them without a matching ticket",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("attribution output lacks %q:\n%s", want, out)
 		}
 	}
 	csvOut, _, code := runCLI(t, "attribute", "--db", db, "--format", "csv", leaked)
-	if code != 0 || !strings.HasPrefix(csvOut, "rank,actor,name,vendor,team,role,site,covered") || strings.Count(csvOut, "\r\n") != 4 {
+	if code != 0 || !strings.HasPrefix(csvOut, "rank,actor,name,vendor,team,role,site,covered") || !strings.Contains(csvOut, "\r\n1,a-ana,Ana Reyes,") {
 		t.Errorf("attribute csv:\n%s", csvOut)
 	}
 }
