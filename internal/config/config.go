@@ -17,6 +17,7 @@ import (
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/risk"
+	"github.com/custos-io/custos/internal/sink"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
@@ -28,6 +29,9 @@ type Config struct {
 	Replay   Replay          `yaml:"replay"`
 	Serve    Serve           `yaml:"serve"`
 	Log      Log             `yaml:"log"`
+	// Sinks receive findings from `custos serve`; none by default. See
+	// docs/integrations.md.
+	Sinks []sink.Config `yaml:"sinks"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -139,6 +143,9 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
+	}
+	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }
