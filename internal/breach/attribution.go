@@ -99,14 +99,35 @@ type Suspect struct {
 	Expected float64 `json:"expected"`
 	// Score is -log10 of the chance that an actor with this reach covers at
 	// least this many leaked customers at random (hypergeometric tail).
-	Score    float64   `json:"score"`
-	First    time.Time `json:"first_access"`
+	Score float64 `json:"score"`
+	// GlobalScore is that chance against the whole population. PeerScore
+	// compares the actor with their peers (same team and role): Peers of
+	// them accessed anyone, PeerRate is the median share of their customers
+	// who are in the leak, PeerExpected the coverage that share (or the
+	// population's, if higher) predicts for the actor's reach. The coverage
+	// score is the lower of the two, so a desk that serves exactly the
+	// leaked kind of customer is not a suspect for it; PeerScore is absent
+	// without enough peers.
+	GlobalScore float64 `json:"global_score"`
+	// NoTicketScore is the chance of seeing NoTicket leaked customers
+	// without a ticket at the rate peers do (or everyone does, if that is
+	// higher); NoTicketExpected is what that rate predicts. Score is the
+	// higher of this and the coverage score.
+	NoTicketScore    float64   `json:"no_ticket_score"`
+	NoTicketExpected float64   `json:"no_ticket_expected"`
+	PeerScore    *float64  `json:"peer_score,omitempty"`
+	Peers        int       `json:"peers"`
+	PeerRate     float64   `json:"peer_rate"`
+	PeerExpected float64   `json:"peer_expected"`
+	First        time.Time `json:"first_access"`
 	Last     time.Time `json:"last_access"`
 	Canaries []string  `json:"canaries,omitempty"`
 	Reason   string    `json:"reason"`
 	Evidence []Access  `json:"evidence"`
 
 	covered map[string]bool // customer -> accessed without a ticket at least once
+	rate    float64         // the share of customers in the leak expected by chance
+	ntRate  float64         // the same, seen without a ticket
 }
 
 // Pair is two actors who together cover much more of the leak than either
@@ -192,7 +213,19 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	}
 
 	actors := sortedKeys(byActor)
-	reach, pop, err := src.Reach(ctx, actors, q.Window)
+	people := map[string]*event.Person{}
+	if err := src.People(ctx, func(p *event.Person) error { people[p.ID] = p; return nil }); err != nil {
+		return nil, fmt.Errorf("reading the roster: %w", err)
+	}
+	groups := newPeerGroups(people)
+	counted := map[string]bool{}
+	for _, id := range actors {
+		counted[id] = true
+		for _, p := range groups.peersOf(id, people[id]) {
+			counted[p] = true
+		}
+	}
+	reach, pop, err := src.Reach(ctx, sortedKeys(counted), q.Window)
 	if err != nil {
 		return nil, fmt.Errorf("counting customers seen: %w", err)
 	}
@@ -206,10 +239,6 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		res.Unseen = []string{}
 	}
 
-	people := map[string]*event.Person{}
-	if err := src.People(ctx, func(p *event.Person) error { people[p.ID] = p; return nil }); err != nil {
-		return nil, fmt.Errorf("reading the roster: %w", err)
-	}
 	if res.Canaries, err = canaryHits(ctx, src, leaked, seen, people); err != nil {
 		return nil, err
 	}
@@ -220,6 +249,23 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		}
 	}
 
+	// The pooled share of customers seen that are leaked and were seen
+	// without a ticket, over everyone counted but the actor: the floor of
+	// the no-ticket comparison, never zero.
+	var ntAll, reachAll int
+	for id, n := range reach {
+		reachAll += n
+		if a := byActor[id]; a != nil {
+			for _, nt := range a.covered {
+				if nt {
+					ntAll++
+				}
+			}
+		}
+	}
+	ntFloor := func(nt, reach int) float64 {
+		return max(float64(ntAll-nt)/float64(max(reachAll-reach, 1)), 1/float64(res.Population))
+	}
 	suspects := make([]*Suspect, 0, len(actors))
 	for _, id := range actors {
 		a := byActor[id]
@@ -233,10 +279,36 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		s.Reach = max(reach[id], s.Covered)
 		s.Coverage = float64(s.Covered) / float64(res.Seen)
 		s.Expected = float64(s.Reach) * float64(res.Seen) / float64(res.Population)
-		s.Score = surprise(hypergeomTail(res.Population, res.Seen, s.Reach, s.Covered))
-		if p := people[id]; p != nil {
+		s.GlobalScore = surprise(hypergeomTail(res.Population, res.Seen, s.Reach, s.Covered))
+		s.Score = s.GlobalScore
+		// The chance share: what a random actor would have, raised to what
+		// the actor's peers have if that is more.
+		s.rate = float64(res.Seen) / float64(res.Population)
+		p := people[id]
+		if p != nil {
 			s.Name, s.Vendor, s.Team, s.Role, s.Site = p.Name, p.Vendor, p.Team, p.Role, p.Site
 		}
+		peers := groups.peersOf(id, p)
+		if rate, n, ok := peerRate(peers, reach, coveredBy(byActor, false)); ok {
+			s.Peers, s.PeerRate = n, rate
+			s.rate = max(s.rate, rate)
+			s.PeerExpected = float64(s.Reach) * s.rate
+			ps := surprise(binomTail(s.Reach, s.rate, s.Covered))
+			s.PeerScore = &ps
+			s.Score = min(s.GlobalScore, ps)
+		}
+		// Leaked customers seen without a ticket, against the share of
+		// peers (or, without enough peers, of everyone) who did the same:
+		// a desk that sees the leaked kind of customer on tickets is not a
+		// suspect, one of its members who looked at them without is.
+		ntRate := ntFloor(s.NoTicket, reach[id])
+		if rate, _, ok := peerRate(peers, reach, coveredBy(byActor, true)); ok {
+			ntRate = max(rate, ntRate)
+		}
+		s.ntRate = ntRate
+		s.NoTicketExpected = float64(s.Reach) * ntRate
+		s.NoTicketScore = surprise(binomTail(s.Reach, ntRate, s.NoTicket))
+		s.Score = max(s.Score, s.NoTicketScore)
 		suspects = append(suspects, s)
 	}
 	slices.SortFunc(suspects, func(a, b *Suspect) int {
@@ -268,6 +340,27 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	return res, nil
 }
 
+// coveredBy counts an actor's leaked customers, or only those seen without
+// a ticket.
+func coveredBy(byActor map[string]*actorAcc, noTicket bool) func(string) int {
+	return func(id string) int {
+		a := byActor[id]
+		if a == nil {
+			return 0
+		}
+		if !noTicket {
+			return len(a.covered)
+		}
+		n := 0
+		for _, nt := range a.covered {
+			if nt {
+				n++
+			}
+		}
+		return n
+	}
+}
+
 func access(j *judged) Access {
 	e := j.e
 	return Access{Event: e.ID, Time: e.Time, Actor: e.Actor.ID, Action: string(e.Action), Customer: e.Subject,
@@ -293,6 +386,12 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 	}
 	fmt.Fprintf(&b, ", between %s and %s; ", s.First.Format(time.DateOnly), s.Last.Format(time.DateOnly))
 	fmt.Fprintf(&b, "an actor seeing %s at random would cover about %.1f", plural(s.Reach, "customer"), s.Expected)
+	if s.PeerScore != nil {
+		fmt.Fprintf(&b, ", at the rate of their %s about %.1f", plural(s.Peers, "peer"), s.PeerExpected)
+	}
+	if s.NoTicket > 0 {
+		fmt.Fprintf(&b, ", and about %.1f without a ticket", s.NoTicketExpected)
+	}
 	switch {
 	case s.Score >= maxScore:
 		b.WriteString(" (chance below 1e-1000)")
@@ -360,12 +459,16 @@ func pairs(suspects []*Suspect, res *Attribution, index map[string]int, limit in
 		}
 	}
 	sets := make(map[*Suspect]bitset, len(cands))
+	nts := make(map[*Suspect]bitset, len(cands))
 	for _, s := range cands {
-		b := newBitset(len(index))
-		for c := range s.covered {
+		b, nt := newBitset(len(index)), newBitset(len(index))
+		for c, noTicket := range s.covered {
 			b.set(index[c])
+			if noTicket {
+				nt.set(index[c])
+			}
 		}
-		sets[s] = b
+		sets[s], nts[s] = b, nt
 	}
 	tried := len(cands) * (len(cands) - 1) / 2
 	floor := 2 + math.Log10(float64(max(tried, 1)))
@@ -377,7 +480,11 @@ func pairs(suspects []*Suspect, res *Attribution, index map[string]int, limit in
 			if 2*u < 3*best || u-best < 2 {
 				continue
 			}
-			score := surprise(hypergeomTail(res.Population, res.Seen, min(a.Reach+b.Reach, res.Population), u))
+			// Scored as one actor with both reaches, the same two ways as a
+			// suspect.
+			n := min(a.Reach+b.Reach, res.Population)
+			score := min(surprise(hypergeomTail(res.Population, res.Seen, n, u)), surprise(binomTail(n, max(a.rate, b.rate), u)))
+			score = max(score, surprise(binomTail(n, max(a.ntRate, b.ntRate), nts[a].unionCount(nts[b]))))
 			if score < floor || score < max(a.Score, b.Score)+2 {
 				continue
 			}

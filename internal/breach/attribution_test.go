@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -207,5 +208,67 @@ func TestAttributeErrors(t *testing.T) {
 	_, err = Attribute(context.Background(), m, AttributionQuery{Customers: []string{"c-1"}, Window: Window{Since: time.Unix(9, 0), Until: time.Unix(9, 0)}}, win)
 	if err == nil {
 		t.Error("empty window accepted")
+	}
+}
+
+// A VIP desk serves 120 high-value customers; a leak of 40 of them is no
+// surprise from any VIP-desk agent, however rare VIPs are overall. The
+// general-queue agent who harvested them ranks first; so does a VIP-desk
+// agent who harvested 40 VIPs beyond their tickets, against their peers.
+func TestAttributePeers(t *testing.T) {
+	for _, insiderTeam := range []string{"general", "vip"} {
+		t.Run(insiderTeam, func(t *testing.T) {
+			o := newOrg(6, 3000)
+			vips := o.custs[:120]
+			for i := range 20 {
+				id := fmt.Sprintf("a-g%02d", i)
+				o.person(id, "general")
+				o.work(id, 20, 15)
+			}
+			general := o.custs
+			for i := range 6 {
+				id := fmt.Sprintf("a-v%d", i)
+				o.person(id, "vip")
+				o.custs = vips
+				o.work(id, 20, 6)
+				o.custs = general
+			}
+			insider := "a-g07"
+			if insiderTeam == "vip" {
+				insider = "a-v3"
+			}
+			leak := slices.Clone(vips[40:80])
+			o.harvest(insider, 10, leak)
+			a, err := Attribute(context.Background(), o.m, AttributionQuery{Customers: leak, Top: 30}, win)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Suspects[0].Actor != insider {
+				t.Fatalf("first suspect %s (score %.1f), want %s:\n%+v", a.Suspects[0].Actor, a.Suspects[0].Score, insider, a.Suspects[:3])
+			}
+			for _, s := range a.Suspects[1:] {
+				if s.Team == "vip" && (s.PeerScore == nil || s.Score > 3 || s.GlobalScore < 10) {
+					t.Errorf("VIP-desk agent %s: score %.1f (global %.1f, peers %v)", s.Actor, s.Score, s.GlobalScore, s.PeerScore)
+				}
+			}
+			if a.Suspects[0].Score < 10 {
+				t.Errorf("insider score %.1f", a.Suspects[0].Score)
+			}
+		})
+	}
+}
+
+func TestBinomTail(t *testing.T) {
+	for _, c := range []struct {
+		n, k int
+		q    float64
+	}{{10, 3, 0.2}, {100, 40, 0.33}, {100, 10, 0.33}, {300, 72, 0.01}, {50, 0, 0.5}, {20, 20, 0.9}} {
+		want := 0.0
+		for x := c.k; x <= c.n; x++ {
+			want += math.Exp(lchoose(c.n, x) + float64(x)*math.Log(c.q) + float64(c.n-x)*math.Log1p(-c.q))
+		}
+		if got := binomTail(c.n, c.q, c.k); math.Abs(got-math.Log10(want)) > 1e-6*max(1, math.Abs(math.Log10(want))) {
+			t.Errorf("binomTail(%d, %v, %d) = %v, want %v", c.n, c.q, c.k, got, math.Log10(want))
+		}
 	}
 }

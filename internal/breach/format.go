@@ -141,7 +141,7 @@ func jsonWindow(w Window) windowJSON {
 // AttributionCSVHeader is the suspects CSV's columns, in their fixed order.
 var AttributionCSVHeader = []string{
 	"rank", "actor", "name", "vendor", "team", "role", "site", "covered", "coverage", "no_ticket", "accesses",
-	"reach", "expected", "score", "first_access", "last_access", "canaries", "reason",
+	"reach", "expected", "peer_expected", "score", "global_score", "peer_score", "no_ticket_score", "first_access", "last_access", "canaries", "reason",
 }
 
 // WriteAttribution writes a in format. The CSV has one row per suspect.
@@ -159,8 +159,9 @@ func WriteAttribution(w io.Writer, a *Attribution, format string) error {
 			if err := cw.Write([]string{
 				strconv.Itoa(s.Rank), s.Actor, s.Name, s.Vendor, s.Team, s.Role, s.Site, strconv.Itoa(s.Covered),
 				strconv.FormatFloat(s.Coverage, 'f', 4, 64), strconv.Itoa(s.NoTicket), strconv.Itoa(s.Accesses),
-				strconv.Itoa(s.Reach), strconv.FormatFloat(s.Expected, 'f', 2, 64), strconv.FormatFloat(s.Score, 'f', 1, 64),
-				stamp(s.First), stamp(s.Last), strings.Join(s.Canaries, ";"), s.Reason,
+				strconv.Itoa(s.Reach), strconv.FormatFloat(s.Expected, 'f', 2, 64), peerCell(s, s.PeerExpected, 2),
+				strconv.FormatFloat(s.Score, 'f', 1, 64), strconv.FormatFloat(s.GlobalScore, 'f', 1, 64), peerCell(s, deref(s.PeerScore), 1),
+				strconv.FormatFloat(s.NoTicketScore, 'f', 1, 64), stamp(s.First), stamp(s.Last), strings.Join(s.Canaries, ";"), s.Reason,
 			}); err != nil {
 				return err
 			}
@@ -187,10 +188,11 @@ func WriteAttribution(w io.Writer, a *Attribution, format string) error {
 	}
 	fmt.Fprintln(bw, "\nSUSPECTS")
 	tw := tabwriter.NewWriter(bw, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RANK\tACTOR\tTEAM\tCOVERED\tNO TICKET\tREACH\tEXPECTED\tSCORE\tFIRST\tLAST")
+	fmt.Fprintln(tw, "RANK\tACTOR\tTEAM\tCOVERED\tNO TICKET\tREACH\tCHANCE\tPEERS\tSCORE\tFIRST\tLAST")
 	for _, s := range a.Suspects {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d (%.0f%%)\t%d\t%d\t%.1f\t%s\t%s\t%s\n", s.Rank, s.Actor, dash(s.Team), s.Covered,
-			100*s.Coverage, s.NoTicket, s.Reach, s.Expected, score(s.Score), s.First.Format(time.DateOnly), s.Last.Format(time.DateOnly))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d (%.0f%%)\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", s.Rank, s.Actor, dash(s.Team), s.Covered,
+			100*s.Coverage, s.NoTicket, s.Reach, s.Expected, dash(peerCell(s, s.PeerExpected, 1)), score(s.Score),
+			s.First.Format(time.DateOnly), s.Last.Format(time.DateOnly))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -257,6 +259,21 @@ func isAre(n int) string {
 		return "is"
 	}
 	return "are"
+}
+
+// peerCell formats a peer figure, empty without a peer comparison.
+func peerCell(s *Suspect, v float64, prec int) string {
+	if s.PeerScore == nil {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 func writeJSON(w io.Writer, v any) error {

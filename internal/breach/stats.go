@@ -87,3 +87,28 @@ func surprise(log10p float64) float64 {
 }
 
 const maxScore = 1000
+
+// binomTail returns log10 of P(X >= k) for X ~ Binomial(n, q).
+func binomTail(n int, q float64, k int) float64 {
+	switch {
+	case k <= 0:
+		return 0
+	case k > n:
+		return math.Inf(-1)
+	case q <= 0:
+		return math.Inf(-1)
+	case q >= 1:
+		return 0
+	}
+	lq, lr := math.Log(q), math.Log1p(-q)
+	term := func(x int) float64 { return lchoose(n, x) + float64(x)*lq + float64(n-x)*lr }
+	mode := int(float64(n+1) * q)
+	if k > mode {
+		return logSumDown(term, k, n) / math.Ln10
+	}
+	lower := math.Exp(logSumDown(term, k-1, 0))
+	if lower >= 1 {
+		return math.Log10(math.SmallestNonzeroFloat64)
+	}
+	return math.Log1p(-lower) / math.Ln10
+}
