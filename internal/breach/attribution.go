@@ -24,6 +24,10 @@ type AttributionQuery struct {
 	// evidence accesses per suspect (0: DefaultEvidence); Pairs how many
 	// collusion pairs at most (0: DefaultPairs).
 	Top, Evidence, Pairs int
+	// ExemptRoles work without tickets by design (detect.exempt_roles,
+	// fraud investigators): their accesses without a ticket are shown but
+	// not scored.
+	ExemptRoles []string
 }
 
 // Defaults of AttributionQuery.
@@ -115,19 +119,20 @@ type Suspect struct {
 	// higher of this and the coverage score.
 	NoTicketScore    float64   `json:"no_ticket_score"`
 	NoTicketExpected float64   `json:"no_ticket_expected"`
-	PeerScore    *float64  `json:"peer_score,omitempty"`
-	Peers        int       `json:"peers"`
-	PeerRate     float64   `json:"peer_rate"`
-	PeerExpected float64   `json:"peer_expected"`
-	First        time.Time `json:"first_access"`
-	Last     time.Time `json:"last_access"`
-	Canaries []string  `json:"canaries,omitempty"`
-	Reason   string    `json:"reason"`
-	Evidence []Access  `json:"evidence"`
+	PeerScore        *float64  `json:"peer_score,omitempty"`
+	Peers            int       `json:"peers"`
+	PeerRate         float64   `json:"peer_rate"`
+	PeerExpected     float64   `json:"peer_expected"`
+	First            time.Time `json:"first_access"`
+	Last             time.Time `json:"last_access"`
+	Canaries         []string  `json:"canaries,omitempty"`
+	Reason           string    `json:"reason"`
+	Evidence         []Access  `json:"evidence"`
 
 	covered map[string]bool // customer -> accessed without a ticket at least once
 	rate    float64         // the share of customers in the leak expected by chance
 	ntRate  float64         // the same, seen without a ticket
+	exempt  bool            // works without tickets by role
 }
 
 // Pair is two actors who together cover much more of the leak than either
@@ -307,8 +312,13 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		}
 		s.ntRate = ntRate
 		s.NoTicketExpected = float64(s.Reach) * ntRate
-		s.NoTicketScore = surprise(binomTail(s.Reach, ntRate, s.NoTicket))
-		s.Score = max(s.Score, s.NoTicketScore)
+		if p == nil || !slices.Contains(q.ExemptRoles, p.Role) {
+			s.NoTicketScore = surprise(binomTail(s.Reach, ntRate, s.NoTicket))
+			s.Score = max(s.Score, s.NoTicketScore)
+		} else {
+			s.ntRate = 1 // never surprising, in a pair either
+			s.exempt = true
+		}
 		suspects = append(suspects, s)
 	}
 	slices.SortFunc(suspects, func(a, b *Suspect) int {
@@ -389,7 +399,10 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 	if s.PeerScore != nil {
 		fmt.Fprintf(&b, ", at the rate of their %s about %.1f", plural(s.Peers, "peer"), s.PeerExpected)
 	}
-	if s.NoTicket > 0 {
+	switch {
+	case s.exempt:
+		fmt.Fprintf(&b, " (as a %s they work without tickets)", strings.ReplaceAll(s.Role, "_", " "))
+	case s.NoTicket > 0:
 		fmt.Fprintf(&b, ", and about %.1f without a ticket", s.NoTicketExpected)
 	}
 	switch {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custos-io/custos/internal/event"
 )
 
 func rankOf(a *Attribution, actor string) (int, *Suspect) {
@@ -270,5 +272,35 @@ func TestBinomTail(t *testing.T) {
 		if got := binomTail(c.n, c.q, c.k); math.Abs(got-math.Log10(want)) > 1e-6*max(1, math.Abs(math.Log10(want))) {
 			t.Errorf("binomTail(%d, %v, %d) = %v, want %v", c.n, c.q, c.k, got, math.Log10(want))
 		}
+	}
+}
+
+// A fraud investigator works without tickets by design: their no-ticket
+// accesses to leaked customers are shown but not scored, and the leaker
+// ranks above them.
+func TestAttributeExemptRoles(t *testing.T) {
+	o := baseOrg(8)
+	o.m.people = append(o.m.people, &event.Person{ID: "a-fraud", Team: "fraud", Role: "fraud_investigator"})
+	avoid := map[string]bool{}
+	h := o.pick(60, avoid)
+	o.harvest("a-07", 12, h)
+	// The investigator looks at 30 of them, and 200 others, without tickets.
+	o.harvest("a-fraud", 2, append(slices.Clone(h[:30]), o.pick(200, avoid)...))
+	q := AttributionQuery{Customers: h, Top: 5}
+	a, err := Attribute(context.Background(), o.m, q, win)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, f := rankOf(a, "a-fraud")
+	if f == nil || f.NoTicketScore < 5 {
+		t.Fatalf("without exempt roles the investigator's no-ticket score should count: %+v", f)
+	}
+	q.ExemptRoles = []string{"fraud_investigator"}
+	if a, err = Attribute(context.Background(), o.m, q, win); err != nil {
+		t.Fatal(err)
+	}
+	r, f := rankOf(a, "a-fraud")
+	if a.Suspects[0].Actor != "a-07" || r < 2 || f.NoTicketScore != 0 || f.NoTicket != 30 || !strings.Contains(f.Reason, "as a fraud investigator they work without tickets") {
+		t.Errorf("investigator rank %d: %+v; first %s", r, f, a.Suspects[0].Actor)
 	}
 }

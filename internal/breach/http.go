@@ -27,7 +27,9 @@ type Source interface {
 type API struct {
 	Source  Source
 	Windows engine.Windows
-	Logger  *slog.Logger
+	// ExemptRoles work without tickets by design (detect.exempt_roles).
+	ExemptRoles []string
+	Logger      *slog.Logger
 }
 
 // Routes returns the API's patterns and handlers (net/http 1.22 patterns).
@@ -140,7 +142,7 @@ func (a *API) attribution(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "customers", fmt.Errorf("%d customer ids, more than the %d attribution handles", len(req.Customers), MaxLeaked))
 		return
 	}
-	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence}, a.Windows)
+	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence, ExemptRoles: a.ExemptRoles}, a.Windows)
 	if err != nil {
 		a.fail(w, r, err)
 		return

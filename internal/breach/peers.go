@@ -12,7 +12,7 @@ import (
 const minPeers = 4
 
 // peerGroups indexes the roster by peer group (team and role, as the
-// engine's baselines group people): a VIP desk sees VIP customers, so a
+// engine's baselines group people, and by team alone): a VIP desk sees VIP customers, so a
 // leak of VIP customers is no surprise from a VIP-desk agent, however rare
 // VIPs are in the whole population.
 type peerGroups map[string][]string
@@ -29,6 +29,7 @@ func newPeerGroups(people map[string]*event.Person) peerGroups {
 	for id, p := range people {
 		if k := peerKey(p); k != "" {
 			g[k] = append(g[k], id)
+			g[teamKey(p)] = append(g[teamKey(p)], id)
 		}
 	}
 	for _, ids := range g {
@@ -37,10 +38,21 @@ func newPeerGroups(people map[string]*event.Person) peerGroups {
 	return g
 }
 
-// peersOf returns actor's peers, actor excluded.
+// teamKey names a whole team, every role included.
+func teamKey(p *event.Person) string { return p.Team + "\x00*" }
+
+// peersOf returns actor's peers, actor excluded: the others with their team
+// and role, or, if those are too few to compare with, their whole team.
 func (g peerGroups) peersOf(actor string, p *event.Person) []string {
+	key := peerKey(p)
+	if key == "" {
+		return nil
+	}
+	if len(g[key]) <= minPeers {
+		key = teamKey(p)
+	}
 	var out []string
-	for _, id := range g[peerKey(p)] {
+	for _, id := range g[key] {
 		if id != actor {
 			out = append(out, id)
 		}

@@ -175,7 +175,7 @@ together cover much more than either alone. See docs/breach-response.md.`,
 			}
 			defer st.Close()
 			start := time.Now()
-			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence}, ticketWindows(cfg))
+			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence, ExemptRoles: cfg.Detect.ExemptRoles}, ticketWindows(cfg))
 			if err != nil {
 				return err
 			}
