@@ -24,10 +24,12 @@ type AttributionQuery struct {
 	// evidence accesses per suspect (0: DefaultEvidence); Pairs how many
 	// collusion pairs at most (0: DefaultPairs).
 	Top, Evidence, Pairs int
-	// ExemptRoles work without tickets by design (detect.exempt_roles,
-	// fraud investigators): their accesses without a ticket are shown but
-	// not scored.
-	ExemptRoles []string
+	// Explained, if set, says whether an access the ticket index does not
+	// justify is still expected of the actor's role (detect.Config's
+	// Explained: fraud investigators, QA reviewing a ticket, a lead working
+	// their team's); such accesses do not count as without a ticket.
+	// people looks up roster entries.
+	Explained func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool
 }
 
 // Defaults of AttributionQuery.
@@ -132,7 +134,6 @@ type Suspect struct {
 	covered map[string]bool // customer -> accessed without a ticket at least once
 	rate    float64         // the share of customers in the leak expected by chance
 	ntRate  float64         // the same, seen without a ticket
-	exempt  bool            // works without tickets by role
 }
 
 // Pair is two actors who together cover much more of the leak than either
@@ -210,18 +211,20 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range all {
-		j.m = v.judge(j.e)
-		if j.m.Verdict != engine.Justified {
-			byActor[j.e.Actor.ID].covered[j.e.Subject] = true
-		}
-	}
-
-	actors := sortedKeys(byActor)
 	people := map[string]*event.Person{}
 	if err := src.People(ctx, func(p *event.Person) error { people[p.ID] = p; return nil }); err != nil {
 		return nil, fmt.Errorf("reading the roster: %w", err)
 	}
+	lookup := func(id string) *event.Person { return people[id] }
+	for _, j := range all {
+		j.m = v.judge(j.e)
+		if j.m.Verdict == engine.Justified || (q.Explained != nil && q.Explained(people[j.e.Actor.ID], &j.m, j.e.Subject, lookup)) {
+			continue
+		}
+		byActor[j.e.Actor.ID].covered[j.e.Subject] = true
+	}
+
+	actors := sortedKeys(byActor)
 	groups := newPeerGroups(people)
 	counted := map[string]bool{}
 	for _, id := range actors {
@@ -312,13 +315,8 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 		}
 		s.ntRate = ntRate
 		s.NoTicketExpected = float64(s.Reach) * ntRate
-		if p == nil || !slices.Contains(q.ExemptRoles, p.Role) {
-			s.NoTicketScore = surprise(binomTail(s.Reach, ntRate, s.NoTicket))
-			s.Score = max(s.Score, s.NoTicketScore)
-		} else {
-			s.ntRate = 1 // never surprising, in a pair either
-			s.exempt = true
-		}
+		s.NoTicketScore = surprise(binomTail(s.Reach, ntRate, s.NoTicket))
+		s.Score = max(s.Score, s.NoTicketScore)
 		suspects = append(suspects, s)
 	}
 	slices.SortFunc(suspects, func(a, b *Suspect) int {
@@ -399,10 +397,7 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 	if s.PeerScore != nil {
 		fmt.Fprintf(&b, ", at the rate of their %s about %.1f", plural(s.Peers, "peer"), s.PeerExpected)
 	}
-	switch {
-	case s.exempt:
-		fmt.Fprintf(&b, " (as a %s they work without tickets)", strings.ReplaceAll(s.Role, "_", " "))
-	case s.NoTicket > 0:
+	if s.NoTicket > 0 {
 		fmt.Fprintf(&b, ", and about %.1f without a ticket", s.NoTicketExpected)
 	}
 	switch {

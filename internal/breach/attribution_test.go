@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/custos-io/custos/internal/detect"
+	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 )
 
@@ -275,10 +277,10 @@ func TestBinomTail(t *testing.T) {
 	}
 }
 
-// A fraud investigator works without tickets by design: their no-ticket
-// accesses to leaked customers are shown but not scored, and the leaker
-// ranks above them.
-func TestAttributeExemptRoles(t *testing.T) {
+// A fraud investigator works without tickets by design, and a QA reviewer
+// opens tickets assigned to others: with the detections' role rules their
+// accesses are not "without a ticket", and the leaker ranks first.
+func TestAttributeExplainedByRole(t *testing.T) {
 	o := baseOrg(8)
 	o.m.people = append(o.m.people, &event.Person{ID: "a-fraud", Team: "fraud", Role: "fraud_investigator"})
 	avoid := map[string]bool{}
@@ -291,16 +293,21 @@ func TestAttributeExemptRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, f := rankOf(a, "a-fraud")
-	if f == nil || f.NoTicketScore < 5 {
-		t.Fatalf("without exempt roles the investigator's no-ticket score should count: %+v", f)
+	if _, f := rankOf(a, "a-fraud"); f == nil || f.NoTicket != 30 || f.NoTicketScore < 5 {
+		t.Fatalf("without role rules the investigator's accesses are without a ticket: %+v", f)
 	}
-	q.ExemptRoles = []string{"fraud_investigator"}
+	rules := detect.Defaults()
+	q.Explained = func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool {
+		return rules.Explained(p, m, subject, people)
+	}
 	if a, err = Attribute(context.Background(), o.m, q, win); err != nil {
 		t.Fatal(err)
 	}
 	r, f := rankOf(a, "a-fraud")
-	if a.Suspects[0].Actor != "a-07" || r < 2 || f.NoTicketScore != 0 || f.NoTicket != 30 || !strings.Contains(f.Reason, "as a fraud investigator they work without tickets") {
+	if a.Suspects[0].Actor != "a-07" || r < 2 || f.NoTicket != 0 || f.NoTicketScore != 0 {
 		t.Errorf("investigator rank %d: %+v; first %s", r, f, a.Suspects[0].Actor)
+	}
+	if _, l := rankOf(a, "a-07"); l.NoTicket != 60 {
+		t.Errorf("the leaker's no-ticket accesses are still counted: %+v", l)
 	}
 }

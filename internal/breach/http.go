@@ -27,9 +27,9 @@ type Source interface {
 type API struct {
 	Source  Source
 	Windows engine.Windows
-	// ExemptRoles work without tickets by design (detect.exempt_roles).
-	ExemptRoles []string
-	Logger      *slog.Logger
+	// Explained is AttributionQuery.Explained.
+	Explained func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool
+	Logger    *slog.Logger
 }
 
 // Routes returns the API's patterns and handlers (net/http 1.22 patterns).
@@ -142,7 +142,7 @@ func (a *API) attribution(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "customers", fmt.Errorf("%d customer ids, more than the %d attribution handles", len(req.Customers), MaxLeaked))
 		return
 	}
-	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence, ExemptRoles: a.ExemptRoles}, a.Windows)
+	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence, Explained: a.Explained}, a.Windows)
 	if err != nil {
 		a.fail(w, r, err)
 		return

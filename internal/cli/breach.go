@@ -14,6 +14,7 @@ import (
 	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -24,6 +25,14 @@ func openExisting(ctx context.Context, path string) (*store.Store, error) {
 		return nil, fmt.Errorf("--db %s: %w (load events with custos replay --db or custos serve first)", path, err)
 	}
 	return store.Open(ctx, path)
+}
+
+// explained judges accesses without a ticket by the detections' role rules
+// (detect.exempt_roles, review_roles, lead_roles).
+func explained(c config.Config) func(*event.Person, *engine.TicketMatch, string, func(string) *event.Person) bool {
+	return func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool {
+		return c.Detect.Explained(p, m, subject, people)
+	}
 }
 
 func ticketWindows(c config.Config) engine.Windows {
@@ -175,7 +184,7 @@ together cover much more than either alone. See docs/breach-response.md.`,
 			}
 			defer st.Close()
 			start := time.Now()
-			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence, ExemptRoles: cfg.Detect.ExemptRoles}, ticketWindows(cfg))
+			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence, Explained: explained(cfg)}, ticketWindows(cfg))
 			if err != nil {
 				return err
 			}

@@ -53,7 +53,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
 				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
 				Logger:          log,
-				Routes:          (&breach.API{Source: st, Windows: ticketWindows(cfg), ExemptRoles: cfg.Detect.ExemptRoles, Logger: log}).Routes(),
+				Routes:          (&breach.API{Source: st, Windows: ticketWindows(cfg), Explained: explained(cfg), Logger: log}).Routes(),
 			}, st)
 			if err != nil {
 				st.Close()
