@@ -397,7 +397,10 @@ func (s *Suspect) reason(res *Attribution, people map[string]*event.Person) stri
 	if s.PeerScore != nil {
 		fmt.Fprintf(&b, ", at the rate of their %s about %.1f", plural(s.Peers, "peer"), s.PeerExpected)
 	}
-	if s.NoTicket > 0 {
+	switch {
+	case s.NoTicket > 0 && s.NoTicketExpected < 0.1:
+		b.WriteString(", and almost none without a ticket")
+	case s.NoTicket > 0:
 		fmt.Fprintf(&b, ", and about %.1f without a ticket", s.NoTicketExpected)
 	}
 	switch {
