@@ -141,7 +141,7 @@ func jsonWindow(w Window) windowJSON {
 // AttributionCSVHeader is the suspects CSV's columns, in their fixed order.
 var AttributionCSVHeader = []string{
 	"rank", "actor", "name", "vendor", "team", "role", "site", "covered", "coverage", "no_ticket", "accesses",
-	"reach", "expected", "peer_expected", "score", "global_score", "peer_score", "no_ticket_score", "first_access", "last_access", "canaries", "reason",
+	"reach", "expected", "peer_expected", "no_ticket_expected", "score", "global_score", "peer_score", "no_ticket_score", "first_access", "last_access", "canaries", "reason",
 }
 
 // WriteAttribution writes a in format. The CSV has one row per suspect.
@@ -160,7 +160,7 @@ func WriteAttribution(w io.Writer, a *Attribution, format string) error {
 				strconv.Itoa(s.Rank), s.Actor, s.Name, s.Vendor, s.Team, s.Role, s.Site, strconv.Itoa(s.Covered),
 				strconv.FormatFloat(s.Coverage, 'f', 4, 64), strconv.Itoa(s.NoTicket), strconv.Itoa(s.Accesses),
 				strconv.Itoa(s.Reach), strconv.FormatFloat(s.Expected, 'f', 2, 64), peerCell(s, s.PeerExpected, 2),
-				strconv.FormatFloat(s.Score, 'f', 1, 64), strconv.FormatFloat(s.GlobalScore, 'f', 1, 64), peerCell(s, deref(s.PeerScore), 1),
+				strconv.FormatFloat(s.NoTicketExpected, 'f', 2, 64), strconv.FormatFloat(s.Score, 'f', 1, 64), strconv.FormatFloat(s.GlobalScore, 'f', 1, 64), peerCell(s, deref(s.PeerScore), 1),
 				strconv.FormatFloat(s.NoTicketScore, 'f', 1, 64), stamp(s.First), stamp(s.Last), strings.Join(s.Canaries, ";"), s.Reason,
 			}); err != nil {
 				return err
