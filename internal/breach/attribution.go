@@ -24,13 +24,19 @@ type AttributionQuery struct {
 	// evidence accesses per suspect (0: DefaultEvidence); Pairs how many
 	// collusion pairs at most (0: DefaultPairs).
 	Top, Evidence, Pairs int
-	// Explained, if set, says whether an access the ticket index does not
-	// justify is still expected of the actor's role (detect.Config's
-	// Explained: fraud investigators, QA reviewing a ticket, a lead working
-	// their team's); such accesses do not count as without a ticket.
-	// people looks up roster entries.
-	Explained func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool
+	// Explainer, if set, judges the accesses the ticket index does not
+	// justify by the configured rules (see Explainer); those it explains do
+	// not count as without a ticket.
+	Explainer Explainer
 }
+
+// Explainer makes, for one attribution, a judge of accesses the ticket
+// index does not justify (m): true if the detections would still not call
+// the access unexplained, as the no-ticket rules' exceptions do for fraud
+// investigators, QA reviewing an existing ticket, or a lead working their
+// team's tickets. people looks up roster entries. The judge is used by one
+// goroutine.
+type Explainer func(people func(string) *event.Person) func(e *event.Event, p *event.Person, m *engine.TicketMatch) bool
 
 // Defaults of AttributionQuery.
 const (
@@ -215,10 +221,13 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	if err := src.People(ctx, func(p *event.Person) error { people[p.ID] = p; return nil }); err != nil {
 		return nil, fmt.Errorf("reading the roster: %w", err)
 	}
-	lookup := func(id string) *event.Person { return people[id] }
+	var explained func(*event.Event, *event.Person, *engine.TicketMatch) bool
+	if q.Explainer != nil {
+		explained = q.Explainer(func(id string) *event.Person { return people[id] })
+	}
 	for _, j := range all {
 		j.m = v.judge(j.e)
-		if j.m.Verdict == engine.Justified || (q.Explained != nil && q.Explained(people[j.e.Actor.ID], &j.m, j.e.Subject, lookup)) {
+		if j.m.Verdict == engine.Justified || (explained != nil && explained(j.e, people[j.e.Actor.ID], &j.m)) {
 			continue
 		}
 		byActor[j.e.Actor.ID].covered[j.e.Subject] = true

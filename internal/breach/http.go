@@ -27,8 +27,8 @@ type Source interface {
 type API struct {
 	Source  Source
 	Windows engine.Windows
-	// Explained is AttributionQuery.Explained.
-	Explained func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool
+	// Explainer is AttributionQuery.Explainer.
+	Explainer Explainer
 	Logger    *slog.Logger
 }
 
@@ -142,7 +142,7 @@ func (a *API) attribution(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, "customers", fmt.Errorf("%d customer ids, more than the %d attribution handles", len(req.Customers), MaxLeaked))
 		return
 	}
-	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence, Explained: a.Explained}, a.Windows)
+	res, err := Attribute(r.Context(), a.Source, AttributionQuery{Customers: req.Customers, Window: win, Top: req.Top, Evidence: req.Evidence, Explainer: a.Explainer}, a.Windows)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -15,6 +15,7 @@ import (
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -27,16 +28,32 @@ func openExisting(ctx context.Context, path string) (*store.Store, error) {
 	return store.Open(ctx, path)
 }
 
-// explained judges accesses without a ticket by the detections' role rules
-// (detect.exempt_roles, review_roles, lead_roles).
-func explained(c config.Config) func(*event.Person, *engine.TicketMatch, string, func(string) *event.Person) bool {
-	return func(p *event.Person, m *engine.TicketMatch, subject string, people func(string) *event.Person) bool {
-		return c.Detect.Explained(p, m, subject, people)
+// ticketRules explains accesses without a ticket with the pack's own
+// no-ticket rules (no_ticket, ticket_not_theirs): an access is explained if
+// neither fires on it, so attribution agrees with detection, exceptions
+// and all. Without either rule in the pack it explains nothing.
+func ticketRules(pack *rules.Pack) breach.Explainer {
+	var drop []string
+	keep := 0
+	for _, r := range pack.Rules() {
+		if r.ID == "no_ticket" || r.ID == "ticket_not_theirs" {
+			keep++
+		} else {
+			drop = append(drop, r.ID)
+		}
 	}
-}
-
-func ticketWindows(c config.Config) engine.Windows {
-	return engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose}
+	sub, err := pack.Without(drop...)
+	if keep == 0 || err != nil {
+		return nil
+	}
+	return func(people func(string) *event.Person) func(*event.Event, *event.Person, *engine.TicketMatch) bool {
+		settled := rules.NewEvaluator(sub, people).Settled()
+		return func(e *event.Event, p *event.Person, m *engine.TicketMatch) bool {
+			fired := false
+			settled.Detect(&engine.Input{Event: e, Person: p, Ticket: m}, func(engine.Alert) { fired = true })
+			return !fired
+		}
+	}
 }
 
 // breachFlags are the flags exposure and attribute share.
@@ -108,7 +125,7 @@ columns; the summary goes to standard error. See docs/breach-response.md.`,
 				return err
 			}
 			defer st.Close()
-			x, err := breach.Exposures(cmd.Context(), st, breach.ExposureQuery{Scope: scope, Window: w, Detail: detail}, ticketWindows(cfg))
+			x, err := breach.Exposures(cmd.Context(), st, breach.ExposureQuery{Scope: scope, Window: w, Detail: detail}, cfg.TicketWindows())
 			if err != nil {
 				return err
 			}
@@ -184,7 +201,11 @@ together cover much more than either alone. See docs/breach-response.md.`,
 			}
 			defer st.Close()
 			start := time.Now()
-			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence, Explained: explained(cfg)}, ticketWindows(cfg))
+			pack, err := cfg.Pack()
+			if err != nil {
+				return err
+			}
+			res, err := breach.Attribute(cmd.Context(), st, breach.AttributionQuery{Customers: ids, Window: w, Top: top, Evidence: evidence, Explainer: ticketRules(pack)}, cfg.TicketWindows())
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// fraudCustomer is the k-th customer the fraud investigator looks at on day d.
+func fraudCustomer(d, k int) int { return (d*37 + k*101 + 7) % 1500 }
+
 // writeOrg writes a replay directory: 20 agents working tickets over two
 // weeks, one of them on a queue ten times busier, and an insider who also
 // opens 60 customers' identity documents with no ticket. It returns the
@@ -47,6 +50,9 @@ func writeOrg(t *testing.T) (string, []string) {
 	for _, a := range agents {
 		fmt.Fprintf(&roster, `{"id":%q,"vendor":"bpo-east","team":"kyc","role":"agent","site":"cebu"}`+"\n", a.actor)
 	}
+	// A fraud investigator works from alerts, not tickets (the shipped
+	// rules exempt the role).
+	fmt.Fprintln(&roster, `{"id":"a-fraud","team":"fraud","role":"fraud_investigator","site":"lisbon"}`)
 	insider := rng.Perm(1500)[:60]
 	for d := range 14 {
 		for _, a := range agents {
@@ -58,6 +64,9 @@ func writeOrg(t *testing.T) (string, []string) {
 				view(a.actor, c, id, "profile", `["name","email"]`, at.Add(time.Minute))
 				fmt.Fprintf(&tickets, `{"time":%q,"id":%q,"subject":"c-%04d","assignee":%q,"status":"solved"}`+"\n", at.Add(3*time.Minute).Format(time.RFC3339), id, c, a.actor)
 			}
+		}
+		for k := range 10 {
+			view("a-fraud", fraudCustomer(d, k), "", "transactions", `["amount"]`, start.AddDate(0, 0, d).Add(10*time.Hour+time.Duration(k)*time.Minute))
 		}
 		if d >= 7 && d < 13 {
 			for _, c := range insider[(d-7)*10 : (d-6)*10] {
@@ -78,7 +87,8 @@ func writeOrg(t *testing.T) (string, []string) {
 }
 
 // End to end through the command line: replay a history into a database,
-// attribute a leak of 40 of the insider's customers and 20 others, and the
+// attribute a leak of 40 of the insider's customers and 20 a fraud
+// investigator looked at without tickets (as the role does), and the
 // insider ranks first although the busy agent saw more of the leak; the
 // notification CSV of the insider lists their 60 customers with identity
 // documents and dates of birth.
@@ -89,8 +99,8 @@ func TestBreachEndToEnd(t *testing.T) {
 		t.Fatalf("replay --db: exit %d: %s", code, errOut)
 	}
 	leaked := append([]string{}, harvested[:40]...)
-	for c := 1; len(leaked) < 60; c += 7 {
-		leaked = append(leaked, fmt.Sprintf("c-%04d", c))
+	for k := 0; len(leaked) < 60; k++ {
+		leaked = append(leaked, fmt.Sprintf("c-%04d", fraudCustomer(k/10, k%10)))
 	}
 	list := filepath.Join(t.TempDir(), "leaked.txt")
 	os.WriteFile(list, []byte(strings.Join(leaked, "\n")+"\n"), 0o644)
@@ -110,6 +120,10 @@ func TestBreachEndToEnd(t *testing.T) {
 	busy := slices.IndexFunc(rows, func(r string) bool { return strings.Contains(r, ",a-busy,") })
 	if busy < 0 || cover(rows[busy]) <= cover(rows[1]) {
 		t.Errorf("the test needs the busy agent to cover more of the leak than the insider:\n%s", out)
+	}
+	f := slices.IndexFunc(rows, func(r string) bool { return strings.Contains(r, ",a-fraud,") })
+	if f < 0 || strings.Split(rows[f], ",")[9] != "0" {
+		t.Errorf("the fraud investigator is not a suspect, or their accesses count as without a ticket:\n%s", out)
 	}
 
 	out, errOut, code = runCLI(t, "exposure", "--db", db, "--actor", "a-13", "--since", "2026-04-08", "--format", "csv")

@@ -10,6 +10,7 @@ import (
 	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
+	"github.com/custos-io/custos/internal/sink"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -43,18 +44,44 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 			if err != nil {
 				return err
 			}
+			// A broken rule pack stops start-up with every problem listed,
+			// before anything is opened.
+			pack, err := cfg.Pack()
+			if err != nil {
+				return err
+			}
 			st, err := store.Open(ctx, cfg.Serve.DB)
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(server.Options{
+			opts := server.Options{
 				Token:           token,
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
+				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
 				Logger:          log,
-				Routes:          (&breach.API{Source: st, Windows: ticketWindows(cfg), Explained: explained(cfg), Logger: log}).Routes(),
-			}, st)
+				Routes:          (&breach.API{Source: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack), Logger: log}).Routes(),
+			}
+			if len(cfg.Sinks) > 0 {
+				// Built before the engine runs, so every sink has a cursor
+				// before the first finding reaches the outbox.
+				sinks, err := sink.BuildAll(cfg.Sinks, sink.BuildOptions{Product: product()})
+				if err != nil {
+					st.Close()
+					return err
+				}
+				d, err := sink.NewDispatcher(ctx, st.Outbox(), sinks, sink.Options{Logger: log})
+				if err != nil {
+					for _, s := range sinks {
+						s.Sender.Close()
+					}
+					st.Close()
+					return err
+				}
+				opts.Sinks = d
+				log.Info("sinks", "count", len(sinks))
+			}
+			srv, err := server.New(opts, st)
 			if err != nil {
 				st.Close()
 				return err

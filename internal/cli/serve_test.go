@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,21 +83,26 @@ func TestReplayDB(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+type logFileT struct {
+	*os.File
+	t *testing.T
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func logFile(t *testing.T, dir, name string) logFileT {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logFileT{f, t}
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+func (f logFileT) String() string {
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
 }
 
 func freeAddr(t *testing.T) string {
@@ -124,14 +127,17 @@ func TestServeCommand(t *testing.T) {
 	addr := freeAddr(t)
 	tokenFile := filepath.Join(dir, "custos.token")
 	cfg := filepath.Join(dir, "custos.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\n", tokenFile)), 0o644)
+	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\nsinks:\n  - name: siem\n    type: ocsf\n    start: earliest\n    file:\n      path: %s\n",
+		tokenFile, sinkFile)), 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	// Files, not buffers: the test reads them while serve writes.
+	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, &stdout, &stderr)
+		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
 	}()
 
 	// Wait until it answers (the engine is rebuilt before it listens).
@@ -189,6 +195,18 @@ func TestServeCommand(t *testing.T) {
 		`{"id":"live-1","time":"2026-03-04T09:00:00Z","actor":{"id":"a-ben"},"action":"view","subject":{"id":"c-1004"}}`)
 	if status != 200 || !strings.Contains(body, `"accepted":1`) {
 		t.Fatalf("POST: %d %s", status, body)
+	}
+
+	// The sink delivers the replayed history (start: earliest) and the new
+	// alert from the outbox.
+	var delivered string
+	for i := 0; i < 500 && !strings.Contains(delivered, "live-1"); i++ {
+		time.Sleep(20 * time.Millisecond)
+		b, _ := os.ReadFile(sinkFile)
+		delivered = string(b)
+	}
+	if !strings.Contains(delivered, "live-1") || !strings.Contains(delivered, "honeytoken_access") {
+		t.Errorf("the OCSF file sink got:\n%s", delivered)
 	}
 
 	cancel()

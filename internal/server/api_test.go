@@ -474,6 +474,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	h := start(t, dbPath(t))
 	h.post("/v1/events", "application/x-ndjson", evLine("e1", "2026-03-03T01:00:00Z", "a", "login", "")+"\n{}")
+	h.stop() // the line is written after the response; shutdown waits for it
 	logs := h.logs.String()
 	for _, want := range []string{"msg=request", "method=POST", "path=/v1/events", "status=207", "accepted=1", "rejected=1", `first_reject="request:2: id: missing"`} {
 		if !strings.Contains(logs, want) {
@@ -498,5 +499,54 @@ func TestEnginePanicIsContained(t *testing.T) {
 			t.Errorf("panic not logged with the record:\n%s", h.logs.String())
 		}
 		h.stop()
+	}
+}
+
+// fakeSinks records what the server does with a dispatcher.
+type fakeSinks struct {
+	outbox   *store.Outbox
+	running  atomic.Bool
+	stopped  chan struct{}
+	notified atomic.Int32
+	inOutbox atomic.Int64 // outbox end seen at the last Notify
+}
+
+func (f *fakeSinks) Run(ctx context.Context) error {
+	f.running.Store(true)
+	<-ctx.Done()
+	close(f.stopped)
+	return nil
+}
+
+func (f *fakeSinks) Notify() {
+	f.notified.Add(1)
+	last, _ := f.outbox.Last(context.Background())
+	f.inOutbox.Store(last)
+}
+
+// The sinks run alongside the server, are woken once findings are stored
+// (so already in the outbox), and stop only after the last findings.
+func TestSinksNotifiedAfterStore(t *testing.T) {
+	var fs *fakeSinks
+	h := start(t, dbPath(t), func(s *setup) {
+		s.sinks = func(st *store.Store) Dispatcher {
+			fs = &fakeSinks{outbox: st.Outbox(), stopped: make(chan struct{})}
+			return fs
+		}
+	})
+	batch := seedHoneytoken(t, h)
+	h.post("/v1/events", "application/x-ndjson", batch)
+	h.sync()
+	if !fs.running.Load() {
+		t.Error("the dispatcher is not running")
+	}
+	if fs.notified.Load() == 0 || fs.inOutbox.Load() < 2 {
+		t.Errorf("notified %d times with %d outbox records; want a wake-up after the alert and case were in the outbox", fs.notified.Load(), fs.inOutbox.Load())
+	}
+	h.stop()
+	select {
+	case <-fs.stopped:
+	default:
+		t.Error("Run returned with the dispatcher still running")
 	}
 }

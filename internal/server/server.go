@@ -55,6 +55,14 @@ type Engine interface {
 	Event(*event.Event)
 }
 
+// Dispatcher delivers stored findings to the sinks (SIEM, syslog, HEC,
+// webhooks) from the store's outbox; *sink.Dispatcher is one. Notify wakes it
+// after findings are stored.
+type Dispatcher interface {
+	Run(ctx context.Context) error
+	Notify()
+}
+
 // Options configures a Server.
 type Options struct {
 	// Token is the bearer token every /v1 request must carry.
@@ -65,7 +73,10 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// NewEngine assembles the engine; it passes findings to emit.
 	NewEngine func(emit func(*finding.Finding)) Engine
-	Logger    *slog.Logger
+	// Sinks, if set, is run alongside the server and told whenever the
+	// engine's findings are stored (and so in the outbox).
+	Sinks  Dispatcher
+	Logger *slog.Logger
 	// Routes are more /v1 endpoints (net/http patterns such as
 	// "GET /v1/exposure"), served behind the same token as the rest.
 	Routes map[string]http.Handler
@@ -150,8 +161,21 @@ func (s *Server) hook(what string) {
 // and then stops gracefully: it stops accepting connections, lets requests
 // in flight finish, drains the engine queue and writes the last findings.
 // The caller closes the store after Run returns.
-func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	l := &loop{store: s.store, log: s.log}
+func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
+	// The sinks start first, so a backlog left in the outbox goes out while
+	// the engine is rebuilt, and stop last, after the final findings.
+	if s.opts.Sinks != nil {
+		sctx, stop := context.WithCancel(context.Background())
+		sinksDone := make(chan error, 1)
+		go func() { sinksDone <- s.opts.Sinks.Run(sctx) }()
+		defer func() {
+			stop()
+			if serr := <-sinksDone; serr != nil {
+				err = errors.Join(err, fmt.Errorf("server: sinks: %w", serr))
+			}
+		}()
+	}
+	l := &loop{store: s.store, log: s.log, sinks: s.opts.Sinks}
 	l.eng = s.opts.NewEngine(func(f *finding.Finding) { l.pending = append(l.pending, f) })
 	if err := s.rebuild(ctx, l); err != nil {
 		ln.Close()
@@ -175,7 +199,6 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String())
 
-	var err error
 	select {
 	case <-ctx.Done():
 		s.log.Info("shutting down: finishing requests in flight")
@@ -289,6 +312,7 @@ type loop struct {
 	eng     Engine
 	pending []*finding.Finding
 	store   Store
+	sinks   Dispatcher // nil without sinks
 	log     *slog.Logger
 	written int64
 }
@@ -345,6 +369,9 @@ func (l *loop) flush() error {
 		return err
 	}
 	l.written += int64(len(l.pending))
+	if l.sinks != nil {
+		l.sinks.Notify()
+	}
 	clear(l.pending)
 	l.pending = l.pending[:0]
 	return nil

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -48,10 +49,29 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	events atomic.Int64 // events fed to this run's engine, rebuild included
-	logs   bytes.Buffer
+	logs   syncBuffer
+}
+
+// syncBuffer is a log destination tests can read while the server writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type setup struct {
+	sinks   func(*store.Store) Dispatcher
 	panicOn string
 	maxBody int64
 	gate    chan struct{}
@@ -73,19 +93,25 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 	}
 	h := &harness{t: t, st: st, done: make(chan error, 1)}
 	cfg := config.Default()
-	var routes map[string]http.Handler
-	if su.routes != nil {
-		routes = su.routes(st)
+	pack, err := cfg.Pack()
+	if err != nil {
+		t.Fatal(err)
 	}
-	srv, err := New(Options{
+	opts := Options{
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
-			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
+			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
-		Routes: routes,
-	}, st)
+	}
+	if su.routes != nil {
+		opts.Routes = su.routes(st)
+	}
+	if su.sinks != nil {
+		opts.Sinks = su.sinks(st)
+	}
+	srv, err := New(opts, st)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,7 +267,7 @@ func (s *Store) Canaries(ctx context.Context, ids []string) ([]breach.Canary, er
 	return out, nil
 }
 
-// reachUpdates keep the reach counts of schema 2 exact. Each takes the
+// reachUpdates keep the reach counts of schema 3 exact. Each takes the
 // events of one Append (seq in (?1, ?2]), reduces them to distinct keys, and
 // counts a key only if no event stored before the batch has it: one search
 // of events_subject_time per distinct key, bounded by the customer (and the

@@ -17,6 +17,8 @@ import (
 // is left as it is (findings have content-derived ids, so re-deriving them
 // after a restart writes nothing new). A case replaces its earlier version
 // but keeps the time it first opened and its place in the listing order.
+// Every finding, and every new version of a case, is also appended to the
+// outbox in the same transaction, for the sinks.
 func (s *Store) WriteFindings(ctx context.Context, fs []*finding.Finding) error {
 	if len(fs) == 0 {
 		return nil
@@ -30,15 +32,23 @@ func (s *Store) WriteFindings(ctx context.Context, fs []*finding.Finding) error 
 			return err
 		}
 		defer st.Close()
+		ob, err := prepareOutbox(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ob.close()
+		now := s.now()
 		for _, f := range fs {
 			line, err := finding.MarshalLine(f)
 			if err != nil {
 				return err
 			}
-			line = line[:len(line)-1] // the newline
 			t := f.Time.UnixNano()
-			if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, string(line)); err != nil {
+			if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, string(line[:len(line)-1])); err != nil {
 				return fmt.Errorf("finding %s: %w", f.ID, err)
+			}
+			if _, err := ob.append(ctx, f, line, now); err != nil {
+				return fmt.Errorf("finding %s: outbox: %w", f.ID, err)
 			}
 		}
 		return nil

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -36,6 +37,8 @@ type Store struct {
 	r    *sql.DB // readers
 
 	mu sync.Mutex // serialises write transactions
+
+	now func() time.Time // the outbox's "added" times
 }
 
 // Open opens the database at path, creating it if needed, and brings its
@@ -82,7 +85,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
 
-	s := &Store{path: path, w: w, r: r}
+	s := &Store{path: path, w: w, r: r, now: time.Now}
 	if err := migrate(ctx, w, migrations); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)

@@ -58,8 +58,8 @@ func TestOpenFreshAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	ms, err := loadMigrations(migrations)
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || len(ms) < 2 {
+		t.Fatalf("embedded migrations: %d, %v", len(ms), err)
 	}
 	latest := ms[len(ms)-1].version
 	if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
@@ -466,5 +466,42 @@ func TestFindings(t *testing.T) {
 	}
 	if _, err := s.Findings(ctx, FindingQuery{Cursor: "x1"}); err == nil {
 		t.Error("bad cursor accepted")
+	}
+}
+
+// A database from before the outbox (schema 1) is upgraded in place.
+func TestUpgradeFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "custos.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors",
+		// schema 3 (breach)
+		"DROP TABLE canaries", "DROP TABLE reach_actor", "DROP TABLE reach_actor_day", "DROP TABLE reach_day", "DROP TABLE reach_total", "DROP INDEX ticket_changes_subject",
+		"DELETE FROM schema_migrations WHERE version > 1"} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s = open(t, path)
+	ms, err := loadMigrations(migrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.SchemaVersion(ctx); v != ms[len(ms)-1].version {
+		t.Fatalf("upgraded to version %d, want %d", v, ms[len(ms)-1].version)
+	}
+	if seq, _ := s.LastSeq(ctx); seq != 1 {
+		t.Errorf("the upgrade lost the stored event (last seq %d)", seq)
+	}
+	if err := s.Outbox().SetCursor(ctx, "siem", 0); err != nil {
+		t.Errorf("outbox after the upgrade: %v", err)
 	}
 }

@@ -1,5 +1,5 @@
--- Custos store, schema version 2: what the breach questions (exposure,
--- attribution, canaries; internal/breach) need beyond version 1.
+-- Custos store, schema version 3: what the breach questions (exposure,
+-- attribution, canaries; internal/breach) need beyond versions 1 and 2.
 
 -- Rebuilding the ticket index for a set of customers starts from the
 -- tickets about them; with the id in the index that needs no table read.
