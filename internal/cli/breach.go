@@ -87,16 +87,26 @@ func (f *breachFlags) prepare(e *env, ctx context.Context) (config.Config, breac
 	return cfg, w, st, err
 }
 
-// output opens --out, or standard output.
-func (f *breachFlags) output(e *env) (io.Writer, func() error, error) {
+// write writes the report to --out, or standard output.
+func (f *breachFlags) write(e *env, report func(io.Writer) error) error {
 	if f.out == "" {
-		return e.stdout, func() error { return nil }, nil
+		if err := report(e.stdout); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		return nil
 	}
 	file, err := os.Create(f.out)
 	if err != nil {
-		return nil, nil, fmt.Errorf("creating --out: %w", err)
+		return fmt.Errorf("creating --out: %w", err)
 	}
-	return file, file.Close, nil
+	if err := report(file); err != nil {
+		file.Close()
+		return fmt.Errorf("writing --out %s: %w", f.out, err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("writing --out %s: %w", f.out, err)
+	}
+	return nil
 }
 
 func newExposure(e *env) *cobra.Command {
@@ -129,16 +139,8 @@ columns; the summary goes to standard error. See docs/breach-response.md.`,
 			if err != nil {
 				return err
 			}
-			out, done, err := f.output(e)
-			if err != nil {
+			if err := f.write(e, func(w io.Writer) error { return breach.WriteExposure(w, x, f.format) }); err != nil {
 				return err
-			}
-			if err := breach.WriteExposure(out, x, f.format); err != nil {
-				done()
-				return fmt.Errorf("writing the report: %w", err)
-			}
-			if err := done(); err != nil {
-				return fmt.Errorf("writing --out: %w", err)
 			}
 			if f.format != breach.FormatTable {
 				for _, line := range x.SummaryLines() {
@@ -210,15 +212,7 @@ together cover much more than either alone. See docs/breach-response.md.`,
 				return err
 			}
 			e.logger(cfg).Debug("attribution done", "leaked", len(ids), "candidates", res.Candidates, "duration", time.Since(start))
-			out, done, err := f.output(e)
-			if err != nil {
-				return err
-			}
-			if err := breach.WriteAttribution(out, res, f.format); err != nil {
-				done()
-				return fmt.Errorf("writing the report: %w", err)
-			}
-			return done()
+			return f.write(e, func(w io.Writer) error { return breach.WriteAttribution(w, res, f.format) })
 		},
 	}
 	f.add(cmd)
