@@ -27,6 +27,13 @@ func TestExposureCSVGolden(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	golden(t, "testdata/exposure_vendor.csv", out)
+	file := filepath.Join(t.TempDir(), "notify.csv")
+	if _, errOut, code := runCLI(t, "exposure", "--db", db, "--vendor", "bpo-north", "--format", "csv", "--out", file); code != 0 {
+		t.Fatalf("--out: exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(file); string(b) != out {
+		t.Errorf("--out wrote\n%s", b)
+	}
 	if !strings.Contains(errOut, "vendor bpo-north, all time: 3 customers, of which 0 with identity documents and 0 with dates of birth seen") ||
 		!strings.Contains(errOut, "Honeytoken (decoy) customers touched, not listed: c-9999.") {
 		t.Errorf("summary on stderr:\n%s", errOut)
