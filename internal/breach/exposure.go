@@ -174,7 +174,7 @@ type pendingAccess struct {
 	detail int // index into c.Detail, or -1
 }
 
-// Exposure builds the exposure report for q. Accesses are judged with the
+// Exposures builds the exposure report for q. Accesses are judged with the
 // ticket index rebuilt from the tickets about the customers seen and the
 // tickets cited, using win as the engine does.
 func Exposures(ctx context.Context, src ExposureSource, q ExposureQuery, win engine.Windows) (*Exposure, error) {
