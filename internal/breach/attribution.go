@@ -187,7 +187,7 @@ func Attribute(ctx context.Context, src AttributionSource, q AttributionQuery, w
 	var all []*judged
 	cited := map[string]bool{}
 	seen := map[string][]string{} // customer -> actors
-	err := src.SubjectEvents(ctx, leaked, q.Window, func(e *event.Event) error {
+	err := src.EachSubjectEvent(ctx, leaked, q.Window, func(e *event.Event) error {
 		if _, ok := index[e.Subject]; !ok || !exposes(e) || !q.Window.Contains(e.Time) {
 			return nil
 		}

@@ -49,12 +49,12 @@ func (w Window) Validate() error {
 
 // EventReader reads stored access events.
 type EventReader interface {
-	// ActorEvents calls fn with every event of actor in w, in time order,
+	// EachActorEvent calls fn with every event of actor in w, in time order,
 	// including events that name no customer (searches, bulk exports).
-	ActorEvents(ctx context.Context, actor string, w Window, fn func(*event.Event) error) error
-	// SubjectEvents calls fn with every event in w that names one of
+	EachActorEvent(ctx context.Context, actor string, w Window, fn func(*event.Event) error) error
+	// EachSubjectEvent calls fn with every event in w that names one of
 	// subjects, in no particular order.
-	SubjectEvents(ctx context.Context, subjects []string, w Window, fn func(*event.Event) error) error
+	EachSubjectEvent(ctx context.Context, subjects []string, w Window, fn func(*event.Event) error) error
 }
 
 // TicketReader reads stored ticket changes.

@@ -194,7 +194,7 @@ func Exposures(ctx context.Context, src ExposureSource, q ExposureQuery, win eng
 	cited := map[string]bool{}
 	active := map[string]bool{}
 	for _, actor := range actors {
-		err := src.ActorEvents(ctx, actor, q.Window, func(e *event.Event) error {
+		err := src.EachActorEvent(ctx, actor, q.Window, func(e *event.Event) error {
 			switch {
 			case e.Denied:
 				x.Summary.Denied++

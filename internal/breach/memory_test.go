@@ -78,7 +78,7 @@ func loadDir(t *testing.T, dir string) *memory {
 	return m
 }
 
-func (m *memory) ActorEvents(ctx context.Context, actor string, w Window, fn func(*event.Event) error) error {
+func (m *memory) EachActorEvent(ctx context.Context, actor string, w Window, fn func(*event.Event) error) error {
 	var out []*event.Event
 	for _, e := range m.events {
 		if e.Actor.ID == actor && w.Contains(e.Time) {
@@ -94,7 +94,7 @@ func (m *memory) ActorEvents(ctx context.Context, actor string, w Window, fn fun
 	return nil
 }
 
-func (m *memory) SubjectEvents(ctx context.Context, subjects []string, w Window, fn func(*event.Event) error) error {
+func (m *memory) EachSubjectEvent(ctx context.Context, subjects []string, w Window, fn func(*event.Event) error) error {
 	// Reverse insertion order: callers must not rely on any order.
 	for i := len(m.events) - 1; i >= 0; i-- {
 		e := m.events[i]

@@ -39,8 +39,8 @@ const day = int64(24 * time.Hour)
 var _ breach.Source = (*Store)(nil)
 var _ breach.MintSource = (*Store)(nil)
 
-// bounds turns a window into the [lo, hi) nanosecond range of the queries.
-func bounds(w breach.Window) (lo, hi int64) {
+// windowBounds turns a window into the [lo, hi) nanosecond range of the queries.
+func windowBounds(w breach.Window) (lo, hi int64) {
 	lo, hi = -1<<63, 1<<63-1
 	if !w.Since.IsZero() {
 		lo = w.Since.UnixNano()
@@ -59,25 +59,25 @@ func jsonList(ids []string) string {
 	return string(b)
 }
 
-// ActorEvents calls fn with actor's events in w, in time order.
-func (s *Store) ActorEvents(ctx context.Context, actor string, w breach.Window, fn func(*event.Event) error) error {
-	lo, hi := bounds(w)
-	if err := s.events(ctx, fn, actorEventsQuery, actor, lo, hi); err != nil {
+// EachActorEvent calls fn with actor's events in w, in time order.
+func (s *Store) EachActorEvent(ctx context.Context, actor string, w breach.Window, fn func(*event.Event) error) error {
+	lo, hi := windowBounds(w)
+	if err := s.eachEvent(ctx, fn, actorEventsQuery, actor, lo, hi); err != nil {
 		return fmt.Errorf("store: events of %s: %w", actor, err)
 	}
 	return nil
 }
 
-// SubjectEvents calls fn with the events in w that name one of subjects.
-func (s *Store) SubjectEvents(ctx context.Context, subjects []string, w breach.Window, fn func(*event.Event) error) error {
-	lo, hi := bounds(w)
-	if err := s.events(ctx, fn, subjectEventsQuery, jsonList(subjects), lo, hi); err != nil {
+// EachSubjectEvent calls fn with the events in w that name one of subjects.
+func (s *Store) EachSubjectEvent(ctx context.Context, subjects []string, w breach.Window, fn func(*event.Event) error) error {
+	lo, hi := windowBounds(w)
+	if err := s.eachEvent(ctx, fn, subjectEventsQuery, jsonList(subjects), lo, hi); err != nil {
 		return fmt.Errorf("store: events of %d customers: %w", len(subjects), err)
 	}
 	return nil
 }
 
-func (s *Store) events(ctx context.Context, fn func(*event.Event) error, query string, args ...any) error {
+func (s *Store) eachEvent(ctx context.Context, fn func(*event.Event) error, query string, args ...any) error {
 	rows, err := s.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
@@ -174,7 +174,7 @@ func (s *Store) Reach(ctx context.Context, actors []string, w breach.Window) (ma
 	if w.Since.IsZero() && w.Until.IsZero() {
 		return out, total, nil
 	}
-	lo, hi := bounds(w)
+	lo, hi := windowBounds(w)
 	dlo, dhi := floorDiv(lo, day), floorDiv(hi-1, day)
 	days := make(map[string]int, len(actors))
 	if err := s.scanCounts(ctx, days, reachDayQuery, list, dlo, dhi); err != nil {
@@ -267,7 +267,7 @@ func (s *Store) Canaries(ctx context.Context, ids []string) ([]breach.Canary, er
 	return out, nil
 }
 
-// reachUpdates keep the reach counts of schema 3 exact. Each takes the
+// reachUpdates keep the reach counts of schema 5 exact. Each takes the
 // events of one Append (seq in (?1, ?2]), reduces them to distinct keys, and
 // counts a key only if no event stored before the batch has it: one search
 // of events_subject_time per distinct key, bounded by the customer (and the

@@ -239,7 +239,7 @@ func TestBreachQueryPlans(t *testing.T) {
 	}{
 		{actorEventsQuery, []any{"a", 0, 1}, []string{"SEARCH events USING INDEX events_actor_time (actor=? AND time>? AND time<?)"}},
 		{subjectEventsQuery, []any{`["c"]`, 0, 1}, []string{"SEARCH e USING INDEX events_subject_time (subject=? AND time>? AND time<?)"}},
-		{ticketChangesQuery, []any{`["c"]`, `["T"]`}, []string{"SEARCH tc USING COVERING INDEX ticket_changes_subject (subject=?)", "SEARCH tc USING COVERING INDEX ticket_changes_key (id=?)"}},
+		{ticketChangesQuery, []any{`["c"]`, `["T"]`}, []string{"SEARCH tc USING INDEX console_ticket_changes_subject (subject=?)", "SEARCH tc USING COVERING INDEX ticket_changes_key (id=?)"}},
 		{reachDayQuery, []any{`["a"]`, 0, 1}, []string{"SEARCH reach_actor_day USING PRIMARY KEY (actor=? AND day>? AND day<?)"}},
 		// Counting a batch into the reach tables: the batch by seq, each
 		// distinct key a search of the customer's events.

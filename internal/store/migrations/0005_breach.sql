@@ -1,9 +1,6 @@
--- Custos store, schema version 3: what the breach questions (exposure,
--- attribution, canaries; internal/breach) need beyond versions 1 and 2.
-
--- Rebuilding the ticket index for a set of customers starts from the
--- tickets about them; with the id in the index that needs no table read.
-CREATE INDEX ticket_changes_subject ON ticket_changes (subject, id) WHERE subject <> '';
+-- Custos store, schema version 5: what the breach questions (exposure,
+-- attribution, canaries; internal/breach) need. Rebuilding the ticket index
+-- for a set of customers uses console_ticket_changes_subject (version 3).
 
 -- Canary customers: honeytoken records minted for one team or one site
 -- (exactly one of the two is non-empty), so a canary in a leak names where
