@@ -76,11 +76,16 @@ custos eval --baseline seed-${seeds[0]} ... # the naive comparison engine
 - **false cases per 1,000 agents per week**: cases opened on actors who are
   not insiders, or on an insider before its scenario started, per 1,000
   rostered agents per week.
+- **on target**: of the detected, those whose detecting case holds an alert
+  (dated after the start) naming one of the customers the scenario touched.
+  A noisy engine "detects" insiders with cases opened for something else;
+  this column shows how many detections are really about the scenario.
 - **time to detect (TTD)**: first case line at or after the start, minus the
   start (the scenario's first malicious event). An insider who already had a
   (false) case is detected when that case is next raised.
 - **alerts and cases per analyst-day**: alerts, and cases opened, per
-  simulated day: the load on whoever triages them.
+  simulated day: the load on whoever triages them. A case stays open and
+  grows, so an actor counts one case however long the noise goes on.
 - **caught by**: the rules of the alerts dated after the start in the case line
   that detected each insider.
 - The last lines say which benign traps the false cases fell into (out of how

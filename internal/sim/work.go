@@ -473,7 +473,7 @@ func (x *day) ticket(mode uint8) {
 	}
 
 	// A queued ticket links the customer; a call or chat starts with a search.
-	if ch == chPhone || r.Float64() < 0.5 {
+	if ch != chEmail || r.Float64() < 0.5 {
 		x.search(x.query(c), 1+r.IntN(2), x.cite(&w))
 	}
 	if ch == chPhone {
