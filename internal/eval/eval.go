@@ -15,11 +15,11 @@ import (
 
 // Finding is what the evaluation needs of a finding (FORMATS.md section 6).
 type Finding struct {
-	Kind   string    `json:"kind"`
-	ID     string    `json:"id"`
-	Time   time.Time `json:"time"`
-	Actor  string    `json:"actor"`
-	Rule   string    `json:"rule,omitempty"`
+	Kind  string    `json:"kind"`
+	ID    string    `json:"id"`
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"`
+	Rule  string    `json:"rule,omitempty"`
 	// Subjects are an alert's customers; Alerts a case's alert ids.
 	Subjects []string `json:"subjects,omitempty"`
 	Alerts   []string `json:"alerts,omitempty"`
