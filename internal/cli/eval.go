@@ -58,6 +58,10 @@ of Custos's rules, baselines and risk can be measured against it.`,
 				name = "findings from " + findings
 			}
 			windows := engine.Windows{Grace: cfg.Tickets.Grace, AfterClose: cfg.Tickets.AfterClose}
+			pack, err := cfg.Pack()
+			if err != nil {
+				return err
+			}
 			var runs []eval.Input
 			for _, dir := range args {
 				labels, roster, err := eval.LoadRun(dir)
@@ -70,7 +74,7 @@ of Custos's rules, baselines and risk can be measured against it.`,
 						return err
 					}
 				} else {
-					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.Engine(emit) }
+					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.EngineWith(pack, emit) }
 					if naive {
 						build = func(emit func(*finding.Finding)) *engine.Engine { return base.Engine(windows, emit) }
 					}

@@ -23,9 +23,9 @@ import (
 const shownRejects = 20
 
 func newReplay(e *env) *cobra.Command {
-	var out, rejects, db string
+	var out, rejects, db, rulesDir, report string
 	cmd := &cobra.Command{
-		Use:   "replay [--out FILE] [--db FILE] DIR",
+		Use:   "replay [--out FILE] [--db FILE] [--rules DIR] [--report FILE] DIR",
 		Short: "Run a directory of recorded events through the engine and write findings",
 		Long: `Replay reads DIR/roster.ndjson, DIR/subjects.ndjson, DIR/tickets.ndjson and
 DIR/events.ndjson (each optionally .ndjson.gz; all but events may be absent),
@@ -35,10 +35,21 @@ and configuration always give the same bytes.
 --db FILE also stores the roster, customers, ticket changes, events and
 findings in the SQLite database FILE (created if missing; records already in
 it are skipped), so that other commands and custos serve can use the history.
-The findings output is the same with or without it.`,
+The findings output is the same with or without it.
+
+--rules DIR backtests a candidate rule pack: it replaces the configured pack,
+and a table of alerts and distinct actors per rule goes to standard error
+(or to --report FILE); standard output still carries only findings.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := e.config()
+			if err != nil {
+				return err
+			}
+			if rulesDir != "" {
+				cfg.Rules.Dir = rulesDir
+			}
+			pack, err := cfg.Pack()
 			if err != nil {
 				return err
 			}
@@ -77,12 +88,14 @@ The findings output is the same with or without it.`,
 			bw := bufio.NewWriterSize(w, 1<<20)
 			var werr error
 			var alerts, cases int64
-			eng := cfg.Engine(func(f *finding.Finding) {
+			stats := newRuleStats(pack)
+			eng := cfg.EngineWith(pack, func(f *finding.Finding) {
 				if dbw != nil {
 					dbw.finding(f)
 				}
 				if f.Kind == finding.KindAlert {
 					alerts++
+					stats.add(f)
 				} else {
 					cases++
 				}
@@ -145,6 +158,11 @@ The findings output is the same with or without it.`,
 				}
 				fmt.Fprintf(e.stderr, "rejected: %d more not shown%s\n", shown-shownRejects, hint)
 			}
+			if rulesDir != "" || report != "" {
+				if err := writeRuleReport(e.stderr, report, stats); err != nil {
+					return err
+				}
+			}
 			elapsed := time.Since(start)
 			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
 				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,
@@ -159,6 +177,8 @@ The findings output is the same with or without it.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write findings to FILE instead of standard output")
 	cmd.Flags().StringVar(&rejects, "rejects", "", "write every rejected record's error to FILE")
 	cmd.Flags().StringVar(&db, "db", "", "also store the inputs and findings in the SQLite database FILE")
+	cmd.Flags().StringVar(&rulesDir, "rules", "", "backtest the rule pack in DIR instead of the configured one, with a per-rule report")
+	cmd.Flags().StringVar(&report, "report", "", "write the per-rule report (alerts, distinct actors) to FILE instead of standard error")
 	return cmd
 }
 

@@ -43,6 +43,12 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 			if err != nil {
 				return err
 			}
+			// A broken rule pack stops start-up with every problem listed,
+			// before anything is opened.
+			pack, err := cfg.Pack()
+			if err != nil {
+				return err
+			}
 			st, err := store.Open(ctx, cfg.Serve.DB)
 			if err != nil {
 				return err
@@ -51,7 +57,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				Token:           token,
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.Engine(emit) },
+				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
 				Logger:          log,
 			}
 			if len(cfg.Sinks) > 0 {

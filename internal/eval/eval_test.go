@@ -275,7 +275,11 @@ func TestSimulatedEndToEnd(t *testing.T) {
 		t.Fatalf("%d people, %d insiders", len(roster), len(labels.Insiders))
 	}
 	cfg := config.Default()
-	fs, counts, err := Replay(context.Background(), dir, cfg.Replay.Lateness, func(emit func(*finding.Finding)) *engine.Engine { return cfg.Engine(emit) })
+	pack, err := cfg.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, counts, err := Replay(context.Background(), dir, cfg.Replay.Lateness, func(emit func(*finding.Finding)) *engine.Engine { return cfg.EngineWith(pack, emit) })
 	if err != nil {
 		t.Fatal(err)
 	}

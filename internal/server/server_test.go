@@ -92,11 +92,15 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 	}
 	h := &harness{t: t, st: st, done: make(chan error, 1)}
 	cfg := config.Default()
+	pack, err := cfg.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := Options{
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
-			return countingEngine{Engine: cfg.Engine(emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
+			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 	}

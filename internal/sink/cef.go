@@ -50,6 +50,8 @@ func EncodeCEF(r *Record, p Product) string {
 		{"cn1Label", "revision"},
 		{"cn1", strconv.Itoa(r.Revision)},
 	}
+	// Each custom string keeps its number whether or not the others are
+	// present, so a SIEM maps cs4 to "alerts" once for alerts and cases.
 	custom := [][2]string{
 		{"rule", f.Rule},
 		{"customers", cefList(f.Subjects)},
@@ -57,13 +59,11 @@ func EncodeCEF(r *Record, p Product) string {
 		{"alerts", cefList(f.Alerts)},
 		{"status", f.Status},
 	}
-	n := 0
-	for _, c := range custom {
+	for i, c := range custom {
 		if c[1] == "" {
 			continue
 		}
-		n++
-		k := "cs" + strconv.Itoa(n)
+		k := "cs" + strconv.Itoa(i+1)
 		ext = append(ext, [2]string{k + "Label", c[0]}, [2]string{k, c[1]})
 	}
 	for i, kv := range ext {

@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/rules"
 )
 
 // flakyListener serves HTTP on loopback but, while down, closes every
@@ -101,11 +101,15 @@ func (c *collector) snapshot() (received map[string]int, total, lost int) {
 // returns how many events it processed. Every finding goes to emit.
 func runEngine(emit func(*finding.Finding)) int {
 	var eng *engine.Engine
-	people := func(id string) *event.Person { return eng.Person(id) }
+	pack, err := rules.Shipped()
+	if err != nil {
+		panic(err) // the shipped pack is tested to load
+	}
+	ev := rules.NewEvaluator(pack, func(id string) *event.Person { return eng.Person(id) })
 	eng = engine.New(engine.Config{
 		Tickets:   engine.Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
-		Immediate: detect.Immediate(),
-		Settled:   detect.Settled(detect.Defaults(), people),
+		Immediate: []engine.Detector{ev.Immediate()},
+		Settled:   []engine.Detector{ev.Settled()},
 		Risk:      engine.RiskConfig{HalfLife: 72 * time.Hour, CaseThreshold: 50},
 	}, emit)
 	for i := range 5 {

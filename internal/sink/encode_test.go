@@ -267,3 +267,18 @@ func TestCEFCapsLongLists(t *testing.T) {
 		t.Errorf("customers list %q does not say how many were left out", ext["cs2"])
 	}
 }
+
+func TestCEFCustomStringsKeepTheirNumbers(t *testing.T) {
+	_, ext := parseCEF(t, EncodeCEF(&Record{Finding: sampleCase("al-1", "al-2"), Revision: 1}, testProduct))
+	want := map[string]string{"cs4Label": "alerts", "cs4": "al-1,al-2", "cs5Label": "status", "cs5": "open", "cn1": "1", "cat": "case"}
+	for k, v := range want {
+		if ext[k] != v {
+			t.Errorf("case extension %s = %q, want %q", k, ext[k], v)
+		}
+	}
+	for _, k := range []string{"cs1", "cs2", "cs3"} {
+		if _, ok := ext[k]; ok {
+			t.Errorf("case carries %s, which only alerts fill", k)
+		}
+	}
+}
