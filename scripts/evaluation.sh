@@ -55,7 +55,7 @@ custos eval --baseline seed-${seeds[0]} ... # the naive comparison engine
   customers, 5 honeytokens, about 700,000 events and 570,000 ticket changes per
   seed, every benign trap on (new hires, clean contract ends, overtime, weekend
   rotations, sick days, leave, a market-panic day, VPN and travel logins,
-  ticket typos, QA sampling, team-lead escalations, fraud investigators, and
+  ticket typos, hot desking, QA sampling, team-lead escalations, fraud investigators, and
   unexplained lookups averaging 1.5 per agent-day), and 20 insiders per seed:
   two of each scenario (one pair for collusion). See docs/simulate.md.
 - **Seeds**: ${seeds[*]}, pooled. Seeds 1 to 10 are for tuning; the figures here

@@ -539,6 +539,7 @@ func TestTrapSwitches(t *testing.T) {
 		roster[p.ID] = p
 	}
 	last := map[string]time.Time{}
+	device := map[string]string{}
 	for _, e := range decodeAll(t, "events", o.events.Bytes(), event.DecodeEvent) {
 		p := roster[e.Actor.ID]
 		// A shift starts with a login after a long break; its local weekday
@@ -553,6 +554,10 @@ func TestTrapSwitches(t *testing.T) {
 		if e.Actor.Country != p.Country {
 			t.Fatalf("%s connects from %s but works in %s with travel off", e.Actor.ID, e.Actor.Country, p.Country)
 		}
+		if d, ok := device[e.Actor.ID]; ok && d != e.Actor.Device {
+			t.Fatalf("%s moves from device %s to %s with hot desking off", e.Actor.ID, d, e.Actor.Device)
+		}
+		device[e.Actor.ID] = e.Actor.Device
 		if e.Ticket != "" && p.Role == roleQA {
 			t.Fatalf("QA reviewer %s cites ticket %s with QA sampling off", e.Actor.ID, e.Ticket)
 		}
