@@ -106,9 +106,9 @@ func (x *day) workShift() {
 	g, a, r := x.g, x.a, x.r
 	start := g.nominalStart(a, x.d) + r.Int64N(1200) - 600
 	length := int64(8*3600 + 1800)
-	panic := g.cfg.Traps.PanicDay == x.d+1
+	panicDay := g.cfg.Traps.PanicDay == x.d+1
 	ot := g.cfg.Traps.Overtime
-	if panic {
+	if panicDay {
 		ot = max(ot, 0.5)
 	}
 	if r.Float64() < ot {
@@ -143,7 +143,7 @@ func (x *day) workShift() {
 		rate = 35 / g.cfg.TicketsPerDay
 	}
 	rate *= a.speed
-	if panic {
+	if panicDay {
 		rate *= 2
 	}
 	if a.firstDay >= 0 && x.d-a.firstDay < 5 {
