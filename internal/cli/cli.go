@@ -94,5 +94,6 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "", "log level: debug, info, warn, error")
 	root.AddCommand(newReplay(e), newServe(e), newSinks(e), newRules(e))
 	root.AddCommand(newSimulate(e), newEval(e))
+	root.AddCommand(newUsers(e), newDemo(e))
 	return root
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/sink"
@@ -79,7 +80,7 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				opts.Sinks = d
 				log.Info("sinks", "count", len(sinks))
 			}
-			srv, err := server.New(opts, st)
+			srv, err := withConsole(ctx, cfg, pack, st, opts, log, "", nil)
 			if err != nil {
 				st.Close()
 				return err
@@ -89,7 +90,10 @@ not exist. SIGINT or SIGTERM stops it gracefully. See docs/api.md.`,
 				st.Close()
 				return fmt.Errorf("serve.addr: %w", err)
 			}
-			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String())
+			log.Info("starting", "db", cfg.Serve.DB, "addr", ln.Addr().String(), "console", "http://"+ln.Addr().String()+"/")
+			if us, err := (console.StoreState{S: st}).Users(ctx); err == nil && len(us) == 0 && cfg.Console.OIDC.Issuer == "" {
+				log.Warn("the console has no users yet: add one with `custos users add NAME --role admin`")
+			}
 			runErr := srv.Run(ctx, ln)
 			return errors.Join(runErr, st.Close())
 		},

@@ -33,6 +33,9 @@ type Config struct {
 	// Sinks receive findings from `custos serve`; none by default. See
 	// docs/integrations.md.
 	Sinks []sink.Config `yaml:"sinks"`
+	// Console is the investigator console `custos serve` serves at /. See
+	// docs/console.md.
+	Console Console `yaml:"console"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -96,7 +99,8 @@ func Default() Config {
 			MaxBody:         32 << 20,
 			ShutdownTimeout: 30 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Console: DefaultConsole(),
 	}
 }
 
@@ -154,6 +158,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
 	}
 	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Console.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil

@@ -28,6 +28,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("/v1/", s.auth(api))
+	if s.opts.Console != nil {
+		mux.Handle("/", s.opts.Console)
+	}
 	return s.logRequests(s.limitBody(mux))
 }
 

@@ -77,6 +77,9 @@ type Options struct {
 	// engine's findings are stored (and so in the outbox).
 	Sinks  Dispatcher
 	Logger *slog.Logger
+	// Console, if set, is served at every path but /v1/ and /healthz: the
+	// investigator console, with its own authentication.
+	Console http.Handler
 }
 
 // findingBatch is how many findings the engine goroutine collects before it
@@ -254,6 +257,16 @@ func (s *Server) ingest(ctx context.Context, recs []store.Record) (int, error) {
 	}
 	s.enqueue(items)
 	return n, nil
+}
+
+// IngestEvents stores access events and hands them to the engine, as POST
+// /v1/events does; the console feeds its own audit through it.
+func (s *Server) IngestEvents(ctx context.Context, evs []event.Event) (int, error) {
+	recs := make([]store.Record, len(evs))
+	for i := range evs {
+		recs[i].Event = &evs[i]
+	}
+	return s.ingest(ctx, recs)
 }
 
 // put stores a roster entry or a customer record and hands it to the engine.
