@@ -60,6 +60,7 @@ func Defaults() Config {
 		Kinds: map[string]string{
 			"no_ticket":                        "unjustified_access",
 			"ticket_not_theirs":                "unjustified_access",
+			"anomaly:no_ticket_customers":      "unjustified_access",
 			"anomaly:views":                    "volume",
 			"anomaly:customers":                "volume",
 			"anomaly:customers_per_hour":       "volume",
