@@ -31,13 +31,16 @@ func replayScenario(t *testing.T, sc *Scenario) []byte {
 	g.write(t, dir)
 	cfg := config.Default()
 	var out bytes.Buffer
-	eng := cfg.Engine(func(f *finding.Finding) {
+	eng, err := cfg.Engine(func(f *finding.Finding) {
 		line, err := finding.MarshalLine(f)
 		if err != nil {
 			t.Fatal(err)
 		}
 		out.Write(line)
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := replay.Run(context.Background(), replay.Options{Dir: dir, Lateness: cfg.Replay.Lateness}, eng)
 	if err != nil {
 		t.Fatal(err)

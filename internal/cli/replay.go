@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/replay"
+	"github.com/custos-io/custos/internal/store"
 )
 
 // shownRejects is how many rejected records replay prints before it only
@@ -21,17 +23,33 @@ import (
 const shownRejects = 20
 
 func newReplay(e *env) *cobra.Command {
-	var out, rejects string
+	var out, rejects, db, rulesDir, report string
 	cmd := &cobra.Command{
-		Use:   "replay [--out FILE] DIR",
+		Use:   "replay [--out FILE] [--db FILE] [--rules DIR] [--report FILE] DIR",
 		Short: "Run a directory of recorded events through the engine and write findings",
 		Long: `Replay reads DIR/roster.ndjson, DIR/subjects.ndjson, DIR/tickets.ndjson and
 DIR/events.ndjson (each optionally .ndjson.gz; all but events may be absent),
 runs the engine on event time and writes findings as NDJSON. The same inputs
-and configuration always give the same bytes.`,
+and configuration always give the same bytes.
+
+--db FILE also stores the roster, customers, ticket changes, events and
+findings in the SQLite database FILE (created if missing; records already in
+it are skipped), so that other commands and custos serve can use the history.
+The findings output is the same with or without it.
+
+--rules DIR backtests a candidate rule pack: it replaces the configured pack,
+and a table of alerts and distinct actors per rule goes to standard error
+(or to --report FILE); standard output still carries only findings.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := e.config()
+			if err != nil {
+				return err
+			}
+			if rulesDir != "" {
+				cfg.Rules.Dir = rulesDir
+			}
+			pack, err := cfg.Pack()
 			if err != nil {
 				return err
 			}
@@ -55,12 +73,29 @@ and configuration always give the same bytes.`,
 				defer rejw.Flush()
 			}
 
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			var dbw *dbWriter
+			if db != "" {
+				st, err := store.Open(ctx, db)
+				if err != nil {
+					return fmt.Errorf("--db: %w", err)
+				}
+				defer st.Close()
+				dbw = startDBWriter(ctx, st, cancel)
+			}
+
 			bw := bufio.NewWriterSize(w, 1<<20)
 			var werr error
 			var alerts, cases int64
-			eng := cfg.Engine(func(f *finding.Finding) {
+			stats := newRuleStats(pack)
+			eng := cfg.EngineWith(pack, func(f *finding.Finding) {
+				if dbw != nil {
+					dbw.finding(f)
+				}
 				if f.Kind == finding.KindAlert {
 					alerts++
+					stats.add(f)
 				} else {
 					cases++
 				}
@@ -94,8 +129,19 @@ and configuration always give the same bytes.`,
 				bar.w = f
 				opts.Progress = bar.begin
 			}
-			counts, err := replay.Run(cmd.Context(), opts, eng)
+			var sink replay.Sink = eng
+			if dbw != nil {
+				sink = teeSink{Sink: eng, w: dbw}
+			}
+			counts, err := replay.Run(ctx, opts, sink)
 			bar.finish()
+			var stored dbCounts
+			if dbw != nil {
+				var derr error
+				if stored, derr = dbw.wait(); derr != nil {
+					return derr // the cause of a cancelled replay
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -112,15 +158,27 @@ and configuration always give the same bytes.`,
 				}
 				fmt.Fprintf(e.stderr, "rejected: %d more not shown%s\n", shown-shownRejects, hint)
 			}
+			if rulesDir != "" || report != "" {
+				if err := writeRuleReport(e.stderr, report, stats); err != nil {
+					return err
+				}
+			}
 			elapsed := time.Since(start)
 			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
 				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,
 				elapsed.Round(time.Millisecond), float64(counts.Events)/max(elapsed.Seconds(), 1e-9))
+			if dbw != nil {
+				fmt.Fprintf(e.stderr, "replay: stored %d events, %d ticket changes (%d already stored), %d roster entries, %d customers, %d findings in %s\n",
+					stored.Events, stored.Tickets, stored.Duplicates, stored.People, stored.Subjects, stored.Findings, db)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write findings to FILE instead of standard output")
 	cmd.Flags().StringVar(&rejects, "rejects", "", "write every rejected record's error to FILE")
+	cmd.Flags().StringVar(&db, "db", "", "also store the inputs and findings in the SQLite database FILE")
+	cmd.Flags().StringVar(&rulesDir, "rules", "", "backtest the rule pack in DIR instead of the configured one, with a per-rule report")
+	cmd.Flags().StringVar(&report, "report", "", "write the per-rule report (alerts, distinct actors) to FILE instead of standard error")
 	return cmd
 }
 

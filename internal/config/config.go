@@ -17,6 +17,8 @@ import (
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/risk"
+	"github.com/custos-io/custos/internal/rules"
+	"github.com/custos-io/custos/internal/sink"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
@@ -24,10 +26,13 @@ type Config struct {
 	Tickets  Tickets         `yaml:"tickets"`
 	Risk     risk.Config     `yaml:"risk"`
 	Baseline baseline.Config `yaml:"baseline"`
-	Detect   detect.Config   `yaml:"detect"`
+	Rules    Rules           `yaml:"rules"`
 	Replay   Replay          `yaml:"replay"`
 	Serve    Serve           `yaml:"serve"`
 	Log      Log             `yaml:"log"`
+	// Sinks receive findings from `custos serve`; none by default. See
+	// docs/integrations.md.
+	Sinks []sink.Config `yaml:"sinks"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -38,6 +43,15 @@ type Tickets struct {
 	// AfterClose: an access up to this long after the ticket was solved is
 	// still covered by it.
 	AfterClose time.Duration `yaml:"after_close"`
+}
+
+// Rules chooses the detection rule pack (docs/rules.md).
+type Rules struct {
+	// Dir replaces the pack built into the binary with the rule files in
+	// this directory. Empty uses the built-in pack.
+	Dir string `yaml:"dir"`
+	// Disable switches rules off by id; an unknown id is an error.
+	Disable []string `yaml:"disable"`
 }
 
 // Replay configures `custos replay`.
@@ -74,7 +88,6 @@ func Default() Config {
 		Tickets:  Tickets{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute},
 		Risk:     risk.Defaults(),
 		Baseline: baseline.Defaults(),
-		Detect:   detect.Defaults(),
 		Replay:   Replay{Lateness: 5 * time.Minute},
 		Serve: Serve{
 			Addr:            "127.0.0.1:7410",
@@ -140,20 +153,63 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
 	}
+	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
 	return nil
 }
 
-// Engine assembles the detection engine this configuration describes.
-func (c *Config) Engine(emit func(*finding.Finding)) *engine.Engine {
+// Pack loads the rule pack this configuration names: rules.dir or the
+// built-in pack, less rules.disable. A pack with any problem is an error
+// listing every problem.
+func (c *Config) Pack() (*rules.Pack, error) {
+	var p *rules.Pack
+	var err error
+	if c.Rules.Dir != "" {
+		p, err = rules.LoadDir(c.Rules.Dir)
+	} else {
+		p, err = rules.Shipped()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading rules:\n%w", err)
+	}
+	return p.Without(c.Rules.Disable...)
+}
+
+// TicketWindows are the ticket-matching tolerances in the engine's terms.
+func (c *Config) TicketWindows() engine.Windows {
+	return engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose}
+}
+
+// Engine assembles the detection engine this configuration describes,
+// loading its rule pack (see Pack).
+func (c *Config) Engine(emit func(*finding.Finding)) (*engine.Engine, error) {
+	p, err := c.Pack()
+	if err != nil {
+		return nil, err
+	}
+	return c.EngineWith(p, emit), nil
+}
+
+// EngineWith assembles the engine with the given rule pack.
+func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
 	var eng *engine.Engine
 	people := func(id string) *event.Person { return eng.Person(id) }
-	settled := detect.Settled(c.Detect, people)
+	ev := rules.NewEvaluator(p, people)
+	var immediate, settled []engine.Detector
+	imm, set := p.Stages()
+	if imm {
+		immediate = append(immediate, ev.Immediate())
+	}
+	if set {
+		settled = append(settled, ev.Settled())
+	}
 	if c.Baseline.Enabled {
 		settled = append(settled, baseline.New(c.Baseline, people))
 	}
 	eng = engine.New(engine.Config{
-		Tickets:   engine.Windows{Grace: c.Tickets.Grace, AfterClose: c.Tickets.AfterClose},
-		Immediate: detect.Immediate(),
+		Tickets:   c.TicketWindows(),
+		Immediate: immediate,
 		Settled:   settled,
 		NewScorer: risk.New(c.Risk).NewScorer,
 		Describe:  detect.Describe,

@@ -1,170 +1,16 @@
-// Package detect holds Custos's built-in hard detections: a honeytoken
-// customer touched, access outside the actor's contract, and customer data
-// touched with no ticket that explains it. They are the few rules an
-// insider-risk team never wants switched off; the rule pack builds on the
-// same engine seams.
+// Package detect holds the wording Custos's findings share: how an actor,
+// a customer, an action and the part of a record touched are named in a
+// summary a support manager reads. The detections themselves are rules
+// (internal/rules, the shipped pack in rules/).
 package detect
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
-	"github.com/custos-io/custos/internal/finding"
 )
-
-// Rule ids of the built-in detections.
-const (
-	RuleHoneytoken  = "honeytoken_access"
-	RuleOutOfScope  = "access_outside_contract"
-	RuleNoTicket    = "no_ticket"
-	RuleOtherTicket = "ticket_not_theirs"
-)
-
-// Config tunes the built-in detections.
-type Config struct {
-	// NoTicketRisk is the risk points of one unexplained access.
-	NoTicketRisk float64 `yaml:"no_ticket_risk"`
-	// ExemptRoles work without tickets by design (fraud investigators).
-	ExemptRoles []string `yaml:"exempt_roles"`
-	// ReviewRoles may open any existing ticket about the customer, whoever it
-	// is assigned to (QA reviewers sample solved tickets).
-	ReviewRoles []string `yaml:"review_roles"`
-	// LeadRoles may work tickets assigned to members of their own team.
-	LeadRoles []string `yaml:"lead_roles"`
-	// Repeat suppresses a second no-ticket alert for the same actor and
-	// customer within this time.
-	Repeat time.Duration `yaml:"repeat"`
-}
-
-// Defaults returns the shipped configuration.
-func Defaults() Config {
-	return Config{
-		NoTicketRisk: 10,
-		ExemptRoles:  []string{"fraud_investigator"},
-		ReviewRoles:  []string{"qa"},
-		LeadRoles:    []string{"team_lead"},
-		Repeat:       24 * time.Hour,
-	}
-}
-
-// People looks up a roster entry by actor id; nil if unknown.
-type People func(id string) *event.Person
-
-// Immediate returns the detections that need no ticket context.
-func Immediate() []engine.Detector {
-	return []engine.Detector{engine.DetectorFunc(honeytoken), engine.DetectorFunc(outsideContract)}
-}
-
-// Settled returns the detections that judge an access against the tickets.
-func Settled(cfg Config, people People) []engine.Detector {
-	return []engine.Detector{&noTicket{cfg: cfg, people: people}}
-}
-
-func honeytoken(in *engine.Input, emit engine.Emit) {
-	ev := in.Event
-	if in.Subject == nil || !in.Subject.Honeytoken || !ev.Action.TouchesSubject() {
-		return
-	}
-	emit(engine.Alert{
-		Rule:     RuleHoneytoken,
-		Severity: finding.Critical,
-		Risk:     100,
-		Subjects: []string{ev.Subject},
-		Summary: fmt.Sprintf("%s %s honeytoken customer %s%s: a decoy no legitimate work leads to",
-			Describe(ev.Actor.ID, in.Person), verb(ev.Action), ev.Subject, what(ev)),
-	})
-}
-
-func outsideContract(in *engine.Input, emit engine.Emit) {
-	p, ev := in.Person, in.Event
-	if p == nil {
-		return
-	}
-	var why string
-	switch {
-	case p.Status == event.Terminated || p.Status == event.Suspended:
-		why = fmt.Sprintf("while %s", p.Status)
-	case !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd):
-		why = fmt.Sprintf("%s after the contract ended (%s)", ago(ev.Time.Sub(p.ContractEnd)), p.ContractEnd.Format(time.DateOnly))
-	case !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart):
-		why = fmt.Sprintf("before the contract starts (%s)", p.ContractStart.Format(time.DateOnly))
-	default:
-		return
-	}
-	var subjects []string
-	if ev.Subject != "" {
-		subjects = []string{ev.Subject}
-	}
-	target := ""
-	if ev.Subject != "" {
-		target = " " + customer(ev.Subject, in.Subject) + what(ev)
-	}
-	emit(engine.Alert{
-		Rule:        RuleOutOfScope,
-		Severity:    finding.Critical,
-		Risk:        80,
-		Subjects:    subjects,
-		Summary:     fmt.Sprintf("%s %s%s %s", Describe(ev.Actor.ID, p), verb(ev.Action), target, why),
-		SuppressFor: time.Hour,
-		Key:         string(ev.Action) + "\x00" + ev.Subject,
-	})
-}
-
-type noTicket struct {
-	cfg    Config
-	people People
-}
-
-func (d *noTicket) Detect(in *engine.Input, emit engine.Emit) {
-	ev, m := in.Event, in.Ticket
-	if m == nil || m.Verdict == engine.Justified || ev.Denied {
-		return
-	}
-	if in.Subject != nil && in.Subject.Honeytoken {
-		return // the honeytoken alert already says it, louder
-	}
-	role := ""
-	if in.Person != nil {
-		role = in.Person.Role
-	}
-	if slices.Contains(d.cfg.ExemptRoles, role) {
-		return
-	}
-	if slices.Contains(d.cfg.ReviewRoles, role) && m.CitedExists && m.CitedSubject == ev.Subject {
-		return
-	}
-	if m.Verdict == engine.OtherAssignee && slices.Contains(d.cfg.LeadRoles, role) && in.Person.Team != "" {
-		if a := d.people(m.Assignee); a != nil && a.Team == in.Person.Team {
-			return
-		}
-	}
-	who := Describe(ev.Actor.ID, in.Person)
-	alert := engine.Alert{
-		Rule:        RuleNoTicket,
-		Severity:    finding.Medium,
-		Risk:        d.cfg.NoTicketRisk,
-		Subjects:    []string{ev.Subject},
-		SuppressFor: d.cfg.Repeat,
-		Key:         ev.Subject,
-		Details:     map[string]any{"verdict": m.Verdict.String()},
-	}
-	cust := customer(ev.Subject, in.Subject)
-	switch m.Verdict {
-	case engine.OtherSubject:
-		alert.Rule = RuleOtherTicket
-		alert.Summary = fmt.Sprintf("%s %s %s%s citing ticket %s, which is about customer %s", who, verb(ev.Action), cust, what(ev), m.Ticket, m.Subject)
-	case engine.OtherAssignee:
-		alert.Rule = RuleOtherTicket
-		alert.Summary = fmt.Sprintf("%s %s %s%s; the open ticket %s about them is assigned to %s", who, verb(ev.Action), cust, what(ev), m.Ticket, orNobody(m.Assignee))
-	default:
-		alert.Summary = fmt.Sprintf("%s %s %s%s with no ticket about them assigned to %s", who, verb(ev.Action), cust, what(ev), ev.Actor.ID)
-	}
-	emit(alert)
-}
 
 // Describe names an actor with the roster facts a support manager needs:
 // "a-ana (bpo-north payments agent)".
@@ -184,7 +30,9 @@ func Describe(id string, p *event.Person) string {
 	return id + " (" + strings.Join(parts, " ") + ")"
 }
 
-func customer(id string, s *event.Subject) string {
+// Customer names a customer with its tier and balance:
+// "customer c-1003 (vip, $3.1M)".
+func Customer(id string, s *event.Subject) string {
 	if s == nil {
 		return "customer " + id
 	}
@@ -212,7 +60,8 @@ func Money(v float64) string {
 	return fmt.Sprintf("$%.0f", v)
 }
 
-func verb(a event.Action) string {
+// Verb is the past-tense phrase for an action: "viewed", "reset MFA of".
+func Verb(a event.Action) string {
 	switch a {
 	case event.View:
 		return "viewed"
@@ -236,8 +85,8 @@ func verb(a event.Action) string {
 	return string(a)
 }
 
-// what names the part of the record touched: ": contact [email, phone]".
-func what(ev *event.Event) string {
+// What names the part of the record touched: ": contact [email, phone]".
+func What(ev *event.Event) string {
 	switch {
 	case ev.Resource != "" && len(ev.Fields) > 0:
 		return fmt.Sprintf(": %s [%s]", ev.Resource, strings.Join(ev.Fields, ", "))
@@ -249,14 +98,8 @@ func what(ev *event.Event) string {
 	return ""
 }
 
-func orNobody(s string) string {
-	if s == "" {
-		return "nobody"
-	}
-	return s
-}
-
-func ago(d time.Duration) string {
+// Ago formats a duration the way a person says it: "85 minutes", "2 hours", "3 days".
+func Ago(d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour:
 		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))

@@ -97,7 +97,10 @@ func BenchmarkReplay(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		findings = 0
-		eng := cfg.Engine(func(*finding.Finding) { findings++ })
+		eng, err := cfg.Engine(func(*finding.Finding) { findings++ })
+		if err != nil {
+			b.Fatal(err)
+		}
 		c, err := replay.Run(context.Background(), replay.Options{Dir: dir, Lateness: cfg.Replay.Lateness}, eng)
 		if err != nil {
 			b.Fatal(err)

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// --db stores the inputs and findings and leaves the findings output as it
+// was; a second replay into the same file adds nothing.
+func TestReplayDB(t *testing.T) {
+	plain, _, code := runCLI(t, "replay", "../replay/testdata/tiny")
+	if code != 0 {
+		t.Fatal("plain replay failed")
+	}
+	db := filepath.Join(t.TempDir(), "custos.db")
+	withDB, errOut, code := runCLI(t, "replay", "--db", db, "../replay/testdata/tiny")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if withDB != plain {
+		t.Errorf("findings differ with --db:\n%s\nwithout:\n%s", withDB, plain)
+	}
+	if !strings.Contains(errOut, "replay: stored 11 events, 5 ticket changes (0 already stored), 4 roster entries, 5 customers") {
+		t.Errorf("no --db summary:\n%s", errOut)
+	}
+
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	count := func(q string) (n int) {
+		t.Helper()
+		if err := conn.QueryRow(q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	distinct := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(plain), "\n") {
+		id := line[strings.Index(line, `"id":"`)+6:]
+		distinct[id[:strings.IndexByte(id, '"')]] = true
+	}
+	checks := map[string]int{
+		"SELECT count(*) FROM events":         11,
+		"SELECT count(*) FROM ticket_changes": 5,
+		"SELECT count(*) FROM people":         4,
+		"SELECT count(*) FROM subjects":       5,
+		"SELECT count(*) FROM findings":       len(distinct),
+		// Ingest order is the replay's merged order: the first ticket
+		// change (00:55) comes before the first event (01:00).
+		"SELECT seq FROM ticket_changes WHERE time = (SELECT min(time) FROM ticket_changes)": 1,
+	}
+	for q, want := range checks {
+		if got := count(q); got != want {
+			t.Errorf("%s = %d, want %d", q, got, want)
+		}
+	}
+
+	again, errOut, code := runCLI(t, "replay", "--db", db, "../replay/testdata/tiny")
+	if code != 0 || again != plain {
+		t.Fatalf("second replay into the same file: exit %d, output changed %v: %s", code, again != plain, errOut)
+	}
+	if !strings.Contains(errOut, "stored 0 events, 0 ticket changes (16 already stored)") {
+		t.Errorf("second replay summary:\n%s", errOut)
+	}
+	if got := count("SELECT count(*) FROM events"); got != 11 {
+		t.Errorf("second replay duplicated events: %d", got)
+	}
+	if got := count("SELECT count(*) FROM findings"); got != len(distinct) {
+		t.Errorf("second replay duplicated findings: %d", got)
+	}
+}
+
+type logFileT struct {
+	*os.File
+	t *testing.T
+}
+
+func logFile(t *testing.T, dir, name string) logFileT {
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logFileT{f, t}
+}
+
+func (f logFileT) String() string {
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return string(b)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// custos serve on a replayed database: it generates and announces a token,
+// rebuilds the engine from the replayed history, serves its findings, takes
+// new events, and stops cleanly on cancellation (as on SIGTERM).
+func TestServeCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "custos.db")
+	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
+		t.Fatalf("replay: %s", errOut)
+	}
+	addr := freeAddr(t)
+	tokenFile := filepath.Join(dir, "custos.token")
+	cfg := filepath.Join(dir, "custos.yaml")
+	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\nsinks:\n  - name: siem\n    type: ocsf\n    start: earliest\n    file:\n      path: %s\n",
+		tokenFile, sinkFile)), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// Files, not buffers: the test reads them while serve writes.
+	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
+	}()
+
+	// Wait until it answers (the engine is rebuilt before it listens).
+	client := &http.Client{Timeout: 5 * time.Second}
+	var up bool
+	for i := 0; i < 500 && !up; i++ {
+		res, err := client.Get("http://" + addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			up = res.StatusCode == 200
+		}
+		if !up {
+			select {
+			case code := <-exit:
+				t.Fatalf("serve exited %d: %s", code, stderr.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	if !up {
+		t.Fatalf("serve did not come up: %s", stderr.String())
+	}
+	token, err := os.ReadFile(tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := strings.TrimSpace(string(token))
+	if !strings.Contains(stderr.String(), tok) {
+		t.Errorf("the generated token was not printed:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "events=11") {
+		t.Errorf("no rebuild from the replayed history in the log:\n%s", stderr.String())
+	}
+
+	do := func(method, path, ctype, body string) (int, string) {
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	status, body := do("GET", "/v1/findings?rule=honeytoken_access", "", "")
+	if status != 200 || !strings.Contains(body, `"rule":"honeytoken_access"`) {
+		t.Errorf("replayed findings through the API: %d %s", status, body)
+	}
+	// a-ben's contract ended on 2026-03-02; the roster came from the replay.
+	status, body = do("POST", "/v1/events", "application/x-ndjson",
+		`{"id":"live-1","time":"2026-03-04T09:00:00Z","actor":{"id":"a-ben"},"action":"view","subject":{"id":"c-1004"}}`)
+	if status != 200 || !strings.Contains(body, `"accepted":1`) {
+		t.Fatalf("POST: %d %s", status, body)
+	}
+
+	// The sink delivers the replayed history (start: earliest) and the new
+	// alert from the outbox.
+	var delivered string
+	for i := 0; i < 500 && !strings.Contains(delivered, "live-1"); i++ {
+		time.Sleep(20 * time.Millisecond)
+		b, _ := os.ReadFile(sinkFile)
+		delivered = string(b)
+	}
+	if !strings.Contains(delivered, "live-1") || !strings.Contains(delivered, "honeytoken_access") {
+		t.Errorf("the OCSF file sink got:\n%s", delivered)
+	}
+
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Fatalf("serve exited %d after cancellation: %s", code, stderr.String())
+	}
+	conn, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	conn.QueryRow(`SELECT count(*) FROM findings WHERE rule = 'access_outside_contract' AND raw LIKE '%"evidence":["live-1"]%'`).Scan(&n)
+	if n != 1 {
+		t.Errorf("the live event's after-contract alert was not stored at shutdown (%d)", n)
+	}
+	if out := stdout.String(); out != "" {
+		t.Errorf("serve wrote to stdout: %q", out)
+	}
+}

@@ -1,0 +1,493 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
+)
+
+// Evaluator runs a pack inside one engine. It keeps the state the rules
+// declare (windows, sequences, the actors' history), keyed by actor (or by
+// team, vendor, site or customer where a rule asks), and is driven by the
+// engine's single goroutine like the engine itself: not safe for
+// concurrent use.
+type Evaluator struct {
+	pack   *Pack
+	people func(id string) *event.Person
+	env    Env
+	vm     vm.VM
+
+	aggs   [][]aggTable // by rule position, then aggregate slot; not per actor
+	seqs   []seqTable   // by rule position
+	actors map[string]*actorState
+	cur    *actorState // the actor of the event being evaluated
+
+	errors  map[string]int
+	onError func(rule string, err error)
+}
+
+// NewEvaluator returns an evaluator of the pack. people looks up roster
+// entries (for ticket.assignee_team and person(id)); it may be nil.
+func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
+	e := &Evaluator{
+		pack:   p,
+		people: people,
+		aggs:   make([][]aggTable, len(p.rules)),
+		seqs:   make([]seqTable, len(p.rules)),
+		actors: map[string]*actorState{},
+		errors: map[string]int{},
+	}
+	for i, r := range p.rules {
+		if len(r.aggs) > 0 {
+			e.aggs[i] = make([]aggTable, len(r.aggs))
+		}
+	}
+	e.env.Person = func(id string) PersonEnv {
+		if e.people == nil {
+			return PersonEnv{ID: id}
+		}
+		return personEnv(id, e.people(id))
+	}
+	return e
+}
+
+// OnError sets a function told about every expression or template that
+// failed at run time (a division by zero, say); the rule is then treated as
+// not matching. Failures are counted either way (Errors).
+func (e *Evaluator) OnError(fn func(rule string, err error)) { e.onError = fn }
+
+// Errors returns the run-time failures so far, by rule id.
+func (e *Evaluator) Errors() map[string]int { return e.errors }
+
+// Immediate returns the detector of the rules that run as events arrive.
+func (e *Evaluator) Immediate() engine.Detector { return stageDetector{e, Immediate} }
+
+// Settled returns the detector of the rules that run once the ticket
+// verdict is known.
+func (e *Evaluator) Settled() engine.Detector { return stageDetector{e, Settled} }
+
+type stageDetector struct {
+	e *Evaluator
+	s Stage
+}
+
+func (d stageDetector) Detect(in *engine.Input, emit engine.Emit) { d.e.detect(d.s, in, emit) }
+
+func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
+	ev := in.Event
+	ai := actionIndex(ev.Action)
+	if ai < 0 {
+		return
+	}
+	entries := e.pack.index[s][ai]
+	withHistory := s == Immediate && e.pack.history
+	if len(entries) == 0 && !withHistory {
+		return
+	}
+	e.env.fill(in)
+	if s == Settled {
+		e.env.fillTicket(in.Ticket, e.people)
+	}
+	st := e.actors[ev.Actor.ID]
+	if st == nil {
+		st = &actorState{aggs: make([][]aggWindow, len(e.pack.rules))}
+		e.actors[ev.Actor.ID] = st
+	}
+	e.cur = st
+	if withHistory {
+		h := &st.hist
+		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+	}
+	for _, en := range entries {
+		e.run(en, in, emit)
+	}
+}
+
+func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
+	r, ev := en.r, in.Event
+	if len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
+		return
+	}
+	now := ev.Time.UnixNano()
+	// Only an event the condition may match needs the aggregates' values;
+	// every event they count is added either way.
+	final := r.actions.has(ev.Action) && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
+	for i, a := range r.aggs {
+		e.env.Agg.set(a.slot, e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final))
+	}
+	final = final && e.test(r, r.cond)
+	var hits []seqHit
+	if r.seq != nil {
+		tbl := &e.seqs[en.pos]
+		if final {
+			hits = e.complete(r, tbl, ev, now)
+		}
+		e.advance(r, tbl, ev, now)
+		if final && hits == nil {
+			return
+		}
+	}
+	if !final || e.excluded(r) {
+		return
+	}
+	for _, w := range r.exc.when {
+		if e.test(r, w) {
+			return
+		}
+	}
+	e.alert(r, in, hits, emit)
+}
+
+// excluded reports whether the actor is on one of the rule's allowlists.
+func (e *Evaluator) excluded(r *Rule) bool {
+	a := &e.env.Actor
+	x := &r.exc
+	return (len(x.roles) > 0 && a.Role != "" && slices.Contains(x.roles, a.Role)) ||
+		(len(x.teams) > 0 && a.Team != "" && slices.Contains(x.teams, a.Team)) ||
+		(len(x.vendors) > 0 && a.Vendor != "" && slices.Contains(x.vendors, a.Vendor)) ||
+		(len(x.actors) > 0 && slices.Contains(x.actors, a.ID))
+}
+
+func (e *Evaluator) fail(r *Rule, err error) {
+	e.errors[r.ID]++
+	if e.onError != nil {
+		e.onError(r.ID, err)
+	}
+}
+
+// test evaluates a condition: its native guard first, the VM only if the
+// guard passes and is not the whole condition.
+func (e *Evaluator) test(r *Rule, c *cond) bool {
+	if c.guard != nil {
+		if !c.guard.eval(&e.env) {
+			return false
+		}
+		if c.exact {
+			return true
+		}
+	}
+	return e.bool(r, c.prog)
+}
+
+func (e *Evaluator) bool(r *Rule, p *vm.Program) bool {
+	out, err := e.vm.Run(p, &e.env)
+	if err != nil {
+		e.fail(r, err)
+		return false
+	}
+	b, _ := out.(bool)
+	return b
+}
+
+func (e *Evaluator) str(r *Rule, p *vm.Program) (string, bool) {
+	out, err := e.vm.Run(p, &e.env)
+	if err != nil {
+		e.fail(r, err)
+		return "", false
+	}
+	s, _ := out.(string)
+	return s, true
+}
+
+func (e *Evaluator) strValue(r *Rule, v *value) (string, bool) {
+	if v.acc != nil {
+		return v.acc.str(&e.env), true
+	}
+	return e.str(r, v.prog)
+}
+
+func (e *Evaluator) intValue(r *Rule, v *value) (int64, bool) {
+	if v.acc != nil {
+		return v.acc.int(&e.env), true
+	}
+	out, ok := e.value(r, v.prog)
+	n, _ := out.(int)
+	return int64(n), ok
+}
+
+func (e *Evaluator) value(r *Rule, p *vm.Program) (any, bool) {
+	out, err := e.vm.Run(p, &e.env)
+	if err != nil {
+		e.fail(r, err)
+		return nil, false
+	}
+	return out, true
+}
+
+// actorState is what the evaluator keeps per actor: its history and the
+// windows of the aggregates grouped by actor alone, found with one lookup
+// per event.
+type actorState struct {
+	hist history
+	aggs [][]aggWindow // by rule position, then slot; nil until used
+}
+
+// groupKey identifies one window or sequence state inside a table: the
+// partition (an actor, team, customer, ...) and the optional by value.
+type groupKey struct{ part, by string }
+
+type aggWindow struct {
+	c counter
+	d distinct
+}
+
+type aggTable struct {
+	m       map[groupKey]*aggWindow
+	pruneAt int
+}
+
+func (e *Evaluator) partition(per string) (string, bool) {
+	switch per {
+	case perActor:
+		return e.env.Actor.ID, true
+	case perTeam:
+		return e.env.Actor.Team, true
+	case perVendor:
+		return e.env.Actor.Vendor, true
+	case perSite:
+		return e.env.Actor.Site, true
+	case perSubject:
+		return e.env.Subject, e.env.Subject != ""
+	case perActorSubject:
+		return e.env.Actor.ID + "\x00" + e.env.Subject, e.env.Subject != ""
+	}
+	return "", true // all
+}
+
+// aggregate adds the event to the aggregate if it counts, and returns the
+// aggregate's value for the event's group if read is set (0 otherwise).
+func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
+	feeds := a.actions.has(ev.Action)
+	if !feeds && !read {
+		return 0
+	}
+	var w *aggWindow
+	var k groupKey
+	ok := true
+	perActor := a.per == perActor && a.by == nil
+	if perActor {
+		ws := e.cur.aggs[pos]
+		if ws == nil {
+			ws = make([]aggWindow, len(r.aggs))
+			e.cur.aggs[pos] = ws
+		}
+		w = &ws[a.slot]
+	} else {
+		var part string
+		if part, ok = e.partition(a.per); !ok {
+			return 0
+		}
+		k = groupKey{part: part}
+		if a.by != nil {
+			if k.by, ok = e.strValue(r, a.by); !ok {
+				return 0
+			}
+		}
+		w = t.m[k]
+	}
+	window := int64(a.window)
+	if feeds && (a.where == nil || e.test(r, a.where)) {
+		var item string
+		var amount int64 = 1
+		if a.of != nil {
+			switch a.kind {
+			case aggDistinct:
+				if item, ok = e.strValue(r, a.of); !ok || item == "" {
+					goto read // nothing to count
+				}
+			case aggSum:
+				if amount, ok = e.intValue(r, a.of); !ok {
+					goto read
+				}
+			}
+		}
+		if w == nil {
+			if t.m == nil {
+				t.m, t.pruneAt = map[groupKey]*aggWindow{}, 1024
+			}
+			if len(t.m) >= t.pruneAt {
+				t.prune(a, now)
+			}
+			w = &aggWindow{}
+			t.m[k] = w
+		}
+		if a.kind == aggDistinct {
+			w.d.add(now, item, window)
+		} else {
+			w.c.add(now, amount, window)
+		}
+	}
+read:
+	if w == nil || !read {
+		return 0
+	}
+	if a.kind == aggDistinct {
+		return int(w.d.value(now, window))
+	}
+	return int(w.c.value(now, window))
+}
+
+// prune drops the windows with nothing left in them, so a table holds only
+// the groups active within the window.
+func (t *aggTable) prune(a *aggregate, now int64) {
+	for k, w := range t.m {
+		latest := max(w.c.latest, w.d.latest)
+		if latest <= now-int64(a.window) {
+			delete(t.m, k)
+		}
+	}
+	t.pruneAt = max(1024, 2*len(t.m))
+}
+
+// seqState is one key's progress through a sequence: for each earlier step,
+// the most recent partial match that reached it.
+type seqState struct {
+	reached []partial
+	latest  int64
+}
+
+type partial struct {
+	start int64 // time of the first step
+	hits  []seqHit
+}
+
+type seqTable struct {
+	m       map[groupKey]*seqState
+	pruneAt int
+}
+
+func (e *Evaluator) seqKey(q *sequence) (groupKey, bool) {
+	switch q.per {
+	case perSubject:
+		return groupKey{part: e.env.Subject}, e.env.Subject != ""
+	case perActorSubject:
+		return groupKey{part: e.env.Actor.ID, by: e.env.Subject}, e.env.Subject != ""
+	}
+	return groupKey{part: e.env.Actor.ID}, true
+}
+
+// complete returns the earlier steps if the event, which matched the rule's
+// condition, completes the sequence within its time.
+func (e *Evaluator) complete(r *Rule, t *seqTable, ev *event.Event, now int64) []seqHit {
+	q := r.seq
+	k, ok := e.seqKey(q)
+	if !ok {
+		return nil
+	}
+	st := t.m[k]
+	if st == nil {
+		return nil
+	}
+	p := st.reached[len(q.steps)-1]
+	if p.hits == nil || p.start <= now-int64(q.within) || p.hits[len(p.hits)-1].at.UnixNano() > now {
+		return nil
+	}
+	return p.hits
+}
+
+// advance records the event against the sequence's earlier steps. Later
+// steps go first so one event never advances two steps.
+func (e *Evaluator) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
+	q := r.seq
+	var k groupKey
+	keyed := false
+	for i := len(q.steps) - 1; i >= 0; i-- {
+		s := &q.steps[i]
+		if !s.actions.has(ev.Action) {
+			continue
+		}
+		if !keyed {
+			var ok bool
+			if k, ok = e.seqKey(q); !ok {
+				return
+			}
+			keyed = true
+		}
+		st := t.m[k]
+		if i > 0 {
+			if st == nil {
+				continue
+			}
+			prev := st.reached[i-1]
+			if prev.hits == nil || prev.start <= now-int64(q.within) {
+				continue
+			}
+		}
+		if s.where != nil && !e.test(r, s.where) {
+			continue
+		}
+		if st == nil {
+			if t.m == nil {
+				t.m, t.pruneAt = map[groupKey]*seqState{}, 1024
+			}
+			if len(t.m) >= t.pruneAt {
+				t.prune(q, now)
+			}
+			st = &seqState{reached: make([]partial, len(q.steps))}
+			t.m[k] = st
+		}
+		hit := seqHit{step: s.name, event: ev.ID, actor: ev.Actor.ID, subject: ev.Subject,
+			device: ev.Actor.Device, country: ev.Actor.Country, ip: ev.Actor.IP, at: ev.Time}
+		if i == 0 {
+			st.reached[0] = partial{start: now, hits: []seqHit{hit}}
+		} else {
+			prev := st.reached[i-1]
+			hits := append(slices.Clip(prev.hits), hit)
+			st.reached[i] = partial{start: prev.start, hits: hits}
+		}
+		st.latest = max(st.latest, now)
+	}
+}
+
+func (t *seqTable) prune(q *sequence, now int64) {
+	for k, st := range t.m {
+		if st.latest <= now-int64(q.within) {
+			delete(t.m, k)
+		}
+	}
+	t.pruneAt = max(1024, 2*len(t.m))
+}
+
+func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit) {
+	ev := in.Event
+	a := engine.Alert{Rule: r.ID, Severity: r.Severity, Risk: r.Risk, SuppressFor: r.suppressFor}
+	if ev.Subject != "" {
+		a.Subjects = []string{ev.Subject}
+	}
+	if len(hits) > 0 {
+		a.Evidence = make([]string, 0, len(hits)+1)
+		a.Evidence = append(a.Evidence, ev.ID)
+		for _, h := range hits {
+			a.Evidence = append(a.Evidence, h.event)
+			if h.subject != "" && !slices.Contains(a.Subjects, h.subject) {
+				a.Subjects = append(a.Subjects, h.subject)
+			}
+		}
+	}
+	if r.suppressKey != nil {
+		a.Key, _ = e.str(r, r.suppressKey)
+	}
+	if len(r.aggs)+len(r.details) > 0 {
+		a.Details = make(map[string]any, len(r.aggs)+len(r.details))
+		for _, g := range r.aggs {
+			a.Details[g.name] = e.env.Agg.get(g.slot)
+		}
+		for _, d := range r.details {
+			if v, ok := e.value(r, d.prog); ok {
+				a.Details[d.name] = v
+			}
+		}
+	}
+	s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
+	if err != nil {
+		e.fail(r, fmt.Errorf("summary: %w", err))
+		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
+	}
+	a.Summary = s
+	emit(a)
+}

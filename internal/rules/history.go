@@ -1,0 +1,129 @@
+package rules
+
+import (
+	"slices"
+	"time"
+)
+
+// history is what an evaluator remembers about one actor's past, in a
+// fixed amount of memory: when it was active (by day and hour of day) and
+// the last few devices, countries and addresses it used.
+type history struct {
+	events    int
+	firstSeen time.Time
+	lastSeen  time.Time
+	days      int   // distinct UTC days active (halved when it reaches agingDays)
+	lastDay   int64 // the last active day, days since the epoch
+	dayHours  uint32
+	hours     [24]uint16 // per hour of day, days active in it (halved with days)
+	devices   []string   // most recent last
+	countries []string
+	ips       []string
+}
+
+const (
+	// agingDays halves the day and hour counts, so a shift change stops
+	// looking unusual within weeks rather than never.
+	agingDays = 60
+	// rememberedValues bounds the devices, countries and addresses kept.
+	rememberedValues = 16
+)
+
+// seen reports whether v is in list, trying the most recent value first:
+// an actor mostly keeps its device, country and address.
+func seen(list []string, v string) bool {
+	if n := len(list); n > 0 && list[n-1] == v {
+		return true
+	}
+	return slices.Contains(list, v)
+}
+
+// utcDayHour is the day since the epoch and the hour of day of t, UTC,
+// without time.Time's calendar arithmetic.
+func utcDayHour(t time.Time) (int64, int) {
+	s := t.Unix()
+	day := s / 86400
+	if s%86400 < 0 {
+		day--
+	}
+	return day, int((s - day*86400) / 3600)
+}
+
+// features describes the past before the event at t.
+func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
+	if h.events == 0 {
+		return HistoryEnv{}
+	}
+	f := HistoryEnv{
+		Events:     h.events,
+		DaysActive: h.days,
+		FirstSeen:  h.firstSeen,
+		NewDevice:  device != "" && len(h.devices) > 0 && !seen(h.devices, device),
+		NewCountry: country != "" && len(h.countries) > 0 && !seen(h.countries, country),
+		NewIP:      ip != "" && len(h.ips) > 0 && !seen(h.ips, ip),
+	}
+	if t.After(h.lastSeen) {
+		f.IdleDays = t.Sub(h.lastSeen).Hours() / 24
+	}
+	if h.days > 0 {
+		_, hr := utcDayHour(t)
+		n := 0
+		for d := -2; d <= 2; d++ {
+			n += int(h.hours[(hr+d+24)%24])
+		}
+		f.HourShare = min(float64(n)/float64(h.days), 1)
+	}
+	return f
+}
+
+// observe adds the event at t to the history.
+func (h *history) observe(t time.Time, device, country, ip string) {
+	if h.events == 0 || t.Before(h.firstSeen) {
+		h.firstSeen = t
+	}
+	if t.After(h.lastSeen) {
+		h.lastSeen = t
+	}
+	h.events++
+	day, hour := utcDayHour(t)
+	if h.days == 0 || day > h.lastDay {
+		h.lastDay, h.dayHours = day, 0
+		h.days++
+		if h.days >= agingDays {
+			h.days /= 2
+			for i := range h.hours {
+				h.hours[i] /= 2
+			}
+		}
+	}
+	if day == h.lastDay {
+		if bit := uint32(1) << hour; h.dayHours&bit == 0 {
+			h.dayHours |= bit
+			h.hours[hour]++
+		}
+	}
+	h.devices = remember(h.devices, device)
+	h.countries = remember(h.countries, country)
+	h.ips = remember(h.ips, ip)
+}
+
+// remember moves v to the end of list, dropping the oldest past the bound.
+func remember(list []string, v string) []string {
+	if v == "" || (len(list) > 0 && list[len(list)-1] == v) {
+		return list
+	}
+	if i := slices.Index(list, v); i >= 0 {
+		if i == len(list)-1 {
+			return list
+		}
+		copy(list[i:], list[i+1:])
+		list[len(list)-1] = v
+		return list
+	}
+	if len(list) >= rememberedValues {
+		copy(list, list[1:])
+		list[len(list)-1] = v
+		return list
+	}
+	return append(list, v)
+}

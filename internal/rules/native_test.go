@@ -1,0 +1,88 @@
+package rules
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// The native form of a condition must agree with expr on every input: it
+// replaces expr whenever it covers the whole condition.
+func TestNativeAgreesWithExpr(t *testing.T) {
+	aggs := map[string]int{"views": 0, "custs": 1}
+	exprs := []string{
+		`!denied`,
+		`denied == false`,
+		`true == customer.honeytoken`,
+		`customer.honeytoken`,
+		`not customer.honeytoken && !denied`,
+		`action == "view" && count >= 100`,
+		`action in ["view", "reveal"] && resource != "notes"`,
+		`verification not in ["", "none"]`,
+		`100 <= count || duration_ms > 180000`,
+		`customer.balance_usd >= 100000 || customer.tier == "vip"`,
+		`customer.balance_usd > 2.5`,
+		`trim(reason) == ""`,
+		`trim(reason) != "x"`,
+		`any(fields, # in ["dob", "id_number"])`,
+		`agg.views >= 20 && agg.custs < 3`,
+		`history.hour_share < 0.05 && history.days_active >= 10`,
+		`ticket.verdict in ["no_ticket", "other_subject"] && !(actor.role == "qa")`,
+		`actor.after_contract || actor.before_contract || actor.status in ["suspended"]`,
+		`agg.views * 2 >= agg.custs && count > 1`, // partly native
+		`len(fields) > 1 && !denied`,              // partly native
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	pick := func(s ...string) string { return s[r.IntN(len(s))] }
+	var machine vm.VM
+	for i, src := range exprs {
+		tree, err := parser.Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		guard, exact, _ := nativeCond(tree.Node, aggs)
+		if guard == nil {
+			t.Errorf("%s: no native part", src)
+			continue
+		}
+		if wantExact := i < len(exprs)-2; exact != wantExact {
+			t.Errorf("%s: exact = %v, want %v", src, exact, wantExact)
+		}
+		c := &compiler{aggNames: aggs}
+		prog, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool(), expr.Patch(&aggPatcher{c: c, allowed: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2000 {
+			var e Env
+			e.Denied = r.IntN(2) == 0
+			e.Action = pick("view", "reveal", "export", "login")
+			e.Resource = pick("notes", "profile", "")
+			e.Count = r.IntN(200)
+			e.DurationMS = r.IntN(400000)
+			e.Verification = pick("", "none", "kba", "callback")
+			e.Reason = pick("", "  ", "x", " x ")
+			e.Fields = [][]string{nil, {"dob"}, {"email", "phone"}, {"name", "id_number"}}[r.IntN(4)]
+			e.Customer = CustomerEnv{Honeytoken: r.IntN(2) == 0, BalanceUSD: float64(r.IntN(300000)) / 1.5, Tier: pick("vip", "standard")}
+			e.Agg.A0, e.Agg.A1 = r.IntN(40), r.IntN(40)
+			e.History = HistoryEnv{HourShare: r.Float64() / 5, DaysActive: r.IntN(20)}
+			e.Ticket.Verdict = pick("justified", "no_ticket", "other_subject")
+			e.Actor = ActorEnv{Role: pick("qa", "agent"), Status: pick("active", "suspended"), AfterContract: r.IntN(3) == 0, BeforeContract: r.IntN(3) == 0}
+			out, err := machine.Run(prog, &e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := out.(bool)
+			got := guard.eval(&e)
+			if exact && got != want {
+				t.Fatalf("%s: native %v, expr %v on %+v", src, got, want, e)
+			}
+			if !exact && want && !got {
+				t.Fatalf("%s: the guard rejected an input expr accepts: %+v", src, e)
+			}
+		}
+	}
+}

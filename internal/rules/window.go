@@ -1,0 +1,344 @@
+package rules
+
+import (
+	"sort"
+
+	"github.com/axiomhq/hyperloglog"
+)
+
+// Sliding windows in event time, with memory bounded per window.
+//
+// A count or sum keeps each event's time exactly while the window holds at
+// most exactEntries events, then switches to countBuckets buckets of
+// window/countBuckets each: from then on an event up to one bucket older
+// than the window may still be counted.
+//
+// A distinct count keeps every value's last time exactly up to
+// exactDistinct live values, then switches to distinctBuckets HyperLogLog
+// sketches (precision 12: about 1.6 % standard error) of window/
+// distinctBuckets each, with the same one-bucket tolerance at the old edge.
+// An estimate costs a pass over 4096 registers, so it is refreshed every
+// estimateEvery insertions; in between the value is the last estimate plus
+// the insertions since (an upper bound that runs ahead by at most that).
+const (
+	estimateEvery   = 32
+	exactEntries    = 128
+	countBuckets    = 64
+	exactDistinct   = 1024
+	distinctBuckets = 16
+	hllPrecision    = 12
+)
+
+type tv struct{ t, v int64 }
+
+type bucket struct{ idx, sum int64 }
+
+// counter is a sliding count or sum. Times are Unix nanoseconds.
+type counter struct {
+	exact   []tv // sorted by time, oldest first
+	sum     int64
+	buckets []bucket // non-nil once approximate
+	width   int64
+	latest  int64
+}
+
+func (c *counter) add(t, v, window int64) {
+	if t > c.latest {
+		c.latest = t
+	}
+	if c.buckets != nil {
+		c.addBucket(t, v)
+		return
+	}
+	c.expire(c.latest, window)
+	if t <= c.latest-window {
+		return // older than the window already
+	}
+	n := len(c.exact)
+	if n == 0 || t >= c.exact[n-1].t {
+		c.exact = append(c.exact, tv{t, v})
+	} else {
+		i := sort.Search(n, func(i int) bool { return c.exact[i].t > t })
+		c.exact = append(c.exact, tv{})
+		copy(c.exact[i+1:], c.exact[i:])
+		c.exact[i] = tv{t, v}
+	}
+	c.sum += v
+	if len(c.exact) > exactEntries {
+		c.toBuckets(window)
+	}
+}
+
+func (c *counter) toBuckets(window int64) {
+	c.width = max(window/countBuckets, 1)
+	c.buckets = make([]bucket, countBuckets)
+	for i := range c.buckets {
+		c.buckets[i].idx = -1
+	}
+	for _, e := range c.exact {
+		c.addBucket(e.t, e.v)
+	}
+	c.exact, c.sum = nil, 0
+}
+
+func (c *counter) addBucket(t, v int64) {
+	idx := t / c.width
+	b := &c.buckets[idx%countBuckets]
+	switch {
+	case b.idx == idx:
+		b.sum += v
+	case b.idx < idx:
+		b.idx, b.sum = idx, v
+	}
+	// b.idx > idx: older than the ring holds; dropped
+}
+
+func (c *counter) expire(now, window int64) {
+	i := 0
+	for i < len(c.exact) && c.exact[i].t <= now-window {
+		c.sum -= c.exact[i].v
+		i++
+	}
+	if i > 0 {
+		c.exact = append(c.exact[:0], c.exact[i:]...)
+	}
+}
+
+// value is the count or sum over (now-window, now].
+func (c *counter) value(now, window int64) int64 {
+	if now < c.latest {
+		now = c.latest
+	}
+	if c.buckets == nil {
+		c.expire(now, window)
+		return c.sum
+	}
+	lo, hi := (now-window)/c.width, now/c.width
+	var s int64
+	for _, b := range c.buckets {
+		if b.idx >= lo && b.idx <= hi {
+			s += b.sum
+		}
+	}
+	return s
+}
+
+// smallDistinct is how many live values a distinct count keeps in a plain
+// slice, searched linearly, before it needs a map: most windows of one
+// actor hold a handful of customers, and a short scan beats hashing.
+const smallDistinct = 16
+
+// distinct is a sliding distinct count. Times are Unix nanoseconds.
+type distinct struct {
+	small  []tk             // (last time, value) while few; unordered
+	last   map[string]int64 // value -> last time seen, once past smallDistinct
+	order  []tk             // (time, value), sorted by time; may hold stale entries
+	latest int64
+	sk     *sketchRing // non-nil once approximate
+}
+
+type tk struct {
+	t int64
+	k string
+}
+
+func (d *distinct) add(t int64, k string, window int64) {
+	if t > d.latest {
+		d.latest = t
+	}
+	if d.sk != nil {
+		d.sk.add(t, k)
+		return
+	}
+	if t <= d.latest-window {
+		return
+	}
+	if d.last == nil {
+		d.expireSmall(d.latest, window)
+		for i := range d.small {
+			if d.small[i].k == k {
+				d.small[i].t = max(d.small[i].t, t)
+				return
+			}
+		}
+		if len(d.small) < smallDistinct {
+			d.small = append(d.small, tk{t, k})
+			return
+		}
+		d.toMap()
+	}
+	if prev, ok := d.last[k]; ok && prev >= t {
+		return
+	}
+	d.last[k] = t
+	n := len(d.order)
+	if n == 0 || t >= d.order[n-1].t {
+		d.order = append(d.order, tk{t, k})
+	} else {
+		i := sort.Search(n, func(i int) bool { return d.order[i].t > t })
+		d.order = append(d.order, tk{})
+		copy(d.order[i+1:], d.order[i:])
+		d.order[i] = tk{t, k}
+	}
+	d.expire(d.latest, window)
+	if len(d.order) > 2*len(d.last)+64 {
+		d.compact()
+	}
+	if len(d.last) > exactDistinct {
+		d.toSketch(window)
+	}
+}
+
+// expireSmall drops the slice's values last seen at or before now-window.
+func (d *distinct) expireSmall(now, window int64) {
+	j := 0
+	for _, e := range d.small {
+		if e.t > now-window {
+			d.small[j] = e
+			j++
+		}
+	}
+	clear(d.small[j:])
+	d.small = d.small[:j]
+}
+
+// toMap moves the slice's values to the map and its time-ordered log.
+func (d *distinct) toMap() {
+	d.last = make(map[string]int64, 2*smallDistinct)
+	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
+	for _, e := range d.small {
+		d.last[e.k] = e.t
+		d.order = append(d.order, e)
+	}
+	d.small = nil
+}
+
+// expire drops values last seen at or before now-window.
+func (d *distinct) expire(now, window int64) {
+	i := 0
+	for i < len(d.order) && d.order[i].t <= now-window {
+		if e := d.order[i]; d.last[e.k] == e.t {
+			delete(d.last, e.k)
+		}
+		i++
+	}
+	if i > 0 {
+		d.order = append(d.order[:0], d.order[i:]...)
+	}
+}
+
+// compact removes entries superseded by a later sighting of their value.
+func (d *distinct) compact() {
+	j := 0
+	for _, e := range d.order {
+		if d.last[e.k] == e.t {
+			d.order[j] = e
+			j++
+		}
+	}
+	clear(d.order[j:])
+	d.order = d.order[:j]
+}
+
+func (d *distinct) toSketch(window int64) {
+	d.sk = newSketchRing(window)
+	for _, e := range d.order {
+		if d.last[e.k] == e.t {
+			d.sk.add(e.t, e.k)
+		}
+	}
+	d.last, d.order = nil, nil
+}
+
+func (d *distinct) value(now, window int64) int64 {
+	if now < d.latest {
+		now = d.latest
+	}
+	if d.sk != nil {
+		return d.sk.value(now)
+	}
+	if d.last == nil {
+		d.expireSmall(now, window)
+		return int64(len(d.small))
+	}
+	d.expire(now, window)
+	return int64(len(d.last))
+}
+
+// sketchRing is a ring of HyperLogLog sketches, one per window/
+// distinctBuckets, and their union over the live buckets.
+type sketchRing struct {
+	width    int64
+	idx      [distinctBuckets]int64
+	buckets  [distinctBuckets]*hyperloglog.Sketch
+	union    *hyperloglog.Sketch
+	dirty    bool  // union must be rebuilt (a bucket expired)
+	pending  int64 // insertions since the last estimate
+	estimate int64
+}
+
+func newSketch() *hyperloglog.Sketch {
+	s, err := hyperloglog.NewSketch(hllPrecision, true)
+	if err != nil {
+		panic(err) // the precision is a constant in range
+	}
+	return s
+}
+
+func newSketchRing(window int64) *sketchRing {
+	r := &sketchRing{width: max(window/distinctBuckets, 1), union: newSketch()}
+	for i := range r.idx {
+		r.idx[i] = -1
+	}
+	return r
+}
+
+func (r *sketchRing) add(t int64, k string) {
+	idx := t / r.width
+	i := idx % distinctBuckets
+	switch {
+	case r.idx[i] > idx:
+		return // older than the ring holds
+	case r.idx[i] < idx:
+		if r.buckets[i] != nil && r.idx[i] >= 0 {
+			r.dirty = true
+		}
+		r.idx[i] = idx
+		if r.buckets[i] == nil {
+			r.buckets[i] = newSketch()
+		} else {
+			r.buckets[i].Reset()
+		}
+	}
+	r.buckets[i].Insert([]byte(k))
+	if !r.dirty {
+		r.union.Insert([]byte(k))
+	}
+	r.pending++
+}
+
+func (r *sketchRing) value(now int64) int64 {
+	lo := now/r.width - distinctBuckets + 1
+	for i, idx := range r.idx {
+		if idx >= 0 && idx < lo {
+			r.idx[i] = -1
+			r.buckets[i].Reset()
+			r.dirty = true
+		}
+	}
+	if r.dirty {
+		r.union.Reset()
+		for i, b := range r.buckets {
+			if b != nil && r.idx[i] >= 0 {
+				_ = r.union.Merge(b) // same precision by construction
+			}
+		}
+		r.dirty = false
+		r.pending = estimateEvery
+	}
+	if r.pending >= estimateEvery {
+		r.estimate = int64(r.union.Estimate())
+		r.pending = 0
+	}
+	return r.estimate + r.pending
+}

@@ -1,0 +1,161 @@
+package rules
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/event"
+)
+
+const sec = int64(time.Second)
+
+func TestCounterExact(t *testing.T) {
+	var c counter
+	w := 10 * 60 * sec
+	for i, at := range []int64{0, 60, 120, 599, 600} {
+		c.add(at*sec, int64(i+1), w)
+	}
+	// (0, 600]: drops the event at 0 only.
+	if got := c.value(600*sec, w); got != 2+3+4+5 {
+		t.Errorf("sum = %d, want 14", got)
+	}
+	// An event slightly out of order still counts, in its place.
+	c.add(590*sec, 10, w)
+	if got := c.value(600*sec, w); got != 24 {
+		t.Errorf("sum after a late event = %d, want 24", got)
+	}
+	if got := c.value(1300*sec, w); got != 0 {
+		t.Errorf("sum once all expired = %d, want 0", got)
+	}
+	c.add(0, 1, w) // older than the window: ignored
+	if got := c.value(1300*sec, w); got != 0 {
+		t.Errorf("an expired event counted: %d", got)
+	}
+}
+
+// Past exactEntries the counter switches to buckets: the count stays
+// right within one bucket at the old edge, and memory stops growing.
+func TestCounterBuckets(t *testing.T) {
+	var c counter
+	w := 3600 * sec
+	for i := range int64(5000) {
+		c.add(i*sec/2, 1, w) // two a second for 2500 s
+	}
+	if c.buckets == nil || c.exact != nil {
+		t.Fatal("did not switch to buckets")
+	}
+	if got := c.value(2500*sec, w); got != 5000 {
+		t.Errorf("count = %d, want 5000", got)
+	}
+	// At 5000 s the window (1400, 5000] holds the events of 1400..2500 s:
+	// 2200, give or take one bucket (56 s, 112 events).
+	got := c.value(5000*sec, w)
+	if got < 2200-1 || got > 2200+2*int64(w/countBuckets/sec)+2 {
+		t.Errorf("count = %d, want 2200 within a bucket", got)
+	}
+}
+
+func TestDistinctExact(t *testing.T) {
+	var d distinct
+	w := 24 * 3600 * sec
+	d.add(0, "c-1", w)
+	d.add(10*sec, "c-2", w)
+	d.add(20*sec, "c-1", w) // seen again: still one
+	if got := d.value(30*sec, w); got != 2 {
+		t.Errorf("distinct = %d, want 2", got)
+	}
+	// c-2 expires at 10s+24h, c-1 (last seen at 20 s) 10 s later.
+	if got := d.value(w+15*sec, w); got != 1 {
+		t.Errorf("distinct = %d, want 1", got)
+	}
+	if got := d.value(w+25*sec, w); got != 0 {
+		t.Errorf("distinct = %d, want 0", got)
+	}
+	// Many repeats of one value do not grow the state without bound.
+	for i := range int64(10000) {
+		d.add(w+30*sec+i, "c-3", w)
+	}
+	if len(d.order) > 2*len(d.last)+64 {
+		t.Errorf("order holds %d entries for %d values", len(d.order), len(d.last))
+	}
+}
+
+// Past exactDistinct live values the count is a HyperLogLog estimate:
+// within a few percent, in a fixed amount of memory.
+func TestDistinctSketch(t *testing.T) {
+	var d distinct
+	w := 24 * 3600 * sec
+	const n = 20000
+	for i := range int64(n) {
+		d.add(i*sec, fmt.Sprintf("c-%d", i), w)
+	}
+	if d.sk == nil {
+		t.Fatal("did not switch to a sketch")
+	}
+	got := d.value(n*sec, w)
+	if rel := math.Abs(float64(got)-n) / n; rel > 0.05 {
+		t.Errorf("estimate %d of %d distinct values: %.1f%% off", got, n, 100*rel)
+	}
+	// Two days later the values have left the window.
+	if got := d.value(3*w, w); got != 0 {
+		t.Errorf("estimate after expiry = %d, want 0", got)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for s, want := range map[string]time.Duration{"10m": 10 * time.Minute, "7d": 7 * 24 * time.Hour, "1d12h": 36 * time.Hour, "90s": 90 * time.Second} {
+		if got, err := parseDuration(s); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"", "d", "7 days", "1x"} {
+		if _, err := parseDuration(s); err == nil {
+			t.Errorf("parseDuration(%q) accepted", s)
+		}
+	}
+}
+
+func TestHistory(t *testing.T) {
+	var h history
+	day := 24 * time.Hour
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 14 {
+		at := t0.Add(time.Duration(i) * day)
+		h.observe(at, "d-1", "PH", "10.0.0.1")
+	}
+	f := h.features(t0.Add(14*day+18*time.Hour), "d-2", "PH", "10.0.0.1") // 03:00, a new device
+	if f.DaysActive != 14 || f.Events != 14 || !f.NewDevice || f.NewCountry || f.NewIP || f.HourShare != 0 {
+		t.Errorf("features at 03:00 = %+v", f)
+	}
+	if f := h.features(t0.Add(14*day+time.Hour), "d-1", "PH", ""); f.HourShare != 1 {
+		t.Errorf("share at 10:00 = %v, want 1", f.HourShare)
+	}
+	if f := h.features(t0.Add(60*day), "", "", ""); f.IdleDays < 46 || f.IdleDays > 47 {
+		t.Errorf("idle days = %v", f.IdleDays)
+	}
+	// The day count ages so it never grows without bound.
+	for i := range 200 {
+		h.observe(t0.Add(time.Duration(14+i)*day), "d-1", "PH", "")
+	}
+	if h.days >= agingDays {
+		t.Errorf("days = %d, want below %d", h.days, agingDays)
+	}
+}
+
+func TestUTCDayHour(t *testing.T) {
+	for _, s := range []int64{0, 1, 3599, 3600, 86399, 86400, -1, -86401, 1772500000, 1772586399} {
+		at := time.Unix(s, 0).UTC()
+		day, hour := utcDayHour(at)
+		if hour != at.Hour() || time.Unix(day*86400, 0).UTC().Format(time.DateOnly) != at.Format(time.DateOnly) {
+			t.Errorf("%v: day %d hour %d", at, day, hour)
+		}
+		var e Env
+		e.fill(&engine.Input{Event: &event.Event{Time: at}})
+		if e.Weekday != int(at.Weekday()) || e.Hour != at.Hour() {
+			t.Errorf("%v: weekday %d hour %d", at, e.Weekday, e.Hour)
+		}
+	}
+}

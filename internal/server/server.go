@@ -1,0 +1,446 @@
+// Package server is `custos serve`: an HTTP API that ingests access events,
+// ticket changes, roster entries and customer records into the store, feeds
+// them to the same engine replay uses, and serves the findings.
+//
+// The order of things is what makes it safe. A batch is committed to the
+// store (synchronous=FULL) before its 2xx, and handed to the engine queue
+// under the same lock, so the engine sees records in exactly the store's
+// ingest order. One goroutine owns the engine; it writes the findings it
+// emits back to the store. On start the engine is rebuilt by re-feeding the
+// store in that order, and findings have content-derived ids, so a crash at
+// any point loses nothing that was acknowledged: what the engine had not yet
+// processed is processed on the next start, and findings it re-derives are
+// written again idempotently.
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/store"
+)
+
+// Store is what the server needs of the store; *store.Store is one.
+type Store interface {
+	Append(ctx context.Context, recs []store.Record) (int, error)
+	PutPerson(ctx context.Context, p *event.Person) (created bool, err error)
+	PutSubject(ctx context.Context, c *event.Subject) (created bool, err error)
+	WriteFindings(ctx context.Context, fs []*finding.Finding) error
+	Findings(ctx context.Context, q store.FindingQuery) (store.FindingPage, error)
+	People(ctx context.Context, fn func(*event.Person) error) error
+	Subjects(ctx context.Context, fn func(*event.Subject) error) error
+	Records(ctx context.Context, after int64, fn func(store.Record) error) error
+	Ping(ctx context.Context) error
+}
+
+// Engine is the detection engine the server feeds; *engine.Engine is one.
+// The server never calls Flush: accesses still inside their ticket grace
+// window stay pending until later records move event time past it, live or
+// after a restart.
+type Engine interface {
+	SetPerson(*event.Person)
+	SetSubject(*event.Subject)
+	Ticket(*event.TicketChange)
+	Event(*event.Event)
+}
+
+// Dispatcher delivers stored findings to the sinks (SIEM, syslog, HEC,
+// webhooks) from the store's outbox; *sink.Dispatcher is one. Notify wakes it
+// after findings are stored.
+type Dispatcher interface {
+	Run(ctx context.Context) error
+	Notify()
+}
+
+// Options configures a Server.
+type Options struct {
+	// Token is the bearer token every /v1 request must carry.
+	Token string
+	// MaxBody is the largest request body accepted, in bytes.
+	MaxBody int64
+	// ShutdownTimeout bounds how long a stop waits for requests in flight.
+	ShutdownTimeout time.Duration
+	// NewEngine assembles the engine; it passes findings to emit.
+	NewEngine func(emit func(*finding.Finding)) Engine
+	// Sinks, if set, is run alongside the server and told whenever the
+	// engine's findings are stored (and so in the outbox).
+	Sinks  Dispatcher
+	Logger *slog.Logger
+}
+
+// findingBatch is how many findings the engine goroutine collects before it
+// writes them, if its queue does not run dry first.
+const findingBatch = 512
+
+// maxUnwritten bounds the findings kept while the store refuses writes;
+// beyond it they are dropped from memory (a restart re-derives them).
+const maxUnwritten = 100_000
+
+// Server is the HTTP API and the engine goroutine behind it.
+type Server struct {
+	opts     Options
+	store    Store
+	log      *slog.Logger
+	tokenSum [sha256.Size]byte
+
+	// ingestMu makes "commit to the store, then enqueue" atomic, so the
+	// engine's order is the store's order.
+	ingestMu sync.Mutex
+	closed   bool // no more ingest: the queue is closed
+	queue    chan work
+
+	queued    atomic.Int64 // records handed to the engine queue since start
+	processed atomic.Int64 // records the engine has processed since start
+
+	// testHook, if set, is told "request" when an ingest request starts
+	// reading its body and "shutdown" when Run begins to stop.
+	testHook func(string)
+}
+
+// work is one unit on the engine queue: records of one request, or a
+// barrier (done) that is closed once everything before it is processed and
+// its findings are stored.
+type work struct {
+	items []item
+	done  chan struct{}
+}
+
+type item struct {
+	person  *event.Person
+	subject *event.Subject
+	rec     store.Record
+}
+
+// New returns a server over st. Call Run to serve.
+func New(opts Options, st Store) (*Server, error) {
+	if opts.Token == "" {
+		return nil, errors.New("server: no API token")
+	}
+	if opts.MaxBody <= 0 {
+		return nil, fmt.Errorf("server: max body must be positive, got %d", opts.MaxBody)
+	}
+	if opts.NewEngine == nil {
+		return nil, errors.New("server: no engine")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	return &Server{
+		opts:     opts,
+		store:    st,
+		log:      opts.Logger,
+		tokenSum: sha256.Sum256([]byte(opts.Token)),
+		queue:    make(chan work, 64),
+	}, nil
+}
+
+func (s *Server) hook(what string) {
+	if s.testHook != nil {
+		s.testHook(what)
+	}
+}
+
+// Run rebuilds the engine from the store, serves on ln until ctx is done,
+// and then stops gracefully: it stops accepting connections, lets requests
+// in flight finish, drains the engine queue and writes the last findings.
+// The caller closes the store after Run returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
+	// The sinks start first, so a backlog left in the outbox goes out while
+	// the engine is rebuilt, and stop last, after the final findings.
+	if s.opts.Sinks != nil {
+		sctx, stop := context.WithCancel(context.Background())
+		sinksDone := make(chan error, 1)
+		go func() { sinksDone <- s.opts.Sinks.Run(sctx) }()
+		defer func() {
+			stop()
+			if serr := <-sinksDone; serr != nil {
+				err = errors.Join(err, fmt.Errorf("server: sinks: %w", serr))
+			}
+		}()
+	}
+	l := &loop{store: s.store, log: s.log, sinks: s.opts.Sinks}
+	l.eng = s.opts.NewEngine(func(f *finding.Finding) { l.pending = append(l.pending, f) })
+	if err := s.rebuild(ctx, l); err != nil {
+		ln.Close()
+		if ctx.Err() != nil {
+			s.log.Info("stopped while rebuilding the engine; nothing was accepted")
+			return nil
+		}
+		return err
+	}
+
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- s.runEngine(l) }()
+
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing requests in flight")
+	case err = <-serveErr:
+		err = fmt.Errorf("server: serving on %s: %w", ln.Addr(), err)
+	}
+	s.hook("shutdown")
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	if serr := srv.Shutdown(sctx); serr != nil {
+		s.log.Warn("requests still running after the shutdown timeout; closing their connections",
+			"timeout", s.opts.ShutdownTimeout, "err", serr)
+		srv.Close()
+	}
+	cancel()
+
+	// A handler past the timeout may still be running; it finds the queue
+	// closed and fails its request without storing anything.
+	s.ingestMu.Lock()
+	s.closed = true
+	close(s.queue)
+	s.ingestMu.Unlock()
+	s.log.Info("draining the engine queue")
+	if eerr := <-engineDone; eerr != nil {
+		err = errors.Join(err, eerr)
+	}
+	s.log.Info("stopped", "processed", s.processed.Load())
+	return err
+}
+
+// errClosed fails ingest requests that arrive after the queue closed.
+var errClosed = errors.New("server is shutting down")
+
+// ingest stores recs and hands the stored ones to the engine, atomically
+// with respect to other ingest, and returns how many were stored (the rest
+// were already stored).
+func (s *Server) ingest(ctx context.Context, recs []store.Record) (int, error) {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.closed {
+		return 0, errClosed
+	}
+	// Once the body is read, the client going away must not leave a batch
+	// half-way between stored and queued: finish it regardless.
+	n, err := s.store.Append(context.WithoutCancel(ctx), recs)
+	if err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	items := make([]item, 0, n)
+	for _, r := range recs {
+		if r.Seq != 0 {
+			items = append(items, item{rec: r})
+		}
+	}
+	s.enqueue(items)
+	return n, nil
+}
+
+// put stores a roster entry or a customer record and hands it to the engine.
+func (s *Server) put(ctx context.Context, it item) (created bool, err error) {
+	s.ingestMu.Lock()
+	defer s.ingestMu.Unlock()
+	if s.closed {
+		return false, errClosed
+	}
+	ctx = context.WithoutCancel(ctx)
+	if it.person != nil {
+		created, err = s.store.PutPerson(ctx, it.person)
+	} else {
+		created, err = s.store.PutSubject(ctx, it.subject)
+	}
+	if err != nil {
+		return false, err
+	}
+	s.enqueue([]item{it})
+	return created, nil
+}
+
+// enqueue hands items to the engine goroutine; the caller holds ingestMu.
+// It blocks while the queue is full, which slows every ingest down to the
+// engine's pace rather than letting memory grow.
+func (s *Server) enqueue(items []item) {
+	s.queued.Add(int64(len(items)))
+	s.queue <- work{items: items}
+}
+
+// sync waits until everything queued before it is processed and its
+// findings are stored. Tests use it instead of sleeping.
+func (s *Server) sync(ctx context.Context) error {
+	done := make(chan struct{})
+	s.ingestMu.Lock()
+	if s.closed {
+		s.ingestMu.Unlock()
+		return errClosed
+	}
+	s.queue <- work{done: done}
+	s.ingestMu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loop is the engine and what it has emitted but not yet stored; only the
+// goroutine running rebuild and then runEngine touches it.
+type loop struct {
+	eng     Engine
+	pending []*finding.Finding
+	store   Store
+	sinks   Dispatcher // nil without sinks
+	log     *slog.Logger
+	written int64
+}
+
+// feed gives one item to the engine. A panic in a detector is logged and
+// the item skipped: the record is stored and re-fed on every start, so
+// crashing on it would crash every start.
+func (l *loop) feed(it item) {
+	defer func() {
+		if p := recover(); p != nil {
+			l.log.Error("the engine failed on a record; skipped", "panic", fmt.Sprint(p), "record", it.describe(),
+				"stack", string(debug.Stack()))
+		}
+	}()
+	switch {
+	case it.person != nil:
+		l.eng.SetPerson(it.person)
+	case it.subject != nil:
+		l.eng.SetSubject(it.subject)
+	case it.rec.Event != nil:
+		l.eng.Event(it.rec.Event)
+	case it.rec.Ticket != nil:
+		l.eng.Ticket(it.rec.Ticket)
+	}
+}
+
+func (it item) describe() string {
+	switch {
+	case it.person != nil:
+		return "roster entry " + it.person.ID
+	case it.subject != nil:
+		return "customer " + it.subject.ID
+	case it.rec.Event != nil:
+		return fmt.Sprintf("event %s (seq %d)", it.rec.Event.ID, it.rec.Seq)
+	case it.rec.Ticket != nil:
+		return fmt.Sprintf("ticket change %s (seq %d)", it.rec.Ticket.ID, it.rec.Seq)
+	}
+	return "empty item"
+}
+
+// flush writes the pending findings. On failure it keeps them for the next
+// attempt, up to maxUnwritten.
+func (l *loop) flush() error {
+	if len(l.pending) == 0 {
+		return nil
+	}
+	err := l.store.WriteFindings(context.Background(), l.pending)
+	if err != nil {
+		if len(l.pending) > maxUnwritten {
+			l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",
+				"findings", len(l.pending), "err", err)
+			l.pending = nil
+		}
+		return err
+	}
+	l.written += int64(len(l.pending))
+	if l.sinks != nil {
+		l.sinks.Notify()
+	}
+	clear(l.pending)
+	l.pending = l.pending[:0]
+	return nil
+}
+
+// rebuild re-feeds the engine everything stored: the latest roster and
+// customers, then ticket changes and events in ingest order. Findings it
+// re-derives are written again; those already stored are left as they are.
+func (s *Server) rebuild(ctx context.Context, l *loop) error {
+	start := time.Now()
+	var people, subjects, tickets, events int64
+	if err := s.store.People(ctx, func(p *event.Person) error {
+		l.eng.SetPerson(p)
+		people++
+		return nil
+	}); err != nil {
+		return fmt.Errorf("server: rebuilding the engine: %w", err)
+	}
+	if err := s.store.Subjects(ctx, func(c *event.Subject) error {
+		l.eng.SetSubject(c)
+		subjects++
+		return nil
+	}); err != nil {
+		return fmt.Errorf("server: rebuilding the engine: %w", err)
+	}
+	err := s.store.Records(ctx, 0, func(r store.Record) error {
+		l.feed(item{rec: r})
+		if r.Event != nil {
+			events++
+		} else {
+			tickets++
+		}
+		if len(l.pending) >= findingBatch {
+			return l.flush()
+		}
+		if (events+tickets)&4095 == 0 {
+			return ctx.Err()
+		}
+		return nil
+	})
+	if err == nil {
+		err = l.flush()
+	}
+	if err != nil {
+		return fmt.Errorf("server: rebuilding the engine: %w", err)
+	}
+	s.log.Info("engine rebuilt from the store", "people", people, "subjects", subjects,
+		"ticket_changes", tickets, "events", events, "findings", l.written, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// runEngine is the engine goroutine: it processes the queue until it is
+// closed and drained, writing findings whenever the queue runs dry or a
+// batch has collected.
+func (s *Server) runEngine(l *loop) error {
+	for w := range s.queue {
+		for _, it := range w.items {
+			l.feed(it)
+		}
+		s.processed.Add(int64(len(w.items)))
+		if w.done == nil && len(s.queue) > 0 && len(l.pending) < findingBatch {
+			continue
+		}
+		if err := l.flush(); err != nil {
+			s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+		}
+		if w.done != nil {
+			close(w.done)
+		}
+	}
+	if err := l.flush(); err != nil {
+		return fmt.Errorf("server: writing the last %d findings (a restart re-derives them): %w", len(l.pending), err)
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/event"
+)
+
+// BenchmarkAppend measures storing events in batches of 8192, as replay --db
+// and large API batches do.
+func BenchmarkAppend(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 8192
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	recs := make([]Record, batch)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range recs {
+			n++
+			line := fmt.Sprintf(`{"id":"e-%d","time":"%s","actor":{"id":"a-%d","session":"s","ip":"198.51.100.7"},"action":"view","subject":{"id":"c-%d"},"resource":"profile","fields":["name","email"],"app":"console"}`,
+				n, t0.Add(time.Duration(n)*time.Second).Format(time.RFC3339), n%500, n%20000)
+			e, err := event.DecodeEvent([]byte(line))
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs[i] = Record{Event: &e}
+		}
+		if _, err := s.Append(context.Background(), recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "events/s")
+}
