@@ -67,6 +67,10 @@ func Defaults() Config {
 			"high_value_targeting":      0.15,
 			"long_dwell_no_work":        0.5,
 			"off_shift_activity":        0.5,
+			// Never seen on a benign actor, and the insider needs to be found
+			// at the first one: one alert opens a case.
+			"reset_without_verification": 2,
+			"sensitive_reveal_no_reason": 2,
 		},
 		// Rules and anomalies that say the same thing in different words.
 		Kinds: map[string]string{
