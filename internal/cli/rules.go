@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,57 @@ func newRules(e *env) *cobra.Command {
 		Long: `The rules commands work on a rule directory (DIR), or without one on the
 configured pack (rules.dir) or the pack built into the binary.`,
 	}
-	cmd.AddCommand(newRulesLint(e), newRulesTest(e), newRulesList(e))
+	cmd.AddCommand(newRulesLint(e), newRulesTest(e), newRulesList(e), newRulesExport(e))
+	return cmd
+}
+
+func newRulesExport(e *env) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "export DIR",
+		Short: "Write the rule pack built into the binary to DIR, to start a pack of your own",
+		Long: `Export writes the built-in rule files to DIR (created if missing). Point
+rules.dir at DIR (or replay --rules DIR) to use your copy. Existing files are
+left alone unless --force is given.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return fmt.Errorf("rules export: %w", err)
+			}
+			entries, err := fs.ReadDir(shipped.FS, ".")
+			if err != nil {
+				return err
+			}
+			var n int
+			for _, en := range entries {
+				b, err := fs.ReadFile(shipped.FS, en.Name())
+				if err != nil {
+					return err
+				}
+				path := filepath.Join(dir, en.Name())
+				flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+				if force {
+					flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+				}
+				f, err := os.OpenFile(path, flag, 0o644)
+				if err != nil {
+					return fmt.Errorf("rules export: %w (--force overwrites)", err)
+				}
+				_, werr := f.Write(b)
+				if cerr := f.Close(); werr == nil {
+					werr = cerr
+				}
+				if werr != nil {
+					return fmt.Errorf("rules export: writing %s: %w", path, werr)
+				}
+				n++
+			}
+			fmt.Fprintf(e.stdout, "rules export: %d rule files written to %s\n", n, dir)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite files that exist")
 	return cmd
 }
 

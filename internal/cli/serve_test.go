@@ -3,13 +3,16 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,6 +118,55 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// serveRun is `custos serve` running inside the test.
+type serveRun struct {
+	addr           string
+	stdout, stderr logFileT
+	exit           chan int
+	cancel         context.CancelFunc
+}
+
+// startServe runs custos serve with the configuration file cfg on database
+// db, logging to files in dir (files, not buffers: the test reads them while
+// serve writes), and waits until it answers: the engine is rebuilt before it
+// listens.
+func startServe(t *testing.T, dir, cfg, db string) *serveRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s := &serveRun{addr: freeAddr(t), stdout: logFile(t, dir, "stdout"), stderr: logFile(t, dir, "stderr"),
+		exit: make(chan int, 1), cancel: cancel}
+	go func() {
+		s.exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", s.addr, "--db", db}, s.stdout, s.stderr)
+	}()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 500; i++ {
+		res, err := client.Get("http://" + s.addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return s
+			}
+		}
+		select {
+		case code := <-s.exit:
+			t.Fatalf("serve exited %d: %s", code, s.stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not come up: %s", s.stderr.String())
+	return nil
+}
+
+// stop stops serve as SIGTERM would and checks it exits cleanly.
+func (s *serveRun) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	if code := <-s.exit; code != 0 {
+		t.Fatalf("serve exited %d after cancellation: %s", code, s.stderr.String())
+	}
+}
+
 // custos serve on a replayed database: it generates and announces a token,
 // rebuilds the engine from the replayed history, serves its findings, takes
 // new events, and stops cleanly on cancellation (as on SIGTERM).
@@ -124,42 +176,15 @@ func TestServeCommand(t *testing.T) {
 	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
 		t.Fatalf("replay: %s", errOut)
 	}
-	addr := freeAddr(t)
 	tokenFile := filepath.Join(dir, "custos.token")
 	cfg := filepath.Join(dir, "custos.yaml")
 	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token_file: %s\nsinks:\n  - name: siem\n    type: ocsf\n    start: earliest\n    file:\n      path: %s\n",
 		tokenFile, sinkFile)), 0o644)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	// Files, not buffers: the test reads them while serve writes.
-	stdout, stderr := logFile(t, dir, "stdout"), logFile(t, dir, "stderr")
-	exit := make(chan int, 1)
-	go func() {
-		exit <- run(ctx, []string{"--config", cfg, "serve", "--addr", addr, "--db", db}, stdout, stderr)
-	}()
-
-	// Wait until it answers (the engine is rebuilt before it listens).
+	srv := startServe(t, dir, cfg, db)
+	addr, stdout, stderr := srv.addr, srv.stdout, srv.stderr
 	client := &http.Client{Timeout: 5 * time.Second}
-	var up bool
-	for i := 0; i < 500 && !up; i++ {
-		res, err := client.Get("http://" + addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			up = res.StatusCode == 200
-		}
-		if !up {
-			select {
-			case code := <-exit:
-				t.Fatalf("serve exited %d: %s", code, stderr.String())
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}
-	if !up {
-		t.Fatalf("serve did not come up: %s", stderr.String())
-	}
 	token, err := os.ReadFile(tokenFile)
 	if err != nil {
 		t.Fatal(err)
@@ -209,10 +234,7 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("the OCSF file sink got:\n%s", delivered)
 	}
 
-	cancel()
-	if code := <-exit; code != 0 {
-		t.Fatalf("serve exited %d after cancellation: %s", code, stderr.String())
-	}
+	srv.stop(t)
 	conn, err := sql.Open("sqlite", db)
 	if err != nil {
 		t.Fatal(err)
@@ -226,4 +248,111 @@ func TestServeCommand(t *testing.T) {
 	if out := stdout.String(); out != "" {
 		t.Errorf("serve wrote to stdout: %q", out)
 	}
+}
+
+// custos serve with the lifecycle check and deprovisioning on: at start it
+// finds a-ben (contract ended 2026-03-02, still active on the replayed
+// roster), raises the alert, deactivates a-ben at the SCIM provider, shows
+// the action on the alert, and /metrics counts it.
+func TestServeLifecycleDeprovisionsAndMetrics(t *testing.T) {
+	var mu sync.Mutex
+	var patches []string
+	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPatch || r.Header.Get("Authorization") != "Bearer idp-token" ||
+			!strings.Contains(string(b), `"path":"active","value":false`) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		patches = append(patches, r.URL.Path)
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer idp.Close()
+
+	dir := t.TempDir()
+	db := filepath.Join(dir, "custos.db")
+	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
+		t.Fatalf("replay: %s", errOut)
+	}
+	cfg := filepath.Join(dir, "custos.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`serve:
+  token: serve-token
+respond:
+  scim:
+    http: {url: %q}
+    token: idp-token
+  lifecycle:
+    enabled: true
+    interval: 1h
+    deprovision: true
+`, idp.URL+"/scim/v2")), 0o644)
+
+	srv := startServe(t, dir, cfg, db)
+	addr, stderr := srv.addr, srv.stderr
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer serve-token")
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	// The alert is raised at start and the action follows; wait for both.
+	var findings string
+	for i := 0; i < 1000; i++ {
+		mu.Lock()
+		n := len(patches)
+		mu.Unlock()
+		status, body := get("/v1/findings?rule=identity_active_after_contract")
+		if status == 200 && n > 0 {
+			findings = body
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(findings, `"actor":{"id":"a-ben"}`) {
+		t.Fatalf("lifecycle alert: %s\nlog:\n%s", findings, stderr.String())
+	}
+	mu.Lock()
+	if len(patches) != 1 || patches[0] != "/scim/v2/Users/a-ben" {
+		t.Errorf("SCIM PATCHes %v; want one for a-ben", patches)
+	}
+	mu.Unlock()
+	var page struct {
+		Findings []struct{ ID string }
+	}
+	json.Unmarshal([]byte(findings), &page)
+	var actions string
+	for i := 0; i < 500; i++ {
+		_, actions = get("/v1/findings/" + page.Findings[0].ID + "/actions")
+		if strings.Contains(actions, `"status":"succeeded"`) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(actions, `"action":"lifecycle-deprovision","type":"scim_disable"`) || !strings.Contains(actions, `"code":204`) {
+		t.Errorf("actions on the alert: %s", actions)
+	}
+	status, metrics := get("/metrics")
+	for _, want := range []string{
+		`custos_response_actions_total{action="lifecycle-deprovision",result="succeeded",type="scim_disable"} 1`,
+		`custos_lifecycle_active_after_contract 1`,
+		`custos_sink_behind_findings{sink="respond:lifecycle-deprovision"} 0`,
+		`custos_findings_total{kind="alert",severity="high"} 1`,
+	} {
+		if status != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(stderr.String(), "identity still active after its contract ended") ||
+		!strings.Contains(stderr.String(), "msg=\"response action\" action=lifecycle-deprovision") {
+		t.Errorf("the alert and the action are not logged:\n%s", stderr.String())
+	}
+	srv.stop(t)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/risk"
 	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/sink"
@@ -33,6 +34,13 @@ type Config struct {
 	// Sinks receive findings from `custos serve`; none by default. See
 	// docs/integrations.md.
 	Sinks []sink.Config `yaml:"sinks"`
+	// Respond configures response actions and the contract lifecycle
+	// check of `custos serve`; all off by default. See
+	// docs/integrations.md.
+	Respond respond.Config `yaml:"respond"`
+	// Console is the investigator console `custos serve` serves at /. See
+	// docs/console.md.
+	Console Console `yaml:"console"`
 }
 
 // Tickets are the ticket-matching tolerances.
@@ -74,6 +82,8 @@ type Serve struct {
 	MaxBody int64 `yaml:"max_body"`
 	// ShutdownTimeout bounds how long a graceful stop waits for requests.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MetricsAuth makes GET /metrics require the bearer token.
+	MetricsAuth bool `yaml:"metrics_auth"`
 }
 
 // Log configures structured logging.
@@ -96,7 +106,9 @@ func Default() Config {
 			MaxBody:         32 << 20,
 			ShutdownTimeout: 30 * time.Second,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Respond: respond.Defaults(),
+		Console: DefaultConsole(),
 	}
 }
 
@@ -154,6 +166,20 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: log.format: unknown value %q (want text or json)", c.Log.Format)
 	}
 	if err := sink.ValidateAll(c.Sinks); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Respond.Validate(); err != nil {
+		return fmt.Errorf("config: respond.%w", err)
+	}
+	// Actions and sinks read the same outbox; their cursors must differ.
+	for _, name := range c.Respond.ActionNames() {
+		for i := range c.Sinks {
+			if c.Sinks[i].Name == respond.CursorPrefix+name {
+				return fmt.Errorf("config: sinks[%d]: name %q is the cursor of response action %q; rename the sink", i, c.Sinks[i].Name, name)
+			}
+		}
+	}
+	if err := c.Console.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	return nil

@@ -108,6 +108,9 @@ func (e *Engine) alert(a Alert) {
 			st.pruneAt = max(64, 2*len(st.suppress))
 		}
 	}
+	if a.Summary == "" && a.Render != nil {
+		a.Summary = a.Render()
+	}
 	if len(a.Evidence) == 0 && ev != nil {
 		a.Evidence = []string{ev.ID}
 	}

@@ -11,7 +11,6 @@
 package engine
 
 import (
-	"container/heap"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -24,7 +23,8 @@ type Input struct {
 	Person  *event.Person  // the actor's roster entry; nil if not on the roster
 	Subject *event.Subject // the customer; nil if none or unknown
 	// Ticket is the ticket index's verdict; set only at the settled stage and
-	// only for events that touch a customer.
+	// only for events that touch a customer. Like the Input itself, it is
+	// reused after the call: a detector copies what it keeps.
 	Ticket *TicketMatch
 }
 
@@ -37,7 +37,11 @@ type Alert struct {
 	Subjects []string
 	Evidence []string
 	Summary  string
-	Details  map[string]any
+	// Render, if set and Summary is empty, writes the summary. The engine
+	// calls it during emit only for an alert that survives suppression, so
+	// a detector need not format text that is then dropped.
+	Render  func() string
+	Details map[string]any
 	// Actor, if set, is the actor the alert is about; by default the actor
 	// of the event being examined. Detectors that close a period for many
 	// actors at once (baselines) name each actor here.
@@ -130,8 +134,10 @@ type Engine struct {
 	seq      uint64
 	now      time.Time // the latest event time seen (watermark)
 	stats    Stats
-	in       Input // reused per detector call
-	settling bool  // detectors now running are the settled stage
+	in       Input       // reused per detector call
+	alertFn  Emit        // e.alert, made once: a method value allocates
+	match    TicketMatch // in.Ticket points here at the settled stage
+	settling bool        // detectors now running are the settled stage
 }
 
 // New returns an engine that passes every finding to emit, in order.
@@ -143,7 +149,7 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 	if cfg.CaseWindow <= 0 {
 		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:      cfg,
 		emit:     emit,
 		people:   map[string]*event.Person{},
@@ -151,6 +157,8 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		tickets:  NewTickets(),
 		actors:   map[string]*actorState{},
 	}
+	e.alertFn = e.alert
+	return e
 }
 
 // Stats returns the counts so far.
@@ -186,24 +194,24 @@ func (e *Engine) Event(ev *event.Event) {
 	e.stats.Events++
 	e.fill(ev, nil)
 	for _, d := range e.cfg.Immediate {
-		d.Detect(&e.in, e.alert)
+		d.Detect(&e.in, e.alertFn)
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
-		heap.Push(&e.pending, pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev})
+		e.pending.push(pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev})
 	}
 }
 
 // Flush settles every pending access, as at the end of a replay.
 func (e *Engine) Flush() {
-	for e.pending.Len() > 0 {
-		e.settle(heap.Pop(&e.pending).(pending))
+	for len(e.pending) > 0 {
+		e.settle(e.pending.pop())
 	}
 	e.settling = true
 	for _, stage := range [][]Detector{e.cfg.Immediate, e.cfg.Settled} {
 		for _, d := range stage {
 			if f, ok := d.(Flusher); ok {
-				f.Flush(e.alert)
+				f.Flush(e.alertFn)
 			}
 		}
 	}
@@ -216,21 +224,21 @@ func (e *Engine) advance(t time.Time) {
 	if t.After(e.now) {
 		e.now = t
 	}
-	for e.pending.Len() > 0 && e.pending[0].due.Before(e.now) {
-		e.settle(heap.Pop(&e.pending).(pending))
+	for len(e.pending) > 0 && e.pending[0].due.Before(e.now) {
+		e.settle(e.pending.pop())
 	}
 }
 
 func (e *Engine) settle(p pending) {
 	var m *TicketMatch
 	if p.ev.Action.TouchesSubject() && p.ev.Subject != "" {
-		tm := e.tickets.Match(p.ev.Actor.ID, p.ev.Subject, p.ev.Ticket, p.ev.Time, e.cfg.Tickets)
-		m = &tm
+		e.match = e.tickets.Match(p.ev.Actor.ID, p.ev.Subject, p.ev.Ticket, p.ev.Time, e.cfg.Tickets)
+		m = &e.match
 	}
 	e.fill(p.ev, m)
 	e.settling = true
 	for _, d := range e.cfg.Settled {
-		d.Detect(&e.in, e.alert)
+		d.Detect(&e.in, e.alertFn)
 	}
 	e.settling = false
 }
@@ -248,23 +256,52 @@ type pending struct {
 	ev  *event.Event
 }
 
-// pendingQueue orders accesses by the end of their grace window, then by
-// arrival, so settlement order is deterministic.
+// pendingQueue is a binary min-heap of accesses ordered by the end of their
+// grace window, then by arrival, so settlement order is deterministic. It is
+// typed rather than container/heap's so pushing and popping do not box.
 type pendingQueue []pending
 
-func (q pendingQueue) Len() int { return len(q) }
-func (q pendingQueue) Less(i, j int) bool {
-	if !q[i].due.Equal(q[j].due) {
-		return q[i].due.Before(q[j].due)
+func (a *pending) less(b *pending) bool {
+	if !a.due.Equal(b.due) {
+		return a.due.Before(b.due)
 	}
-	return q[i].seq < q[j].seq
+	return a.seq < b.seq
 }
-func (q pendingQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *pendingQueue) Push(x any)   { *q = append(*q, x.(pending)) }
-func (q *pendingQueue) Pop() any {
-	old := *q
-	p := old[len(old)-1]
-	old[len(old)-1] = pending{}
-	*q = old[:len(old)-1]
-	return p
+
+func (q *pendingQueue) push(p pending) {
+	*q = append(*q, p)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !h[i].less(&h[up]) {
+			break
+		}
+		h[i], h[up] = h[up], h[i]
+		i = up
+	}
+}
+
+func (q *pendingQueue) pop() pending {
+	h := *q
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h[n] = pending{}
+	h = h[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && h[r].less(&h[c]) {
+			c = r
+		}
+		if !h[c].less(&h[i]) {
+			break
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+	*q = h
+	return top
 }

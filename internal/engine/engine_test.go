@@ -118,3 +118,32 @@ func TestLateEventsCounted(t *testing.T) {
 		t.Errorf("late = %d, want 1", e.Stats().Late)
 	}
 }
+
+// A summary is rendered only for alerts that are let through, and the
+// finding carries what Render wrote.
+func TestRenderOnlyUnsuppressed(t *testing.T) {
+	rendered := 0
+	det := DetectorFunc(func(in *Input, emit Emit) {
+		subject := in.Event.Subject
+		emit(Alert{Rule: "r", Severity: finding.Low, Risk: 1, SuppressFor: time.Hour, Key: subject,
+			Render: func() string { rendered++; return "looked at " + subject }})
+	})
+	r := &recorder{}
+	e := New(Config{Immediate: []Detector{det}}, r.emit)
+	e.Event(view(0, "e1", "ana", "c-1"))
+	e.Event(view(1, "e2", "ana", "c-1")) // suppressed: same key within the hour
+	e.Event(view(2, "e3", "ana", "c-2"))
+	e.Flush()
+	if rendered != 2 {
+		t.Errorf("rendered %d summaries, want 2 (the suppressed alert is not rendered)", rendered)
+	}
+	var sums []string
+	for _, f := range r.got {
+		if f.Kind == finding.KindAlert {
+			sums = append(sums, f.Summary)
+		}
+	}
+	if got := strings.Join(sums, "|"); got != "looked at c-1|looked at c-2" {
+		t.Errorf("summaries %q", got)
+	}
+}

@@ -18,6 +18,41 @@ func BenchmarkDecodeEvent(b *testing.B) {
 	}
 }
 
+// A typical ticket change.
+var benchTicket = []byte(`{"time":"2026-03-01T14:19:47Z","id":"T-100088003","subject":"c-087626","assignee":"a-0042","status":"open","channel":"email"}`)
+
+func BenchmarkDecodeTicketChange(b *testing.B) {
+	b.SetBytes(int64(len(benchTicket)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeTicketChange(benchTicket); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeEventJSON is the reference decoder (encoding/json into the
+// wire struct, same validation) that the fast path is measured against.
+func BenchmarkDecodeEventJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchLine)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := slowEvent(benchLine); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeTicketChangeJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchTicket)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := slowTicket(benchTicket); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkUnmarshalMap is the floor a generic decoder pays: encoding/json
 // into a map, no validation.
 func BenchmarkUnmarshalMap(b *testing.B) {

@@ -4,7 +4,20 @@ import (
 	"bytes"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
+
+// ownedLine copies line once and returns the copy as bytes (for Raw) and as a
+// string over the same memory (for the decoded fields), so a record costs one
+// allocation for all its text. The bytes are never written after this: Raw is
+// read-only by contract (the store and sinks only pass it on).
+func ownedLine(line []byte) ([]byte, string) {
+	if len(line) == 0 {
+		return nil, ""
+	}
+	b := bytes.Clone(line)
+	return b, unsafe.String(&b[0], len(b))
+}
 
 // fastEvent decodes the common shape of an access event without reflection.
 // It handles what real producers send (ASCII or UTF-8 strings without
@@ -14,8 +27,10 @@ import (
 // the encoding/json path, which also produces the error message, so both
 // paths accept the same records and say the same things (FuzzDecodeEvent).
 func fastEvent(line []byte) (f eventFields, ok bool) {
-	// One copy of the line backs every string of the event.
-	s := scanner{b: line, src: string(line)}
+	// One copy of the line backs every string of the event and its Raw.
+	raw, src := ownedLine(line)
+	s := scanner{b: raw, src: src}
+	f.raw = raw
 	s.ws()
 	if !s.eat('{') {
 		return f, false
@@ -87,7 +102,40 @@ func fastEvent(line []byte) (f eventFields, ok bool) {
 	return f, ok && s.end()
 }
 
+// fastTicket is fastEvent for ticket changes: the common shape only, the
+// encoding/json path for anything else (FuzzDecodeTicketChange).
+func fastTicket(line []byte) (w ticketFields, ok bool) {
+	raw, src := ownedLine(line)
+	s := scanner{b: raw, src: src}
+	w.raw = raw
+	s.ws()
+	if !s.eat('{') {
+		return w, false
+	}
+	ok = s.object(func(key string) bool {
+		var ok bool
+		switch key {
+		case "time":
+			w.time, ok = s.str()
+			w.hasTime = true
+		case "id":
+			w.id, ok = s.str()
+		case "subject":
+			w.subject, ok = s.str()
+		case "assignee":
+			w.assignee, ok = s.str()
+		case "status":
+			w.status, ok = s.str()
+		default:
+			ok = !foldsToKnown(key, ticketKeys) && s.skip(0)
+		}
+		return ok
+	})
+	return w, ok && s.end()
+}
+
 var (
+	ticketKeys  = []string{"time", "id", "subject", "assignee", "status"}
 	eventKeys   = []string{"id", "time", "action", "actor", "subject", "resource", "fields", "ticket", "reason", "query", "count", "duration_ms", "verification", "result", "app"}
 	actorKeys   = []string{"id", "session", "ip", "device", "country"}
 	subjectKeys = []string{"id"}

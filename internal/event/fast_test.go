@@ -6,14 +6,7 @@ import (
 )
 
 // slowEvent is the reference: encoding/json and the shared validation.
-func slowEvent(line []byte) (Event, error) {
-	var w wireEvent
-	if err := unmarshal(line, &w); err != nil {
-		return Event{}, err
-	}
-	f := w.flat()
-	return f.validate(line)
-}
+var slowEvent = DecodeEventJSON
 
 var fastSeeds = []string{
 	string(benchLine),
@@ -53,6 +46,53 @@ func checkAgree(t *testing.T, line []byte) {
 	t.Helper()
 	want, werr := slowEvent(line)
 	got, gerr := DecodeEvent(line)
+	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+		t.Fatalf("%q: error %v, reference %v", line, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %+v\nwant %+v", line, got, want)
+	}
+}
+
+var slowTicket = DecodeTicketChangeJSON
+
+var ticketSeeds = []string{
+	string(benchTicket),
+	`{"time":"2026-03-01T14:19:47+02:00","id":"T-1","status":"open"}`,
+	`  {"time":"2026-03-01T14:19:47Z","id":"T-1","status":"solved","x":{"y":[1,-2.5e3,null,true]}}  `,
+	`{"time":null,"id":"T-1","status":"open"}`,
+	`{"time":"","id":"T-1","status":"open"}`,
+	`{"id":"T-1","status":"open"}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","status":"reopened"}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","status":"open","Status":"new"}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","status":"open","status":null}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-\u0031","status":"open"}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","subject":"ç-1","status":"open"}`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","status":"open"},`,
+	`{"time":"2026-03-01T14:19:47Z","id":"T-1","status":"open"`,
+	`{"time":"2026-03-01T14:19:47Z","id":1,"status":"open"}`,
+}
+
+func TestFastTicketAgreesWithSlow(t *testing.T) {
+	for _, s := range ticketSeeds {
+		checkTicketAgree(t, []byte(s))
+	}
+	if _, ok := fastTicket(benchTicket); !ok {
+		t.Error("the typical ticket change does not take the fast path")
+	}
+}
+
+func FuzzDecodeTicketChange(f *testing.F) {
+	for _, s := range ticketSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) { checkTicketAgree(t, line) })
+}
+
+func checkTicketAgree(t *testing.T, line []byte) {
+	t.Helper()
+	want, werr := slowTicket(line)
+	got, gerr := DecodeTicketChange(line)
 	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
 		t.Fatalf("%q: error %v, reference %v", line, gerr, werr)
 	}

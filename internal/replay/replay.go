@@ -6,7 +6,6 @@
 package replay
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -269,8 +268,8 @@ type merger struct {
 // unfinished stream has read past its time plus the lateness window.
 func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 	for {
-		if m.q.Len() > 0 && !m.q[0].t.After(m.watermark()) {
-			it := heap.Pop(&m.q).(item)
+		if len(m.q) > 0 && !m.q[0].t.After(m.watermark()) {
+			it := m.q.pop()
 			if it.t.Before(m.last) {
 				it.late = true
 			} else {
@@ -296,7 +295,7 @@ func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 		if it.t.After(s.maxSeen) {
 			s.maxSeen = it.t
 		}
-		heap.Push(&m.q, it)
+		m.q.push(it)
 	}
 }
 
@@ -324,11 +323,12 @@ func (m *merger) watermark() time.Time {
 	return w
 }
 
+// itemHeap is a binary min-heap of items by time, ticket changes before
+// events at the same instant, then file order. Typed rather than
+// container/heap's so pushing and popping do not box.
 type itemHeap []item
 
-func (h itemHeap) Len() int { return len(h) }
-func (h itemHeap) Less(i, j int) bool {
-	a, b := &h[i], &h[j]
+func (a *item) less(b *item) bool {
 	if !a.t.Equal(b.t) {
 		return a.t.Before(b.t)
 	}
@@ -337,12 +337,41 @@ func (h itemHeap) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (h itemHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *itemHeap) Push(x any)   { *h = append(*h, x.(item)) }
-func (h *itemHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = item{}
-	*h = old[:len(old)-1]
-	return it
+
+func (h *itemHeap) push(it item) {
+	*h = append(*h, it)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		up := (i - 1) / 2
+		if !q[i].less(&q[up]) {
+			break
+		}
+		q[i], q[up] = q[up], q[i]
+		i = up
+	}
+}
+
+func (h *itemHeap) pop() item {
+	q := *h
+	top := q[0]
+	n := len(q) - 1
+	q[0] = q[n]
+	q[n] = item{}
+	q = q[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && q[r].less(&q[c]) {
+			c = r
+		}
+		if !q[c].less(&q[i]) {
+			break
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
+	*h = q
+	return top
 }

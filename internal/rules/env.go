@@ -64,6 +64,9 @@ type ActorEnv struct {
 	// contract dates, false when a date is absent.
 	BeforeContract bool `expr:"before_contract"`
 	AfterContract  bool `expr:"after_contract"`
+	// TenureDays is how long the contract has run at the event, in days; 0
+	// when there is no contract_start.
+	TenureDays float64 `expr:"tenure_days"`
 }
 
 // PersonEnv is a roster entry, as returned by person(id).
@@ -122,6 +125,10 @@ type HistoryEnv struct {
 	// within two hours of this event's hour of day (UTC): near 0 means the
 	// actor does not work at this time.
 	HourShare float64 `expr:"hour_share"`
+	// WatchedDays is how long this engine has been seeing events (from the
+	// earliest it saw, anyone's), in days: how much silence "no history"
+	// means.
+	WatchedDays float64 `expr:"watched_days"`
 }
 
 // maxAggregates bounds the aggregates one rule declares: each is a fixed
@@ -216,6 +223,9 @@ func (e *Env) fill(in *engine.Input) {
 		a.ContractStart, a.ContractEnd = p.ContractStart, p.ContractEnd
 		a.BeforeContract = !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart)
 		a.AfterContract = !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd)
+		if !p.ContractStart.IsZero() && ev.Time.After(p.ContractStart) {
+			a.TenureDays = ev.Time.Sub(p.ContractStart).Hours() / 24
+		}
 	}
 
 	c := &e.Customer

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -25,6 +26,7 @@ type Evaluator struct {
 	seqs   []seqTable   // by rule position
 	actors map[string]*actorState
 	cur    *actorState // the actor of the event being evaluated
+	first  time.Time   // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
@@ -99,8 +101,12 @@ func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
 	}
 	e.cur = st
 	if withHistory {
+		if e.first.IsZero() || ev.Time.Before(e.first) {
+			e.first = ev.Time
+		}
 		h := &st.hist
 		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		e.env.History.WatchedDays = ev.Time.Sub(e.first).Hours() / 24
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
 	for _, en := range entries {
@@ -317,7 +323,7 @@ func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *e
 			t.m[k] = w
 		}
 		if a.kind == aggDistinct {
-			w.d.add(now, item, window)
+			w.d.add(now, hashString(item), window)
 		} else {
 			w.c.add(now, amount, window)
 		}
@@ -483,11 +489,15 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 			}
 		}
 	}
-	s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
-	if err != nil {
-		e.fail(r, fmt.Errorf("summary: %w", err))
-		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
+	// The engine renders the summary only if the alert is not suppressed,
+	// during emit, while the Env still describes this event.
+	a.Render = func() string {
+		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
+		if err != nil {
+			e.fail(r, fmt.Errorf("summary: %w", err))
+			s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
+		}
+		return s
 	}
-	a.Summary = s
 	emit(a)
 }

@@ -134,3 +134,41 @@ func TestWithout(t *testing.T) {
 		t.Errorf("unknown id: %v", err)
 	}
 }
+
+// person(id) reads anyone's roster entry, here the ticket assignee's.
+func TestPersonFunction(t *testing.T) {
+	src := `id: assignee_on_leave
+title: Ticket of someone suspended
+description: d
+severity: low
+risk: 1
+condition: ticket.verdict == "other_assignee" && person(ticket.assignee).status == "suspended"
+summary: "{{.actor.id}} worked a ticket of {{.ticket.assignee}}"
+tests:
+  - name: the assignee is suspended
+    match: true
+    roster:
+      - {id: a-bob, status: suspended}
+    tickets:
+      - {time: 2026-03-03T01:00:00Z, id: T-7, subject: c-1, assignee: a-bob, status: open}
+    events:
+      - {time: 2026-03-03T01:10:00Z, actor: a-ana, action: view, subject: c-1}
+  - name: the assignee is active
+    match: false
+    roster:
+      - {id: a-bob}
+    tickets:
+      - {time: 2026-03-03T01:00:00Z, id: T-7, subject: c-1, assignee: a-bob, status: open}
+    events:
+      - {time: 2026-03-03T01:10:00Z, actor: a-ana, action: view, subject: c-1}
+`
+	p, err := Load(fstest.MapFS{"p.yaml": {Data: []byte(src)}}, "rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Test(testWindows) {
+		if r.Err != nil {
+			t.Error(r)
+		}
+	}
+}

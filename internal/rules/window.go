@@ -131,18 +131,37 @@ const smallDistinct = 16
 // distinct is a sliding distinct count. Times are Unix nanoseconds.
 type distinct struct {
 	small  []tk             // (last time, value) while few; unordered
-	last   map[string]int64 // value -> last time seen, once past smallDistinct
+	last   map[uint64]int64 // value -> last time seen, once past smallDistinct
 	order  []tk             // (time, value), sorted by time; may hold stale entries
 	latest int64
 	sk     *sketchRing // non-nil once approximate
 }
 
+// Values are kept as 64-bit hashes (hashString): counts are exact up to
+// a collision of two values' hashes, and a hash is what the sketches take.
 type tk struct {
 	t int64
-	k string
+	k uint64
 }
 
-func (d *distinct) add(t int64, k string, window int64) {
+// hashString is FNV-1a with a 64-bit finaliser (MurmurHash3's fmix64), so
+// the bits HyperLogLog reads are well mixed. It is fixed, not seeded per
+// process, so estimates and hence alerts repeat from run to run.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb93fe53cd5cc
+	h ^= h >> 33
+	return h
+}
+
+func (d *distinct) add(t int64, k uint64, window int64) {
 	if t > d.latest {
 		d.latest = t
 	}
@@ -204,7 +223,7 @@ func (d *distinct) expireSmall(now, window int64) {
 
 // toMap moves the slice's values to the map and its time-ordered log.
 func (d *distinct) toMap() {
-	d.last = make(map[string]int64, 2*smallDistinct)
+	d.last = make(map[uint64]int64, 2*smallDistinct)
 	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
 	for _, e := range d.small {
 		d.last[e.k] = e.t
@@ -293,7 +312,7 @@ func newSketchRing(window int64) *sketchRing {
 	return r
 }
 
-func (r *sketchRing) add(t int64, k string) {
+func (r *sketchRing) add(t int64, k uint64) {
 	idx := t / r.width
 	i := idx % distinctBuckets
 	switch {
@@ -310,9 +329,9 @@ func (r *sketchRing) add(t int64, k string) {
 			r.buckets[i].Reset()
 		}
 	}
-	r.buckets[i].Insert([]byte(k))
+	r.buckets[i].InsertHash(k)
 	if !r.dirty {
-		r.union.Insert([]byte(k))
+		r.union.InsertHash(k)
 	}
 	r.pending++
 }

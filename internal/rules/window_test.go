@@ -61,9 +61,9 @@ func TestCounterBuckets(t *testing.T) {
 func TestDistinctExact(t *testing.T) {
 	var d distinct
 	w := 24 * 3600 * sec
-	d.add(0, "c-1", w)
-	d.add(10*sec, "c-2", w)
-	d.add(20*sec, "c-1", w) // seen again: still one
+	d.add(0, hashString("c-1"), w)
+	d.add(10*sec, hashString("c-2"), w)
+	d.add(20*sec, hashString("c-1"), w) // seen again: still one
 	if got := d.value(30*sec, w); got != 2 {
 		t.Errorf("distinct = %d, want 2", got)
 	}
@@ -76,7 +76,7 @@ func TestDistinctExact(t *testing.T) {
 	}
 	// Many repeats of one value do not grow the state without bound.
 	for i := range int64(10000) {
-		d.add(w+30*sec+i, "c-3", w)
+		d.add(w+30*sec+i, hashString("c-3"), w)
 	}
 	if len(d.order) > 2*len(d.last)+64 {
 		t.Errorf("order holds %d entries for %d values", len(d.order), len(d.last))
@@ -90,7 +90,7 @@ func TestDistinctSketch(t *testing.T) {
 	w := 24 * 3600 * sec
 	const n = 20000
 	for i := range int64(n) {
-		d.add(i*sec, fmt.Sprintf("c-%d", i), w)
+		d.add(i*sec, hashString(fmt.Sprintf("c-%d", i)), w)
 	}
 	if d.sk == nil {
 		t.Fatal("did not switch to a sketch")

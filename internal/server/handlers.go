@@ -13,6 +13,7 @@ import (
 
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -147,6 +148,9 @@ func (s *Server) batch(noun string, decode func([]byte) (store.Record, error)) h
 			}
 			res.Accepted, res.Duplicates = stored, len(recs)-stored
 		}
+		s.metrics.records.WithLabelValues(noun, "accepted").Add(float64(res.Accepted))
+		s.metrics.records.WithLabelValues(noun, "duplicate").Add(float64(res.Duplicates))
+		s.metrics.records.WithLabelValues(noun, "rejected").Add(float64(res.Rejected))
 		for i, re := range rejects {
 			if i == maxListedErrors {
 				res.ErrorsOmitted = len(rejects) - i
@@ -295,6 +299,11 @@ func (s *Server) answerPut(w http.ResponseWriter, r *http.Request, noun, id stri
 		s.storeFailed(w, r, noun, err)
 		return
 	}
+	kind := "subjects"
+	if it.person != nil {
+		kind = "roster"
+	}
+	s.metrics.records.WithLabelValues(kind, "accepted").Inc()
 	addLog(r, "id", id, "created", created)
 	status := http.StatusOK
 	if created {
@@ -483,4 +492,51 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, h)
+}
+
+// ActionsPage is the answer of GET /v1/findings/{id}/actions and
+// GET /v1/cases/{id}/actions.
+type ActionsPage struct {
+	Finding string `json:"finding"`
+	// Actions are the response actions the finding triggered and, for a
+	// case, those its alerts triggered, oldest first. Each names the
+	// finding that triggered it.
+	Actions []respond.Action `json:"actions"`
+}
+
+func (s *Server) actions(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	f, ok, err := s.store.Finding(r.Context(), id)
+	if err != nil {
+		addLog(r, "err", err)
+		writeError(w, http.StatusInternalServerError, "reading the finding failed")
+		return
+	}
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no finding with id %q", id))
+		return
+	}
+	ids := []string{id}
+	if f.Kind == finding.KindCase {
+		var c struct {
+			Alerts []string `json:"alerts"`
+		}
+		if err := json.Unmarshal(f.Line, &c); err != nil {
+			addLog(r, "err", err)
+			writeError(w, http.StatusInternalServerError, "reading the case failed")
+			return
+		}
+		ids = append(ids, c.Alerts...)
+	}
+	as, err := s.store.ActionsFor(r.Context(), ids)
+	if err != nil {
+		addLog(r, "err", err)
+		writeError(w, http.StatusInternalServerError, "reading the response actions failed")
+		return
+	}
+	if as == nil {
+		as = []respond.Action{}
+	}
+	addLog(r, "actions", len(as))
+	writeJSON(w, http.StatusOK, ActionsPage{Finding: id, Actions: as})
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // Handler returns the API. Every /v1 endpoint needs the bearer token;
-// /healthz does not.
+// /healthz does not, nor /metrics unless MetricsAuth is set.
 func (s *Server) Handler() http.Handler {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /v1/events", s.batch("events", decodeEvent))
@@ -24,10 +24,23 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("PUT /v1/roster/{id}", s.putPerson)
 	api.HandleFunc("PUT /v1/subjects/{id}", s.putSubject)
 	api.HandleFunc("GET /v1/findings", s.findings)
+	api.HandleFunc("GET /v1/findings/{id}/actions", s.actions)
+	api.HandleFunc("GET /v1/cases/{id}/actions", s.actions)
+	for pattern, h := range s.opts.Routes {
+		api.Handle(pattern, h)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	metrics := s.metrics.handler(s)
+	if s.opts.MetricsAuth {
+		metrics = s.auth(metrics)
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/v1/", s.auth(api))
+	if s.opts.Console != nil {
+		mux.Handle("/", s.opts.Console)
+	}
 	return s.logRequests(s.limitBody(mux))
 }
 
@@ -107,7 +120,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		switch {
 		case rec.status >= 500:
 			level = slog.LevelError
-		case r.URL.Path == "/healthz":
+		case r.URL.Path == "/healthz" || r.URL.Path == "/metrics":
 			level = slog.LevelDebug
 		}
 		kv := append([]any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,

@@ -26,8 +26,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
+	"github.com/custos-io/custos/internal/sink"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -42,6 +46,9 @@ type Store interface {
 	Subjects(ctx context.Context, fn func(*event.Subject) error) error
 	Records(ctx context.Context, after int64, fn func(store.Record) error) error
 	Ping(ctx context.Context) error
+	// Finding and ActionsFor show a finding's response actions.
+	Finding(ctx context.Context, id string) (store.StoredFinding, bool, error)
+	ActionsFor(ctx context.Context, findingIDs []string) ([]respond.Action, error)
 }
 
 // Engine is the detection engine the server feeds; *engine.Engine is one.
@@ -63,6 +70,14 @@ type Dispatcher interface {
 	Notify()
 }
 
+// Lifecycle is the contract lifecycle check; *respond.Lifecycle is one. It
+// returns the alerts to store for identities still active after their
+// contract ended, at wall-clock time now.
+type Lifecycle interface {
+	Check(ctx context.Context, now time.Time) ([]*finding.Finding, error)
+	CheckPerson(ctx context.Context, p *event.Person, now time.Time) ([]*finding.Finding, error)
+}
+
 // Options configures a Server.
 type Options struct {
 	// Token is the bearer token every /v1 request must carry.
@@ -74,9 +89,30 @@ type Options struct {
 	// NewEngine assembles the engine; it passes findings to emit.
 	NewEngine func(emit func(*finding.Finding)) Engine
 	// Sinks, if set, is run alongside the server and told whenever the
-	// engine's findings are stored (and so in the outbox).
-	Sinks  Dispatcher
-	Logger *slog.Logger
+	// engine's findings are stored (and so in the outbox). Response actions
+	// are among its consumers. If it reports lag (*sink.Dispatcher does),
+	// /metrics shows it.
+	Sinks Dispatcher
+	// Lifecycle, if set, is checked when the server starts, every
+	// LifecycleInterval after that, and for every roster entry written; the
+	// alerts it returns are stored (and so reach the sinks) like the
+	// engine's.
+	Lifecycle         Lifecycle
+	LifecycleInterval time.Duration
+	// Clock is the wall clock of the lifecycle check; nil is the system's.
+	Clock sink.Clock
+	// Collectors are registered on the server's metrics registry besides
+	// its own (response action counters, say).
+	Collectors []prometheus.Collector
+	// MetricsAuth makes /metrics require the bearer token like /v1.
+	MetricsAuth bool
+	Logger      *slog.Logger
+	// Console, if set, is served at every path but /v1/, /healthz and
+	// /metrics: the investigator console, with its own authentication.
+	Console http.Handler
+	// Routes are more /v1 endpoints (net/http patterns such as
+	// "GET /v1/exposure"), served behind the same token as the rest.
+	Routes map[string]http.Handler
 }
 
 // findingBatch is how many findings the engine goroutine collects before it
@@ -93,6 +129,8 @@ type Server struct {
 	store    Store
 	log      *slog.Logger
 	tokenSum [sha256.Size]byte
+	clock    sink.Clock
+	metrics  *metrics
 
 	// ingestMu makes "commit to the store, then enqueue" atomic, so the
 	// engine's order is the store's order.
@@ -104,7 +142,8 @@ type Server struct {
 	processed atomic.Int64 // records the engine has processed since start
 
 	// testHook, if set, is told "request" when an ingest request starts
-	// reading its body and "shutdown" when Run begins to stop.
+	// reading its body, "shutdown" when Run begins to stop and "lifecycle"
+	// after each scheduled lifecycle check.
 	testHook func(string)
 }
 
@@ -139,13 +178,25 @@ func New(opts Options, st Store) (*Server, error) {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
 	}
-	return &Server{
+	if opts.Lifecycle != nil && opts.LifecycleInterval <= 0 {
+		return nil, fmt.Errorf("server: lifecycle interval must be positive, got %s", opts.LifecycleInterval)
+	}
+	s := &Server{
 		opts:     opts,
 		store:    st,
 		log:      opts.Logger,
 		tokenSum: sha256.Sum256([]byte(opts.Token)),
+		clock:    opts.Clock,
 		queue:    make(chan work, 64),
-	}, nil
+	}
+	if s.clock == nil {
+		s.clock = sink.SystemClock{}
+	}
+	var err error
+	if s.metrics, err = newMetrics(s); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func (s *Server) hook(what string) {
@@ -172,7 +223,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 			}
 		}()
 	}
-	l := &loop{store: s.store, log: s.log, sinks: s.opts.Sinks}
+	l := &loop{store: s.store, log: s.log, sinks: s.opts.Sinks, metrics: s.metrics}
 	l.eng = s.opts.NewEngine(func(f *finding.Finding) { l.pending = append(l.pending, f) })
 	if err := s.rebuild(ctx, l); err != nil {
 		ln.Close()
@@ -183,8 +234,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 		return err
 	}
 
+	l.live = true
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.runEngine(l) }()
+
+	// The lifecycle check writes to the store directly, not through the
+	// engine, so it may stop at any point before Run returns.
+	if s.opts.Lifecycle != nil {
+		lctx, stop := context.WithCancel(ctx)
+		lifecycleDone := make(chan struct{})
+		go func() {
+			defer close(lifecycleDone)
+			s.runLifecycle(lctx)
+		}()
+		defer func() {
+			stop()
+			<-lifecycleDone
+		}()
+	}
 
 	srv := &http.Server{
 		Handler:           s.Handler(),
@@ -239,7 +306,9 @@ func (s *Server) ingest(ctx context.Context, recs []store.Record) (int, error) {
 	}
 	// Once the body is read, the client going away must not leave a batch
 	// half-way between stored and queued: finish it regardless.
+	start := time.Now()
 	n, err := s.store.Append(context.WithoutCancel(ctx), recs)
+	s.metrics.observeStore(opAppend, start)
 	if err != nil {
 		return 0, err
 	}
@@ -256,24 +325,58 @@ func (s *Server) ingest(ctx context.Context, recs []store.Record) (int, error) {
 	return n, nil
 }
 
-// put stores a roster entry or a customer record and hands it to the engine.
+// IngestEvents stores access events and hands them to the engine, as POST
+// /v1/events does; the console feeds its own audit through it.
+func (s *Server) IngestEvents(ctx context.Context, evs []event.Event) (int, error) {
+	recs := make([]store.Record, len(evs))
+	for i := range evs {
+		recs[i].Event = &evs[i]
+	}
+	return s.ingest(ctx, recs)
+}
+
+// put stores a roster entry or a customer record and hands it to the
+// engine; a roster entry is then checked against its contract.
 func (s *Server) put(ctx context.Context, it item) (created bool, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if created, err = s.putLocked(ctx, it); err != nil {
+		return false, err
+	}
+	if it.person != nil {
+		s.checkPerson(ctx, it.person)
+	}
+	return created, nil
+}
+
+func (s *Server) putLocked(ctx context.Context, it item) (created bool, err error) {
 	s.ingestMu.Lock()
 	defer s.ingestMu.Unlock()
 	if s.closed {
 		return false, errClosed
 	}
-	ctx = context.WithoutCancel(ctx)
+	start := time.Now()
 	if it.person != nil {
 		created, err = s.store.PutPerson(ctx, it.person)
+		s.metrics.observeStore(opPerson, start)
 	} else {
 		created, err = s.store.PutSubject(ctx, it.subject)
+		s.metrics.observeStore(opSubject, start)
 	}
 	if err != nil {
 		return false, err
 	}
 	s.enqueue([]item{it})
 	return created, nil
+}
+
+// PutPerson writes a roster entry exactly as PUT /v1/roster/{id} does: to
+// the store, then to the engine in order with the events, then through the
+// lifecycle check. The suspend response action writes through it.
+func (s *Server) PutPerson(ctx context.Context, p *event.Person) error {
+	if _, err := s.put(ctx, item{person: p}); err != nil {
+		return fmt.Errorf("server: writing roster entry %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // enqueue hands items to the engine goroutine; the caller holds ingestMu.
@@ -311,13 +414,17 @@ type loop struct {
 	store   Store
 	sinks   Dispatcher // nil without sinks
 	log     *slog.Logger
+	metrics *metrics
 	written int64
+	live    bool // the rebuild is over: count findings
 }
 
 // feed gives one item to the engine. A panic in a detector is logged and
 // the item skipped: the record is stored and re-fed on every start, so
 // crashing on it would crash every start.
 func (l *loop) feed(it item) {
+	start := time.Now()
+	defer func() { l.metrics.engine.Observe(time.Since(start).Seconds()) }()
 	defer func() {
 		if p := recover(); p != nil {
 			l.log.Error("the engine failed on a record; skipped", "panic", fmt.Sprint(p), "record", it.describe(),
@@ -356,7 +463,9 @@ func (l *loop) flush() error {
 	if len(l.pending) == 0 {
 		return nil
 	}
+	start := time.Now()
 	err := l.store.WriteFindings(context.Background(), l.pending)
+	l.metrics.observeStore(opFindings, start)
 	if err != nil {
 		if len(l.pending) > maxUnwritten {
 			l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",
@@ -366,6 +475,9 @@ func (l *loop) flush() error {
 		return err
 	}
 	l.written += int64(len(l.pending))
+	if l.live {
+		l.metrics.countFindings(l.pending)
+	}
 	if l.sinks != nil {
 		l.sinks.Notify()
 	}

@@ -76,6 +76,11 @@ type setup struct {
 	maxBody int64
 	gate    chan struct{}
 	hook    func(string)
+	// options adjusts the options before the server is made; bind sees
+	// the server before it runs.
+	options func(*Options)
+	bind    func(*Server)
+	routes  func(*store.Store) map[string]http.Handler
 }
 
 func start(t *testing.T, path string, opt ...func(*setup)) *harness {
@@ -104,14 +109,23 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 	}
+	if su.routes != nil {
+		opts.Routes = su.routes(st)
+	}
 	if su.sinks != nil {
 		opts.Sinks = su.sinks(st)
+	}
+	if su.options != nil {
+		su.options(&opts)
 	}
 	srv, err := New(opts, st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.testHook = su.hook
+	if su.bind != nil {
+		su.bind(srv)
+	}
 	h.srv = srv
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

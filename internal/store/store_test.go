@@ -477,24 +477,34 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DELETE FROM schema_migrations WHERE version > 1"} {
+	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 1: drop what later migrations created.
+	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject", "DROP TABLE response_actions",
+		"DROP TABLE canaries", "DROP TABLE reach_actor", "DROP TABLE reach_actor_day", "DROP TABLE reach_day", "DROP TABLE reach_total"}
+	for _, tbl := range []string{"console_users", "console_sessions", "console_cases", "console_case_actions", "console_reveals", "console_audit", "console_secrets"} {
+		drops = append(drops, "DROP TABLE "+tbl)
+	}
+	for _, q := range append(drops, "DELETE FROM schema_migrations WHERE version > 1") {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
-		t.Fatal(err)
-	}
 	s.Close()
 
 	s = open(t, path)
-	if v, _ := s.SchemaVersion(ctx); v != 2 {
-		t.Fatalf("upgraded to version %d, want 2", v)
+	ms, _ := loadMigrations(migrations)
+	if v, _ := s.SchemaVersion(ctx); v != ms[len(ms)-1].version {
+		t.Fatalf("upgraded to version %d, want %d", v, ms[len(ms)-1].version)
 	}
 	if seq, _ := s.LastSeq(ctx); seq != 1 {
 		t.Errorf("the upgrade lost the stored event (last seq %d)", seq)
 	}
 	if err := s.Outbox().SetCursor(ctx, "siem", 0); err != nil {
 		t.Errorf("outbox after the upgrade: %v", err)
+	}
+	if _, _, err := s.Action(ctx, "disable", "case-1"); err != nil {
+		t.Errorf("response actions after the upgrade: %v", err)
 	}
 }
