@@ -259,7 +259,7 @@ func groupAlerts(alerts []alertRow) []ruleGroup {
 		g := &gs[i]
 		g.N++
 		g.Points += a.F.Risk
-		g.Last = maxTime(g.Last, a.F.Time)
+		widen(&g.First, &g.Last, a.F.Time)
 		if a.F.Severity.Rank() > g.Top.F.Severity.Rank() || (a.F.Severity == g.Top.F.Severity && a.F.Risk > g.Top.F.Risk) {
 			g.Top = a
 		}

@@ -557,11 +557,16 @@ func TestAttribution(t *testing.T) {
 		t.Fatalf("attribution CSV: %d", res.StatusCode)
 	}
 	rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if len(rows) < 2 || rows[1][0] != h.c.pseudo.Of("n-pay-03") || rows[1][4] != "8" || rows[1][5] != "8" {
-		t.Fatalf("attribution: the insider does not rank first with 8 of 8: %v", rows[:min(3, len(rows))])
+	// The breach package's ranking, as `custos attribute` prints it: the
+	// insider first, covering 8 of 8 without tickets, pseudonymised.
+	if len(rows) < 2 || rows[1][1] != h.c.pseudo.Of("n-pay-03") || rows[1][5] != "8" || rows[1][6] != "8" || rows[1][7] != "8" {
+		t.Fatalf("attribution: the insider does not rank first with 8 of 8 without a ticket: %v", rows[:min(3, len(rows))])
 	}
-	if len(rows) > 2 && rows[2][4] == "8" {
+	if len(rows) > 2 && rows[2][5] == "8" {
 		t.Errorf("someone else also saw all 8: %v", rows[2])
+	}
+	if strings.Contains(body, "n-pay-03") {
+		t.Error("the attribution CSV names the agent's real id")
 	}
 }
 
