@@ -44,6 +44,9 @@ type Options struct {
 	Rules RuleCatalog
 	// Responder offers responses on the case page; nil offers none.
 	Responder Responder
+	// Journal shows the response actions run for a case and its alerts on
+	// the case page; nil shows none.
+	Journal ActionJournal
 	// Access receives the audit as access events (if Config.AuditEvents).
 	Access AccessSink
 	// Tickets are the engine's ticket windows, so the actor page judges
@@ -70,6 +73,7 @@ type Console struct {
 	breach   Breach
 	rules    RuleCatalog
 	respond  Responder
+	journal  ActionJournal
 	access   AccessSink
 	log      *slog.Logger
 	now      func() time.Time
@@ -103,7 +107,7 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	}
 	c := &Console{
 		cfg: o.Config, src: o.Source, state: o.State, breach: o.Breach, rules: o.Rules,
-		respond: o.Responder, access: o.Access, log: o.Logger, now: o.Now, dataNow: o.DataNow,
+		respond: o.Responder, journal: o.Journal, access: o.Access, log: o.Logger, now: o.Now, dataNow: o.DataNow,
 		banner: o.Banner, halfLife: o.RiskHalfLife,
 	}
 	if c.rules == nil {

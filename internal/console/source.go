@@ -7,6 +7,7 @@ import (
 	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 )
 
 // Source is what the console reads: the engine's findings, the stored
@@ -116,6 +117,13 @@ type ResponseRequest struct {
 	Actor  string // the real id
 	User   string // who asked
 	Note   string
+}
+
+// ActionJournal reads the response actions journal (respond's, the
+// store's response_actions table): what the configured actions did for
+// which finding. The case page shows it.
+type ActionJournal interface {
+	ActionsFor(ctx context.Context, findingIDs []string) ([]respond.Action, error)
 }
 
 // AccessSink receives the console's own audit as access events, so the
