@@ -19,6 +19,9 @@ type Scope struct {
 	Vendor string `json:"vendor,omitempty"`
 	Site   string `json:"site,omitempty"`
 	Team   string `json:"team,omitempty"`
+	// InHouse selects the roster members of no vendor (the console's
+	// "in-house" choice); a vendor id cannot say that.
+	InHouse bool `json:"in_house,omitempty"`
 }
 
 // String names the scope: "vendor bpo-north".
@@ -30,6 +33,8 @@ func (s Scope) String() string {
 		return "vendor " + s.Vendor
 	case s.Site != "":
 		return "site " + s.Site
+	case s.InHouse:
+		return "in-house staff"
 	}
 	return "team " + s.Team
 }
@@ -41,6 +46,9 @@ func (s Scope) Validate() error {
 		if v != "" {
 			n++
 		}
+	}
+	if s.InHouse {
+		n++
 	}
 	if n != 1 {
 		return userErrorf("exposure scope: give exactly one of actor, vendor, site or team")
@@ -56,6 +64,8 @@ func (s Scope) matches(p *event.Person) bool {
 		return p.Site == s.Site
 	case s.Team != "":
 		return p.Team == s.Team
+	case s.InHouse:
+		return p.Vendor == ""
 	}
 	return p.ID == s.Actor
 }

@@ -239,3 +239,11 @@ func (e *userError) Unwrap() error { return e.err }
 func userErrorf(format string, args ...any) error {
 	return &userError{fmt.Errorf(format, args...)}
 }
+
+// IsUserError reports whether err is about the question asked (an unknown
+// vendor, a window that ends before it starts) rather than about reading
+// the store, so a page can show it as a message.
+func IsUserError(err error) bool {
+	var u *userError
+	return errors.As(err, &u)
+}
