@@ -80,7 +80,9 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				st.Close()
 				return err
 			}
-			actions, err := cfg.Respond.Build(respond.Deps{Journal: st, Roster: roster, Logger: log, Metrics: rm})
+			// The same actions run on the dispatcher (their when: triggers)
+			// and on request from the console's case page.
+			actions, od, err := cfg.Respond.BuildAll(respond.Deps{Journal: st, Roster: roster, Logger: log, Metrics: rm})
 			if err != nil {
 				closeSinks(sinks)
 				st.Close()
@@ -103,7 +105,7 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				opts.LifecycleInterval = lc.Interval
 				log.Info("contract lifecycle check", "interval", lc.Interval, "deprovision", lc.Deprovision)
 			}
-			srv, err := withConsole(ctx, cfg, pack, st, opts, log, "", nil)
+			srv, err := withConsole(ctx, cfg, pack, st, opts, od, log, "", nil)
 			if err != nil {
 				st.Close()
 				return err

@@ -729,10 +729,15 @@ func (c *Console) caseRespond(w http.ResponseWriter, r *http.Request) {
 		for _, x := range c.respond.Actions() {
 			ok = ok || x.Name == name
 		}
-		if !ok {
+		switch {
+		case !ok:
 			return fmt.Sprintf("%q is not a configured response.", name)
+		case note == "":
+			return "A response needs a reason."
+		case len(note) > 500:
+			return "A reason may be at most 500 characters."
 		}
-		res, err := c.respond.Respond(r.Context(), ResponseRequest{Action: name, Case: f.ID, Actor: f.Actor.ID, User: info(r).user.Name, Note: note})
+		res, err := c.respond.Respond(r.Context(), ResponseRequest{Action: name, Case: f.ID, Actor: f.Actor.ID, User: info(r).user.Name, Note: note, Finding: f})
 		a.Value = name
 		if err != nil {
 			a.Note = "failed: " + err.Error()

@@ -474,8 +474,13 @@ func TestRespond(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Responder = fr })
 	id := h.caseOf("n-rec-04")
 	_, body := h.login("ana").get("/cases/" + id)
-	if strings.Contains(body, "Suspend in the IdP") {
-		t.Error("an analyst is offered a response")
+	if !strings.Contains(body, "Suspend in the IdP") {
+		t.Error("an analyst is not offered the configured response")
+	}
+	for _, who := range []string{"pia", "vnorth"} {
+		if _, body := h.login(who).get("/cases/" + id); strings.Contains(body, "Suspend in the IdP") {
+			t.Errorf("%s is offered a response", who)
+		}
 	}
 	lee := h.login("lee")
 	_, body = lee.get("/cases/" + id)
@@ -484,6 +489,9 @@ func TestRespond(t *testing.T) {
 	}
 	if res, _ := lee.form("/cases/"+id+"/respond", "action", "wipe"); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("unknown response: %d, want 400", res.StatusCode)
+	}
+	if res, _ := lee.form("/cases/"+id+"/respond", "action", "suspend"); res.StatusCode != http.StatusBadRequest || len(fr.got) != 0 {
+		t.Errorf("response without a reason: %d, %d requests; want 400 and none", res.StatusCode, len(fr.got))
 	}
 	lee.form("/cases/"+id+"/respond", "action", "suspend", "note", "contract ended")
 	if len(fr.got) != 1 || fr.got[0].Actor != "n-rec-04" || fr.got[0].User != "lee" || fr.got[0].Case != id {

@@ -116,7 +116,9 @@ type ResponseRequest struct {
 	Case   string
 	Actor  string // the real id
 	User   string // who asked
-	Note   string
+	Note   string // why (required)
+	// Finding is the case itself, as the page showed it.
+	Finding *finding.Finding
 }
 
 // ActionJournal reads the response actions journal (respond's, the
