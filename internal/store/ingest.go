@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
+	"unsafe"
 
 	"github.com/custos-io/custos/internal/event"
 )
@@ -22,56 +24,11 @@ type Record struct {
 // retried batch changes nothing. It returns how many were stored. Nothing is
 // stored if it returns an error.
 func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
-	stored := 0
+	var stored int
 	err := s.put(ctx, func(tx *sql.Tx) error {
-		var seq int64
-		if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
-			return err
-		}
-		evStmt, err := tx.PrepareContext(ctx, `INSERT INTO events (seq, id, time, actor, action, subject, ticket, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer evStmt.Close()
-		tkStmt, err := tx.PrepareContext(ctx, `INSERT INTO ticket_changes (seq, id, time, subject, assignee, status, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-		if err != nil {
-			return err
-		}
-		defer tkStmt.Close()
-		for i := range recs {
-			r := &recs[i]
-			r.Seq = 0
-			var res sql.Result
-			switch {
-			case r.Event != nil:
-				e := r.Event
-				res, err = evStmt.ExecContext(ctx, seq+1, e.ID, e.Time.UnixNano(), e.Actor.ID, string(e.Action),
-					nullable(e.Subject), nullable(e.Ticket), string(e.Raw))
-				if err != nil {
-					return fmt.Errorf("storing event %s: %w", e.ID, err)
-				}
-			case r.Ticket != nil:
-				t := r.Ticket
-				res, err = tkStmt.ExecContext(ctx, seq+1, t.ID, t.Time.UnixNano(), t.Subject, t.Assignee, string(t.Status), string(t.Raw))
-				if err != nil {
-					return fmt.Errorf("storing ticket change %s: %w", t.ID, err)
-				}
-			default:
-				return fmt.Errorf("record %d is neither an event nor a ticket change", i)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n == 1 {
-				seq++
-				r.Seq = seq
-				stored++
-			}
-		}
-		return nil
+		var err error
+		stored, err = AppendTx(ctx, tx, recs)
+		return err
 	})
 	if err != nil {
 		for i := range recs {
@@ -82,11 +39,145 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	return stored, nil
 }
 
+// AppendTx is Append inside a transaction the caller owns (and commits):
+// serve's group commit stores many requests' records in one. On an error the
+// caller must roll back; the Seqs of recs are then meaningless.
+//
+// Each record is its own execution of a prepared statement: the driver
+// binds parameters in time quadratic in their number, so multi-row INSERTs
+// measured slower per record than single-row ones (BenchmarkAppend).
+func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
+	var seq int64
+	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
+		return 0, err
+	}
+	var evStmt, tkStmt *sql.Stmt
+	defer func() {
+		for _, st := range []*sql.Stmt{evStmt, tkStmt} {
+			if st != nil {
+				st.Close()
+			}
+		}
+	}()
+	stored := 0
+	for i := range recs {
+		r := &recs[i]
+		r.Seq = 0
+		var res sql.Result
+		var err error
+		switch {
+		case r.Event != nil:
+			if evStmt == nil {
+				if evStmt, err = tx.PrepareContext(ctx, insertEvent); err != nil {
+					return 0, err
+				}
+			}
+			e := r.Event
+			res, err = evStmt.ExecContext(ctx, seq+1, e.ID, e.Time.UnixNano(), e.Actor.ID, string(e.Action),
+				nullable(e.Subject), nullable(e.Ticket), rawText(e.Raw))
+			if err != nil {
+				return 0, fmt.Errorf("storing event %s: %w", e.ID, err)
+			}
+		case r.Ticket != nil:
+			if tkStmt == nil {
+				if tkStmt, err = tx.PrepareContext(ctx, insertTicket); err != nil {
+					return 0, err
+				}
+			}
+			t := r.Ticket
+			res, err = tkStmt.ExecContext(ctx, seq+1, t.ID, t.Time.UnixNano(), t.Subject, t.Assignee, string(t.Status), rawText(t.Raw))
+			if err != nil {
+				return 0, fmt.Errorf("storing ticket change %s: %w", t.ID, err)
+			}
+		default:
+			return 0, fmt.Errorf("record %d is neither an event nor a ticket change", i)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		if n == 1 {
+			seq++
+			r.Seq = seq
+			stored++
+		}
+	}
+	return stored, nil
+}
+
+const (
+	insertEvent = `INSERT INTO events (seq, id, time, actor, action, subject, ticket, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	insertTicket = `INSERT INTO ticket_changes (seq, id, time, subject, assignee, status, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+)
+
+// rawText passes a record's line to SQLite as text without copying it: the
+// driver copies bound text into SQLite's memory before the call returns,
+// and nothing writes to Raw.
+func rawText(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
+}
+
+// Write is one part of a group commit (WriteGroup): records to append, or
+// one roster entry or customer record to put. WriteGroup fills in the
+// outcome: Stored (records newly stored; their Seqs are set) or Created
+// (the roster entry or customer id was new).
+type Write struct {
+	Recs    []Record
+	Person  *event.Person
+	Subject *event.Subject
+
+	Stored  int
+	Created bool
+}
+
+// WriteGroup stores the parts of ws in one transaction, in order: one
+// commit, so one fsync, for many requests. Records get Seqs in the order of
+// ws and, within a part, of its Recs. Nothing is stored if it returns an
+// error.
+func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
+	err := s.put(ctx, func(tx *sql.Tx) error {
+		for _, w := range ws {
+			var err error
+			switch {
+			case w.Person != nil:
+				if err = tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM people WHERE id = ?)`, w.Person.ID).Scan(&w.Created); err == nil {
+					err = putPeople(ctx, tx, []*event.Person{w.Person})
+				}
+			case w.Subject != nil:
+				if err = tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM subjects WHERE id = ?)`, w.Subject.ID).Scan(&w.Created); err == nil {
+					err = putSubjects(ctx, tx, []*event.Subject{w.Subject})
+				}
+			default:
+				w.Stored, err = AppendTx(ctx, tx, w.Recs)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, w := range ws {
+			w.Stored, w.Created = 0, false
+			for i := range w.Recs {
+				w.Recs[i].Seq = 0
+			}
+		}
+		return fmt.Errorf("store: group commit of %d writes: %w", len(ws), err)
+	}
+	return nil
 }
 
 // PutPerson stores a roster entry, replacing any with its id. created
@@ -212,11 +303,16 @@ func scanRaw[T any](ctx context.Context, db *sql.DB, query, noun string, decode 
 // Records calls fn with every event and ticket change stored after seq
 // after, in ingest order: the order they were fed to the engine.
 func (s *Store) Records(ctx context.Context, after int64, fn func(Record) error) error {
+	return s.RecordsBetween(ctx, after, math.MaxInt64, fn)
+}
+
+// RecordsBetween is Records limited to seqs after after and up to upto.
+func (s *Store) RecordsBetween(ctx context.Context, after, upto int64, fn func(Record) error) error {
 	rows, err := s.r.QueryContext(ctx, `
-		SELECT seq, 0, raw FROM ticket_changes WHERE seq > ?1
+		SELECT seq, 0, raw FROM ticket_changes WHERE seq > ?1 AND seq <= ?2
 		UNION ALL
-		SELECT seq, 1, raw FROM events WHERE seq > ?1
-		ORDER BY 1`, after)
+		SELECT seq, 1, raw FROM events WHERE seq > ?1 AND seq <= ?2
+		ORDER BY 1`, after, upto)
 	if err != nil {
 		return fmt.Errorf("store: reading records: %w", err)
 	}
