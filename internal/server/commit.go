@@ -56,7 +56,7 @@ func (s *Server) runWriter() {
 	group := make([]*commit, 0, 64)
 	for c := range s.commits {
 		group = append(group[:0], c)
-		n := len(c.w.Recs)
+		n := len(c.w.Recs) + len(c.w.Findings)
 	more:
 		for n < maxGroup {
 			select {
@@ -65,7 +65,7 @@ func (s *Server) runWriter() {
 					break more
 				}
 				group = append(group, c)
-				n += len(c.w.Recs)
+				n += len(c.w.Recs) + len(c.w.Findings)
 			default:
 				break more
 			}
@@ -120,6 +120,7 @@ func (s *Server) commitGroup(group []*commit) {
 			s.feed.push(item{person: c.w.Person})
 		case c.w.Subject != nil:
 			s.feed.push(item{subject: c.w.Subject})
+		case c.w.Findings != nil:
 		default:
 			s.feed.records(c.w.Recs, c.w.Stored)
 		}
@@ -273,6 +274,8 @@ func groupOp(ws []*store.Write) string {
 			o = opPerson
 		case w.Subject != nil:
 			o = opSubject
+		case w.Findings != nil:
+			o = opFindings
 		}
 		if i > 0 && o != op {
 			return opAppend

@@ -231,6 +231,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 	}
 
 	l.live = true
+	l.write = s.writeFindings
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.runEngine(l) }()
 	writerDone := make(chan struct{})
@@ -350,6 +351,18 @@ func (s *Server) PutPerson(ctx context.Context, p *event.Person) error {
 	return nil
 }
 
+// writeFindings stores the engine's findings in the next group commit, so
+// they share its fsync and do not hold the store's write lock against
+// ingest on their own. Once the writer has stopped (shutdown), they are
+// written directly.
+func (s *Server) writeFindings(ctx context.Context, fs []*finding.Finding) error {
+	err := s.submit(&commit{w: store.Write{Findings: fs}})
+	if errors.Is(err, errClosed) {
+		return s.store.WriteFindings(ctx, fs)
+	}
+	return err
+}
+
 // sync waits until everything committed before it is processed and its
 // findings are stored. Tests use it instead of sleeping.
 func (s *Server) sync(ctx context.Context) error {
@@ -371,6 +384,9 @@ type loop struct {
 	eng     Engine
 	pending []*finding.Finding
 	store   Store
+	// write, if set, writes findings instead of store.WriteFindings: once
+	// live, through the group commit.
+	write   func(context.Context, []*finding.Finding) error
 	sinks   Dispatcher // nil without sinks
 	log     *slog.Logger
 	metrics *metrics
@@ -423,8 +439,14 @@ func (l *loop) flush() error {
 		return nil
 	}
 	start := time.Now()
-	err := l.store.WriteFindings(context.Background(), l.pending)
-	l.metrics.observeStore(opFindings, start)
+	write := l.store.WriteFindings
+	if l.write != nil {
+		write = l.write
+	}
+	err := write(context.Background(), l.pending)
+	if l.write == nil { // else the group commit observes it
+		l.metrics.observeStore(opFindings, start)
+	}
 	if err != nil {
 		if len(l.pending) > maxUnwritten {
 			l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
 )
 
 // Record is one ingested item, an access event or a ticket change (exactly
@@ -129,14 +130,16 @@ func nullable(s string) any {
 	return s
 }
 
-// Write is one part of a group commit (WriteGroup): records to append, or
-// one roster entry or customer record to put. WriteGroup fills in the
+// Write is one part of a group commit (WriteGroup): records to append, one
+// roster entry or customer record to put, or findings to write (as
+// WriteFindings does). WriteGroup fills in the
 // outcome: Stored (records newly stored; their Seqs are set) or Created
 // (the roster entry or customer id was new).
 type Write struct {
-	Recs    []Record
-	Person  *event.Person
-	Subject *event.Subject
+	Recs     []Record
+	Person   *event.Person
+	Subject  *event.Subject
+	Findings []*finding.Finding
 
 	Stored  int
 	Created bool
@@ -159,6 +162,8 @@ func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 				if err = tx.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT 1 FROM subjects WHERE id = ?)`, w.Subject.ID).Scan(&w.Created); err == nil {
 					err = putSubjects(ctx, tx, []*event.Subject{w.Subject})
 				}
+			case w.Findings != nil:
+				err = s.writeFindingsTx(ctx, tx, w.Findings)
 			default:
 				w.Stored, err = AppendTx(ctx, tx, w.Recs)
 			}
