@@ -136,11 +136,12 @@ type feed struct {
 	closed   bool // no more pushes
 	wake     chan struct{}
 	queued   func(int64)
-	readBack bool // spilled ranges are in items
+	// limit is how many records the feed keeps decoded (maxFedInMemory).
+	limit int
 }
 
 func newFeed(queued func(int64)) *feed {
-	return &feed{wake: make(chan struct{}, 1), queued: queued}
+	return &feed{wake: make(chan struct{}, 1), queued: queued, limit: maxFedInMemory}
 }
 
 func (f *feed) signal() {
@@ -167,7 +168,7 @@ func (f *feed) records(recs []store.Record, stored int) {
 		return
 	}
 	f.mu.Lock()
-	if f.inMemory+stored <= maxFedInMemory {
+	if f.inMemory+stored <= f.limit {
 		for _, r := range recs {
 			if r.Seq != 0 {
 				f.items = append(f.items, item{rec: r})
