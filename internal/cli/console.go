@@ -34,6 +34,10 @@ func withConsole(ctx context.Context, cfg config.Config, pack *rules.Pack, st *s
 		Source: console.StoreSource{S: st},
 		State:  console.StoreState{S: st},
 		Rules:  console.PackRules{Pack: pack},
+		// The same breach code, windows and no-ticket rules as the API's
+		// /v1/exposure and /v1/attribution and the CLI.
+		Breach:  console.BreachOver{Src: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack)},
+		Journal: st,
 		Access: console.AccessFunc(func(ctx context.Context, evs []event.Event) error {
 			if srv == nil {
 				return errors.New("the server is not running")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
@@ -69,6 +70,7 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				Collectors:      rm.Collectors(),
 				MetricsAuth:     cfg.Serve.MetricsAuth,
 				Logger:          log,
+				Routes:          (&breach.API{Source: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack), Logger: log}).Routes(),
 			}
 			// The suspend action writes the roster through the server (store
 			// and engine), which exists only once the dispatcher is built.

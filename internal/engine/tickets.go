@@ -128,6 +128,11 @@ type Windows struct {
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
 	m := TicketMatch{Verdict: NoTicket}
 	lo, hi := at.Add(-w.AfterClose), at.Add(w.Grace)
+	// Of several other-assignee states, name the one that says the most:
+	// assigned to someone at the access itself, then assigned to someone
+	// within the windows, then unassigned (an email ticket waits unassigned
+	// as "new" minutes before a lead hands it out).
+	otherRank := -1
 	consider := func(t *ticket) {
 		for i, c := range t.changes {
 			if c.at.After(hi) {
@@ -146,8 +151,18 @@ func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) T
 				return
 			case c.assignee == actor && t.id == cited && m.Verdict > OtherSubject:
 				m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-			case c.subject == subject && c.assignee != actor && m.Verdict > OtherAssignee:
-				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+			case c.subject == subject && c.assignee != actor && m.Verdict >= OtherAssignee:
+				rank := 0
+				if c.assignee != "" {
+					rank = 1
+					if !c.at.After(at) && end.After(at) {
+						rank = 2
+					}
+				}
+				if rank > otherRank {
+					otherRank = rank
+					m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+				}
 			}
 		}
 	}

@@ -83,6 +83,7 @@ type setup struct {
 	// the server before it runs.
 	options func(*Options)
 	bind    func(*Server)
+	routes  func(*store.Store) map[string]http.Handler
 }
 
 func start(t *testing.T, path string, opt ...func(*setup)) *harness {
@@ -110,6 +111,9 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, ids: &h.ids, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
+	}
+	if su.routes != nil {
+		opts.Routes = su.routes(st)
 	}
 	if su.sinks != nil {
 		opts.Sinks = su.sinks(st)

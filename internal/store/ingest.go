@@ -52,6 +52,7 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
 	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
 		return 0, err
 	}
+	before := seq
 	var evStmt, tkStmt *sql.Stmt
 	defer func() {
 		for _, st := range []*sql.Stmt{evStmt, tkStmt} {
@@ -101,6 +102,11 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
 			seq++
 			r.Seq = seq
 			stored++
+		}
+	}
+	if seq > before {
+		if err := updateReach(ctx, tx, before, seq); err != nil {
+			return 0, err
 		}
 	}
 	return stored, nil
