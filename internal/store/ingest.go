@@ -28,8 +28,14 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	var stored int
 	err := s.put(ctx, func(tx *sql.Tx) error {
 		var err error
-		stored, err = AppendTx(ctx, tx, recs)
-		return err
+		var before, last int64
+		if stored, before, last, err = appendTx(ctx, tx, recs); err != nil {
+			return err
+		}
+		if last > before {
+			return updateReach(ctx, tx, before, last)
+		}
+		return nil
 	})
 	if err != nil {
 		for i := range recs {
@@ -40,19 +46,21 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	return stored, nil
 }
 
-// AppendTx is Append inside a transaction the caller owns (and commits):
-// serve's group commit stores many requests' records in one. On an error the
-// caller must roll back; the Seqs of recs are then meaningless.
+// appendTx is Append inside a transaction, without the reach counts: the
+// records it stored have the seqs after before up to last, and the caller
+// brings the reach counts up to date over all of them at once (updateReach).
+// On an error the caller must roll back; the Seqs of recs are then
+// meaningless.
 //
 // Each record is its own execution of a prepared statement: the driver
 // binds parameters in time quadratic in their number, so multi-row INSERTs
 // measured slower per record than single-row ones (BenchmarkAppend).
-func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
+func appendTx(ctx context.Context, tx *sql.Tx, recs []Record) (stored int, before, last int64, err error) {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
-	before := seq
+	before = seq
 	var evStmt, tkStmt *sql.Stmt
 	defer func() {
 		for _, st := range []*sql.Stmt{evStmt, tkStmt} {
@@ -61,7 +69,6 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
 			}
 		}
 	}()
-	stored := 0
 	for i := range recs {
 		r := &recs[i]
 		r.Seq = 0
@@ -71,32 +78,32 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
 		case r.Event != nil:
 			if evStmt == nil {
 				if evStmt, err = tx.PrepareContext(ctx, insertEvent); err != nil {
-					return 0, err
+					return 0, 0, 0, err
 				}
 			}
 			e := r.Event
 			res, err = evStmt.ExecContext(ctx, seq+1, e.ID, e.Time.UnixNano(), e.Actor.ID, string(e.Action),
 				nullable(e.Subject), nullable(e.Ticket), rawText(e.Raw))
 			if err != nil {
-				return 0, fmt.Errorf("storing event %s: %w", e.ID, err)
+				return 0, 0, 0, fmt.Errorf("storing event %s: %w", e.ID, err)
 			}
 		case r.Ticket != nil:
 			if tkStmt == nil {
 				if tkStmt, err = tx.PrepareContext(ctx, insertTicket); err != nil {
-					return 0, err
+					return 0, 0, 0, err
 				}
 			}
 			t := r.Ticket
 			res, err = tkStmt.ExecContext(ctx, seq+1, t.ID, t.Time.UnixNano(), t.Subject, t.Assignee, string(t.Status), rawText(t.Raw))
 			if err != nil {
-				return 0, fmt.Errorf("storing ticket change %s: %w", t.ID, err)
+				return 0, 0, 0, fmt.Errorf("storing ticket change %s: %w", t.ID, err)
 			}
 		default:
-			return 0, fmt.Errorf("record %d is neither an event nor a ticket change", i)
+			return 0, 0, 0, fmt.Errorf("record %d is neither an event nor a ticket change", i)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 		if n == 1 {
 			seq++
@@ -104,12 +111,7 @@ func AppendTx(ctx context.Context, tx *sql.Tx, recs []Record) (int, error) {
 			stored++
 		}
 	}
-	if seq > before {
-		if err := updateReach(ctx, tx, before, seq); err != nil {
-			return 0, err
-		}
-	}
-	return stored, nil
+	return stored, before, seq, nil
 }
 
 const (
@@ -157,6 +159,10 @@ type Write struct {
 // error.
 func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 	err := s.put(ctx, func(tx *sql.Tx) error {
+		// The parts' records have consecutive seqs (the transaction holds
+		// the write lock), so one reach update covers them all and probes
+		// each key once per group.
+		first, last := int64(-1), int64(0)
 		for _, w := range ws {
 			var err error
 			switch {
@@ -171,11 +177,20 @@ func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 			case w.Findings != nil:
 				err = s.writeFindingsTx(ctx, tx, w.Findings)
 			default:
-				w.Stored, err = AppendTx(ctx, tx, w.Recs)
+				var before, end int64
+				if w.Stored, before, end, err = appendTx(ctx, tx, w.Recs); err == nil {
+					if first < 0 {
+						first = before
+					}
+					last = end
+				}
 			}
 			if err != nil {
 				return err
 			}
+		}
+		if first >= 0 && last > first {
+			return updateReach(ctx, tx, first, last)
 		}
 		return nil
 	})
