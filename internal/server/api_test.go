@@ -550,3 +550,36 @@ func TestSinksNotifiedAfterStore(t *testing.T) {
 		t.Error("Run returned with the dispatcher still running")
 	}
 }
+
+// An engine far behind never holds up an acknowledgement: past the feed's
+// limit the stored records are kept as seq ranges and read back from the
+// store, in ingest order, and still produce their findings.
+func TestSlowEngineReadsBackFromStore(t *testing.T) {
+	gate := make(chan struct{})
+	h := start(t, dbPath(t), func(s *setup) {
+		s.gate = gate
+		s.bind = func(srv *Server) { srv.feed.limit = 1 }
+	})
+	honey := seedHoneytoken(t, h)
+	for _, body := range []string{
+		evLine("e-0", "2026-03-03T00:59:00Z", "a-bo", "login", ""), // within the limit: kept in memory
+		honey, // past it: read back
+		evLine("e-3", "2026-03-03T01:06:00Z", "a-bo", "logout", "") + "\n" + evLine("e-4", "2026-03-03T01:07:00Z", "a-bo", "login", ""),
+	} {
+		if r := h.post("/v1/events", "application/x-ndjson", body); r.status != http.StatusOK {
+			t.Fatalf("POST with the engine held: %d %s", r.status, r.body)
+		}
+	}
+	close(gate)
+	h.sync()
+	if want := []string{"e-0", "e-1", "e-2", "e-3", "e-4"}; !slices.Equal(h.ids, want) {
+		t.Errorf("engine fed %v, want the ingest order %v", h.ids, want)
+	}
+	page, err := h.st.Findings(context.Background(), store.FindingQuery{Actor: "a-ana"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Findings) == 0 {
+		t.Error("no finding for the honeytoken view read back from the store")
+	}
+}

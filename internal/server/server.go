@@ -3,10 +3,10 @@
 // them to the same engine replay uses, and serves the findings.
 //
 // The order of things is what makes it safe. A batch is committed to the
-// store (synchronous=FULL) before its 2xx, and handed to the engine queue
-// under the same lock, so the engine sees records in exactly the store's
-// ingest order. One goroutine owns the engine; it writes the findings it
-// emits back to the store. On start the engine is rebuilt by re-feeding the
+// store (synchronous=FULL) before its 2xx, by one writer goroutine that
+// commits many requests together (commit.go) and hands what it stored to the
+// engine feed in the store's ingest order. One goroutine owns the engine; it
+// writes the findings it emits back to the store. On start the engine is rebuilt by re-feeding the
 // store in that order, and findings have content-derived ids, so a crash at
 // any point loses nothing that was acknowledged: what the engine had not yet
 // processed is processed on the next start, and findings it re-derives are
@@ -37,14 +37,13 @@ import (
 
 // Store is what the server needs of the store; *store.Store is one.
 type Store interface {
-	Append(ctx context.Context, recs []store.Record) (int, error)
-	PutPerson(ctx context.Context, p *event.Person) (created bool, err error)
-	PutSubject(ctx context.Context, c *event.Subject) (created bool, err error)
+	WriteGroup(ctx context.Context, ws []*store.Write) error
 	WriteFindings(ctx context.Context, fs []*finding.Finding) error
 	Findings(ctx context.Context, q store.FindingQuery) (store.FindingPage, error)
 	People(ctx context.Context, fn func(*event.Person) error) error
 	Subjects(ctx context.Context, fn func(*event.Subject) error) error
 	Records(ctx context.Context, after int64, fn func(store.Record) error) error
+	RecordsBetween(ctx context.Context, after, upto int64, fn func(store.Record) error) error
 	Ping(ctx context.Context) error
 	// Finding and ActionsFor show a finding's response actions.
 	Finding(ctx context.Context, id string) (store.StoredFinding, bool, error)
@@ -132,11 +131,12 @@ type Server struct {
 	clock    sink.Clock
 	metrics  *metrics
 
-	// ingestMu makes "commit to the store, then enqueue" atomic, so the
-	// engine's order is the store's order.
+	// ingestMu guards closing the commit queue: after closed, nothing is
+	// sent on it.
 	ingestMu sync.Mutex
-	closed   bool // no more ingest: the queue is closed
-	queue    chan work
+	closed   bool
+	commits  chan *commit // to the writer goroutine
+	feed     *feed        // from the writer to the engine
 
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
@@ -147,18 +147,16 @@ type Server struct {
 	testHook func(string)
 }
 
-// work is one unit on the engine queue: records of one request, or a
-// barrier (done) that is closed once everything before it is processed and
-// its findings are stored.
-type work struct {
-	items []item
-	done  chan struct{}
-}
-
+// item is one unit of the engine feed: a roster entry, a customer record,
+// a stored record, a range of stored records to read back (from..to), or a
+// barrier that is closed once everything before it is processed and its
+// findings are stored.
 type item struct {
-	person  *event.Person
-	subject *event.Subject
-	rec     store.Record
+	person   *event.Person
+	subject  *event.Subject
+	rec      store.Record
+	from, to int64
+	barrier  chan struct{}
 }
 
 // New returns a server over st. Call Run to serve.
@@ -187,8 +185,9 @@ func New(opts Options, st Store) (*Server, error) {
 		log:      opts.Logger,
 		tokenSum: sha256.Sum256([]byte(opts.Token)),
 		clock:    opts.Clock,
-		queue:    make(chan work, 64),
+		commits:  make(chan *commit, 1024),
 	}
+	s.feed = newFeed(func(n int64) { s.queued.Add(n) })
 	if s.clock == nil {
 		s.clock = sink.SystemClock{}
 	}
@@ -235,8 +234,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 	}
 
 	l.live = true
+	l.write = s.writeFindings
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.runEngine(l) }()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.runWriter()
+	}()
 
 	// The lifecycle check writes to the store directly, not through the
 	// engine, so it may stop at any point before Run returns.
@@ -279,11 +284,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 	cancel()
 
 	// A handler past the timeout may still be running; it finds the queue
-	// closed and fails its request without storing anything.
+	// closed and fails its request without storing anything. The writer
+	// commits what was handed to it, then closes the engine feed.
 	s.ingestMu.Lock()
 	s.closed = true
-	close(s.queue)
+	close(s.commits)
 	s.ingestMu.Unlock()
+	<-writerDone
 	s.log.Info("draining the engine queue")
 	if eerr := <-engineDone; eerr != nil {
 		err = errors.Join(err, eerr)
@@ -295,34 +302,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 // errClosed fails ingest requests that arrive after the queue closed.
 var errClosed = errors.New("server is shutting down")
 
-// ingest stores recs and hands the stored ones to the engine, atomically
-// with respect to other ingest, and returns how many were stored (the rest
-// were already stored).
+// ingest stores recs and hands the stored ones to the engine, in the
+// store's order, and returns how many were stored (the rest were already
+// stored).
 func (s *Server) ingest(ctx context.Context, recs []store.Record) (int, error) {
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed {
-		return 0, errClosed
-	}
-	// Once the body is read, the client going away must not leave a batch
-	// half-way between stored and queued: finish it regardless.
-	start := time.Now()
-	n, err := s.store.Append(context.WithoutCancel(ctx), recs)
-	s.metrics.observeStore(opAppend, start)
-	if err != nil {
+	c := &commit{w: store.Write{Recs: recs}}
+	if err := s.submit(c); err != nil {
 		return 0, err
 	}
-	if n == 0 {
-		return 0, nil
-	}
-	items := make([]item, 0, n)
-	for _, r := range recs {
-		if r.Seq != 0 {
-			items = append(items, item{rec: r})
-		}
-	}
-	s.enqueue(items)
-	return n, nil
+	return c.w.Stored, nil
 }
 
 // IngestEvents stores access events and hands them to the engine, as POST
@@ -349,24 +337,11 @@ func (s *Server) put(ctx context.Context, it item) (created bool, err error) {
 }
 
 func (s *Server) putLocked(ctx context.Context, it item) (created bool, err error) {
-	s.ingestMu.Lock()
-	defer s.ingestMu.Unlock()
-	if s.closed {
-		return false, errClosed
-	}
-	start := time.Now()
-	if it.person != nil {
-		created, err = s.store.PutPerson(ctx, it.person)
-		s.metrics.observeStore(opPerson, start)
-	} else {
-		created, err = s.store.PutSubject(ctx, it.subject)
-		s.metrics.observeStore(opSubject, start)
-	}
-	if err != nil {
+	c := &commit{w: store.Write{Person: it.person, Subject: it.subject}}
+	if err := s.submit(c); err != nil {
 		return false, err
 	}
-	s.enqueue([]item{it})
-	return created, nil
+	return c.w.Created, nil
 }
 
 // PutPerson writes a roster entry exactly as PUT /v1/roster/{id} does: to
@@ -379,25 +354,25 @@ func (s *Server) PutPerson(ctx context.Context, p *event.Person) error {
 	return nil
 }
 
-// enqueue hands items to the engine goroutine; the caller holds ingestMu.
-// It blocks while the queue is full, which slows every ingest down to the
-// engine's pace rather than letting memory grow.
-func (s *Server) enqueue(items []item) {
-	s.queued.Add(int64(len(items)))
-	s.queue <- work{items: items}
+// writeFindings stores the engine's findings in the next group commit, so
+// they share its fsync and do not hold the store's write lock against
+// ingest on their own. Once the writer has stopped (shutdown), they are
+// written directly.
+func (s *Server) writeFindings(ctx context.Context, fs []*finding.Finding) error {
+	err := s.submit(&commit{w: store.Write{Findings: fs}})
+	if errors.Is(err, errClosed) {
+		return s.store.WriteFindings(ctx, fs)
+	}
+	return err
 }
 
-// sync waits until everything queued before it is processed and its
+// sync waits until everything committed before it is processed and its
 // findings are stored. Tests use it instead of sleeping.
 func (s *Server) sync(ctx context.Context) error {
 	done := make(chan struct{})
-	s.ingestMu.Lock()
-	if s.closed {
-		s.ingestMu.Unlock()
-		return errClosed
+	if err := s.submit(&commit{barrier: done}); err != nil {
+		return err
 	}
-	s.queue <- work{done: done}
-	s.ingestMu.Unlock()
 	select {
 	case <-done:
 		return nil
@@ -412,6 +387,9 @@ type loop struct {
 	eng     Engine
 	pending []*finding.Finding
 	store   Store
+	// write, if set, writes findings instead of store.WriteFindings: once
+	// live, through the group commit.
+	write   func(context.Context, []*finding.Finding) error
 	sinks   Dispatcher // nil without sinks
 	log     *slog.Logger
 	metrics *metrics
@@ -464,8 +442,14 @@ func (l *loop) flush() error {
 		return nil
 	}
 	start := time.Now()
-	err := l.store.WriteFindings(context.Background(), l.pending)
-	l.metrics.observeStore(opFindings, start)
+	write := l.store.WriteFindings
+	if l.write != nil {
+		write = l.write
+	}
+	err := write(context.Background(), l.pending)
+	if l.write == nil { // else the group commit observes it
+		l.metrics.observeStore(opFindings, start)
+	}
 	if err != nil {
 		if len(l.pending) > maxUnwritten {
 			l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",
@@ -532,23 +516,43 @@ func (s *Server) rebuild(ctx context.Context, l *loop) error {
 	return nil
 }
 
-// runEngine is the engine goroutine: it processes the queue until it is
-// closed and drained, writing findings whenever the queue runs dry or a
+// runEngine is the engine goroutine: it processes the feed until it is
+// closed and drained, writing findings whenever the feed runs dry or a
 // batch has collected.
 func (s *Server) runEngine(l *loop) error {
-	for w := range s.queue {
-		for _, it := range w.items {
-			l.feed(it)
+	var buf []item
+	for {
+		items, ok := s.feed.take(buf)
+		if !ok {
+			break
 		}
-		s.processed.Add(int64(len(w.items)))
-		if w.done == nil && len(s.queue) > 0 && len(l.pending) < findingBatch {
-			continue
+		for i := range items {
+			it := &items[i]
+			switch {
+			case it.barrier != nil:
+				if err := l.flush(); err != nil {
+					s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+				}
+				close(it.barrier)
+				continue
+			case it.to != 0:
+				s.processed.Add(s.readBack(l, it.from, it.to))
+				continue
+			}
+			l.feed(*it)
+			s.processed.Add(1)
+			if len(l.pending) >= findingBatch {
+				if err := l.flush(); err != nil {
+					s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+				}
+			}
 		}
-		if err := l.flush(); err != nil {
-			s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
-		}
-		if w.done != nil {
-			close(w.done)
+		clear(items)
+		buf = items[:0]
+		if !s.feed.pending() {
+			if err := l.flush(); err != nil {
+				s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+			}
 		}
 	}
 	if err := l.flush(); err != nil {

@@ -26,6 +26,7 @@ const testToken = "test-token-0123456789abcdef"
 type countingEngine struct {
 	Engine
 	events  *atomic.Int64
+	ids     *[]string // the events fed, in order (read after a sync)
 	gate    chan struct{}
 	panicOn string // an event id the engine panics on
 }
@@ -38,6 +39,7 @@ func (c countingEngine) Event(e *event.Event) {
 		panic("detector bug")
 	}
 	c.events.Add(1)
+	*c.ids = append(*c.ids, e.ID)
 	c.Engine.Event(e)
 }
 
@@ -49,6 +51,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	events atomic.Int64 // events fed to this run's engine, rebuild included
+	ids    []string
 	logs   syncBuffer
 }
 
@@ -105,7 +108,7 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
-			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
+			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, ids: &h.ids, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 	}

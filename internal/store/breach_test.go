@@ -195,7 +195,24 @@ func TestBreachReach(t *testing.T) {
 		}
 	}
 
-	for name, s := range map[string]*Store{"upgraded": upgraded, "fresh": fresh} {
+	// serve's group commit: several overlapping parts per transaction, one
+	// reach update over all of them.
+	grouped := open(t, filepath.Join(dir, "grouped.db"))
+	for i := 0; i < len(evs); i += 750 {
+		var ws []*Write
+		for j := i; j < min(i+750, len(evs)); j += 250 {
+			w := &Write{}
+			for _, e := range evs[j:min(j+300, len(evs))] {
+				w.Recs = append(w.Recs, e.record(t))
+			}
+			ws = append(ws, w)
+		}
+		if err := grouped.WriteGroup(ctx, ws); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for name, s := range map[string]*Store{"upgraded": upgraded, "fresh": fresh, "grouped": grouped} {
 		all, pop, err := s.Reach(ctx, actors, breach.Window{})
 		if err != nil {
 			t.Fatal(err)

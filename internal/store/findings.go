@@ -23,38 +23,40 @@ func (s *Store) WriteFindings(ctx context.Context, fs []*finding.Finding) error 
 	if len(fs) == 0 {
 		return nil
 	}
-	err := s.put(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO findings (id, kind, actor, rule, severity, time, opened, raw)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, time = excluded.time, raw = excluded.raw
-			WHERE excluded.kind = 'case'`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		ob, err := prepareOutbox(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer ob.close()
-		now := s.now()
-		for _, f := range fs {
-			line, err := finding.MarshalLine(f)
-			if err != nil {
-				return err
-			}
-			t := f.Time.UnixNano()
-			if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, string(line[:len(line)-1])); err != nil {
-				return fmt.Errorf("finding %s: %w", f.ID, err)
-			}
-			if _, err := ob.append(ctx, f, line, now); err != nil {
-				return fmt.Errorf("finding %s: outbox: %w", f.ID, err)
-			}
-		}
-		return nil
-	})
+	err := s.put(ctx, func(tx *sql.Tx) error { return s.writeFindingsTx(ctx, tx, fs) })
 	if err != nil {
 		return fmt.Errorf("store: writing %d findings: %w", len(fs), err)
+	}
+	return nil
+}
+
+func (s *Store) writeFindingsTx(ctx context.Context, tx *sql.Tx, fs []*finding.Finding) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO findings (id, kind, actor, rule, severity, time, opened, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, time = excluded.time, raw = excluded.raw
+		WHERE excluded.kind = 'case'`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ob, err := prepareOutbox(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer ob.close()
+	now := s.now()
+	for _, f := range fs {
+		line, err := finding.MarshalLine(f)
+		if err != nil {
+			return err
+		}
+		t := f.Time.UnixNano()
+		if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, string(line[:len(line)-1])); err != nil {
+			return fmt.Errorf("finding %s: %w", f.ID, err)
+		}
+		if _, err := ob.append(ctx, f, line, now); err != nil {
+			return fmt.Errorf("finding %s: outbox: %w", f.ID, err)
+		}
 	}
 	return nil
 }

@@ -508,3 +508,50 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Errorf("response actions after the upgrade: %v", err)
 	}
 }
+
+// A group commit stores every part in order in one transaction, reports
+// each part's outcome, and RecordsBetween reads a seq range back.
+func TestWriteGroup(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "custos.db"))
+	a := &Write{Recs: []Record{
+		ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`),
+		ev(t, `{"id":"e2","time":"2026-03-03T01:01:00Z","actor":{"id":"a"},"action":"logout"}`),
+	}}
+	p, err := event.DecodePerson([]byte(`{"id":"a","vendor":"v","team":"t","role":"agent"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := &Write{Person: &p}
+	b := &Write{Recs: []Record{
+		ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`), // a retry
+		tc(t, `{"time":"2026-03-03T01:02:00Z","id":"T-1","subject":"c1","status":"new"}`),
+	}}
+	if err := s.WriteGroup(ctx, []*Write{a, person, b}); err != nil {
+		t.Fatal(err)
+	}
+	if a.Stored != 2 || b.Stored != 1 || !person.Created {
+		t.Errorf("stored %d and %d, person created %v; want 2, 1, true", a.Stored, b.Stored, person.Created)
+	}
+	if got := append(seqs(a.Recs), seqs(b.Recs)...); !slices.Equal(got, []int64{1, 2, 0, 3}) {
+		t.Errorf("seqs %v, want [1 2 0 3]", got)
+	}
+	var got []int64
+	if err := s.RecordsBetween(ctx, 1, 2, func(r Record) error { got = append(got, r.Seq); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int64{2}) {
+		t.Errorf("records between 1 and 2: %v, want [2]", got)
+	}
+	// A failing part fails the whole group: nothing of it is stored.
+	c := &Write{Recs: []Record{ev(t, `{"id":"e9","time":"2026-03-03T01:09:00Z","actor":{"id":"a"},"action":"login"}`)}}
+	if err := s.WriteGroup(ctx, []*Write{c, {Recs: []Record{{}}}}); err == nil {
+		t.Fatal("a group with a record that is neither event nor ticket was stored")
+	}
+	if c.Stored != 0 || c.Recs[0].Seq != 0 {
+		t.Errorf("a failed group left stored %d, seq %d", c.Stored, c.Recs[0].Seq)
+	}
+	if seq, _ := s.LastSeq(ctx); seq != 3 {
+		t.Errorf("last seq %d after a failed group, want 3", seq)
+	}
+}
