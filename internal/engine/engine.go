@@ -138,6 +138,9 @@ type Engine struct {
 	alertFn  Emit        // e.alert, made once: a method value allocates
 	match    TicketMatch // in.Ticket points here at the settled stage
 	settling bool        // detectors now running are the settled stage
+	// context counts roster and customer changes, so a pending access
+	// reuses the entries looked up when it arrived unless one changed since.
+	context uint64
 }
 
 // New returns an engine that passes every finding to emit, in order.
@@ -171,10 +174,10 @@ func (e *Engine) Tickets() *Tickets { return e.tickets }
 func (e *Engine) Person(id string) *event.Person { return e.people[id] }
 
 // SetPerson adds or replaces a roster entry.
-func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p }
+func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p; e.context++ }
 
 // SetSubject adds or replaces a customer record.
-func (e *Engine) SetSubject(s *event.Subject) { e.subjects[s.ID] = s }
+func (e *Engine) SetSubject(s *event.Subject) { e.subjects[s.ID] = s; e.context++ }
 
 // Ticket applies a ticket change. Accesses whose grace window ended before it
 // are settled first, so a ticket cannot justify an access retroactively
@@ -193,12 +196,14 @@ func (e *Engine) Event(ev *event.Event) {
 	e.advance(ev.Time)
 	e.stats.Events++
 	e.fill(ev, nil)
+	person, subject := e.in.Person, e.in.Subject
 	for _, d := range e.cfg.Immediate {
 		d.Detect(&e.in, e.alertFn)
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
-		e.pending.push(pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev})
+		e.pending.push(pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev,
+			person: person, subject: subject, context: e.context})
 	}
 }
 
@@ -235,7 +240,11 @@ func (e *Engine) settle(p pending) {
 		e.match = e.tickets.Match(p.ev.Actor.ID, p.ev.Subject, p.ev.Ticket, p.ev.Time, e.cfg.Tickets)
 		m = &e.match
 	}
-	e.fill(p.ev, m)
+	if p.context == e.context {
+		e.in = Input{Event: p.ev, Person: p.person, Subject: p.subject, Ticket: m}
+	} else {
+		e.fill(p.ev, m)
+	}
 	e.settling = true
 	for _, d := range e.cfg.Settled {
 		d.Detect(&e.in, e.alertFn)
@@ -254,6 +263,10 @@ type pending struct {
 	due time.Time
 	seq uint64
 	ev  *event.Event
+	// The context looked up on arrival, valid while context is unchanged.
+	person  *event.Person
+	subject *event.Subject
+	context uint64
 }
 
 // pendingQueue is a binary min-heap of accesses ordered by the end of their

@@ -60,6 +60,10 @@ type ticketState struct {
 type ticket struct {
 	id      string
 	changes []ticketState // in time order
+	// subjects are the customers the ticket is listed under in bySubject,
+	// so a change checks its own ticket (almost always one customer)
+	// rather than scanning the customer's whole ticket list.
+	subjects []string
 }
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
@@ -82,7 +86,8 @@ func (x *Tickets) Len() int { return len(x.byID) }
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	t := x.byID[tc.ID]
 	if t == nil {
-		t = &ticket{id: tc.ID}
+		// Most tickets see about four changes (new, open, solved, closed).
+		t = &ticket{id: tc.ID, changes: make([]ticketState, 0, 4)}
 		x.byID[tc.ID] = t
 	}
 	st := ticketState{at: tc.Time, subject: tc.Subject, assignee: tc.Assignee, status: tc.Status}
@@ -99,14 +104,15 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if st.subject != "" && !x.indexed(st.subject, t) {
+	if st.subject != "" && !t.indexed(st.subject) {
 		x.bySubject[st.subject] = append(x.bySubject[st.subject], t)
+		t.subjects = append(t.subjects, st.subject)
 	}
 }
 
-func (x *Tickets) indexed(subject string, t *ticket) bool {
-	for _, u := range x.bySubject[subject] {
-		if u == t {
+func (t *ticket) indexed(subject string) bool {
+	for _, s := range t.subjects {
+		if s == subject {
 			return true
 		}
 	}
@@ -126,36 +132,13 @@ type Windows struct {
 // Match answers: is there a ticket about subject, assigned to actor, being
 // worked on around at? cited is the ticket the event named, if any.
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
+	q := matchQuery{actor: actor, subject: subject, cited: cited, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace)}
 	m := TicketMatch{Verdict: NoTicket}
-	lo, hi := at.Add(-w.AfterClose), at.Add(w.Grace)
-	consider := func(t *ticket) {
-		for i, c := range t.changes {
-			if c.at.After(hi) {
-				break
-			}
-			end := maxTime
-			if i+1 < len(t.changes) {
-				end = t.changes[i+1].at
-			}
-			if !c.status.Working() || end.Before(lo) {
-				continue
-			}
-			switch {
-			case c.assignee == actor && c.subject == subject:
-				m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
-				return
-			case c.assignee == actor && t.id == cited && m.Verdict > OtherSubject:
-				m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-			case c.subject == subject && c.assignee != actor && m.Verdict > OtherAssignee:
-				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
-			}
-		}
-	}
 	if cited != "" {
 		if t := x.byID[cited]; t != nil {
 			m.CitedExists = true
 			m.CitedSubject = t.changes[len(t.changes)-1].subject
-			consider(t)
+			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
 			}
@@ -165,12 +148,43 @@ func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) T
 		if t.id == cited {
 			continue
 		}
-		consider(t)
+		q.consider(t, &m)
 		if m.Verdict == Justified {
 			return m
 		}
 	}
 	return m
+}
+
+type matchQuery struct {
+	actor, subject, cited string
+	lo, hi                time.Time
+}
+
+// consider improves m with what ticket t says about the access.
+func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
+	for i := range t.changes {
+		c := &t.changes[i]
+		if c.at.After(q.hi) {
+			break
+		}
+		end := maxTime
+		if i+1 < len(t.changes) {
+			end = t.changes[i+1].at
+		}
+		if !c.status.Working() || end.Before(q.lo) {
+			continue
+		}
+		switch {
+		case c.assignee == q.actor && c.subject == q.subject:
+			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
+			return
+		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
+		case c.subject == q.subject && c.assignee != q.actor && m.Verdict > OtherAssignee:
+			m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+		}
+	}
 }
 
 var maxTime = time.Unix(1<<62, 0)
