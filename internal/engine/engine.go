@@ -202,7 +202,8 @@ func (e *Engine) Event(ev *event.Event) {
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
-		e.pending.push(pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev,
+		due := ev.Time.Add(e.cfg.Tickets.Grace)
+		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
 			person: person, subject: subject, context: e.context})
 	}
 }
@@ -261,8 +262,11 @@ func (e *Engine) fill(ev *event.Event, m *TicketMatch) {
 
 type pending struct {
 	due time.Time
-	seq uint64
-	ev  *event.Event
+	// dueSec and dueNsec are due's instant, so the heap compares integers.
+	dueSec  int64
+	dueNsec int32
+	seq     uint64
+	ev      *event.Event
 	// The context looked up on arrival, valid while context is unchanged.
 	person  *event.Person
 	subject *event.Subject
@@ -275,8 +279,11 @@ type pending struct {
 type pendingQueue []pending
 
 func (a *pending) less(b *pending) bool {
-	if !a.due.Equal(b.due) {
-		return a.due.Before(b.due)
+	if a.dueSec != b.dueSec {
+		return a.dueSec < b.dueSec
+	}
+	if a.dueNsec != b.dueNsec {
+		return a.dueNsec < b.dueNsec
 	}
 	return a.seq < b.seq
 }
