@@ -71,12 +71,32 @@ type ticket struct {
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
 	byID      map[string]*ticket
-	bySubject map[string][]*ticket
+	bySubject map[string]*customer
+}
+
+// customer is one customer's entry: its tickets, in the order first seen,
+// and, for the engine, its record. Keeping both behind one lookup lets an
+// access find the customer once, on arrival, and reuse the entry when it
+// settles (its tickets and record may have changed in between; the entry
+// is updated in place).
+type customer struct {
+	tickets []*ticket
+	record  *event.Subject
 }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string][]*ticket{}}
+	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}}
+}
+
+// customer returns the entry of subject, creating it.
+func (x *Tickets) customer(subject string) *customer {
+	c := x.bySubject[subject]
+	if c == nil {
+		c = &customer{}
+		x.bySubject[subject] = c
+	}
+	return c
 }
 
 // Len returns the number of tickets known.
@@ -105,7 +125,8 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		t.changes[i] = st
 	}
 	if st.subject != "" && !t.indexed(st.subject) {
-		x.bySubject[st.subject] = append(x.bySubject[st.subject], t)
+		c := x.customer(st.subject)
+		c.tickets = append(c.tickets, t)
 		t.subjects = append(t.subjects, st.subject)
 	}
 }
@@ -132,6 +153,11 @@ type Windows struct {
 // Match answers: is there a ticket about subject, assigned to actor, being
 // worked on around at? cited is the ticket the event named, if any.
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
+	return x.match(x.bySubject[subject], actor, subject, cited, at, w)
+}
+
+// match is Match given subject's entry (nil if it has none).
+func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
 	q := matchQuery{actor: actor, subject: subject, cited: cited, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace)}
 	m := TicketMatch{Verdict: NoTicket}
 	if cited != "" {
@@ -144,7 +170,10 @@ func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) T
 			}
 		}
 	}
-	for _, t := range x.bySubject[subject] {
+	if c == nil {
+		return m
+	}
+	for _, t := range c.tickets {
 		if t.id == cited {
 			continue
 		}
