@@ -55,7 +55,7 @@ custos eval --baseline seed-${seeds[0]} ... # the naive comparison engine
   customers, 5 honeytokens, about 700,000 events and 570,000 ticket changes per
   seed, every benign trap on (new hires, clean contract ends, overtime, weekend
   rotations, sick days, leave, a market-panic day, VPN and travel logins,
-  ticket typos, QA sampling, team-lead escalations, fraud investigators, and
+  ticket typos, hot desking, QA sampling, team-lead escalations, fraud investigators, and
   unexplained lookups averaging 1.5 per agent-day), and 20 insiders per seed:
   two of each scenario (one pair for collusion). See docs/simulate.md.
 - **Seeds**: ${seeds[*]}, pooled. Seeds 1 to 10 are for tuning; the figures here
@@ -76,11 +76,16 @@ custos eval --baseline seed-${seeds[0]} ... # the naive comparison engine
 - **false cases per 1,000 agents per week**: cases opened on actors who are
   not insiders, or on an insider before its scenario started, per 1,000
   rostered agents per week.
+- **on target**: of the detected, those whose detecting case holds an alert
+  (dated after the start) naming one of the customers the scenario touched.
+  A noisy engine "detects" insiders with cases opened for something else;
+  this column shows how many detections are really about the scenario.
 - **time to detect (TTD)**: first case line at or after the start, minus the
   start (the scenario's first malicious event). An insider who already had a
   (false) case is detected when that case is next raised.
 - **alerts and cases per analyst-day**: alerts, and cases opened, per
-  simulated day: the load on whoever triages them.
+  simulated day: the load on whoever triages them. A case stays open and
+  grows, so an actor counts one case however long the noise goes on.
 - **caught by**: the rules of the alerts dated after the start in the case line
   that detected each insider.
 - The last lines say which benign traps the false cases fell into (out of how

@@ -40,6 +40,10 @@ type Config struct {
 	// specific first; the first with MinPeers active members is used.
 	// Attributes: vendor, team, role, site, country, manager.
 	PeerGroups [][]string `yaml:"peer_groups"`
+	// ColdStartFactor raises the significance for an actor judged by its
+	// peers alone (no history of its own, and no usual day of its group
+	// known yet).
+	ColdStartFactor float64 `yaml:"cold_start_factor"`
 	// HighValueUSD and HighValueTiers say which customers are high-value.
 	HighValueUSD   float64  `yaml:"high_value_usd"`
 	HighValueTiers []string `yaml:"high_value_tiers"`
@@ -69,10 +73,11 @@ type FeatureConfig struct {
 func Defaults() Config {
 	return Config{
 		Enabled:           true,
-		Significance:      4,
-		MinHistory:        5,
+		Significance:      5,
+		MinHistory:        3,
 		MinPeers:          4,
-		PeerGroups:        [][]string{{"vendor", "team", "role"}, {"team", "role"}, {"role"}},
+		PeerGroups:        [][]string{{"vendor", "team", "role"}, {"team", "role"}},
+		ColdStartFactor:   2,
 		HighValueUSD:      100000,
 		HighValueTiers:    []string{"vip"},
 		IdentityResources: []string{"kyc_document", "identity", "id_document"},
@@ -92,6 +97,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("baseline.significance must be positive, got %v", c.Significance)
 	case c.MinHistory < 1 || c.MinHistory > historyDays:
 		return fmt.Errorf("baseline.min_history must be between 1 and %d days, got %d", historyDays, c.MinHistory)
+	case c.ColdStartFactor < 1:
+		return fmt.Errorf("baseline.cold_start_factor must be at least 1, got %v", c.ColdStartFactor)
 	case c.MinPeers < 2:
 		return fmt.Errorf("baseline.min_peers must be at least 2, got %d", c.MinPeers)
 	case c.HighValueUSD < 0:
@@ -152,7 +159,11 @@ type Detector struct {
 	active []*actor // active today, in order of first activity
 	groups []map[string]*group
 	all    *group // everyone active today, for the population factor
-	free   []*window
+	// usual is each peer group's norm of each day feature on the last day
+	// it closed with enough members: an actor with no history of its own
+	// is held to it as well as to today's peers.
+	usual map[string][]norm
+	free  []*window
 
 	hour  int64 // the open hour, hours since the Unix epoch; -1 before any event
 	dirty bool  // an event arrived since the last checkpoint
@@ -171,7 +182,7 @@ type Stats struct {
 
 // New returns a detector; cfg must be valid.
 func New(cfg Config, people People) *Detector {
-	d := &Detector{cfg: cfg, people: people, actors: map[string]*actor{}, hour: -1,
+	d := &Detector{cfg: cfg, people: people, actors: map[string]*actor{}, hour: -1, usual: map[string][]norm{},
 		idRes: set(cfg.IdentityResources), idFld: set(cfg.IdentityFields), tiers: set(cfg.HighValueTiers)}
 	all := Features()
 	idx := map[string]int{}
@@ -465,6 +476,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 		g := d.groups[lvl][key]
 		if g == nil {
 			g = d.newGroup(label, strings.Join(attrs, ","))
+			g.key = fmt.Sprint(lvl) + "\x00" + key
 			d.groups[lvl][key] = g
 		}
 		g.members = append(g.members, a)

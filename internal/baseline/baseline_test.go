@@ -74,6 +74,7 @@ var team = []string{"a1", "a2", "a3", "a4", "a5"}
 func teamHarness(t *testing.T) *harness {
 	cfg := Defaults()
 	cfg.MinHistory = 3
+	cfg.Significance = 4 // the hand-computed figures below assume it
 	h := newHarness(t, cfg)
 	for _, id := range team {
 		h.people[id] = &event.Person{ID: id, Vendor: "bpo-a", Team: "payments", Role: "agent"}
@@ -158,6 +159,11 @@ func TestNewHireJudgedByPeers(t *testing.T) {
 	}
 	if _, ok := got[0].Details["own"]; ok || got[0].Details["partial"] != false {
 		t.Errorf("details %v: want no own history and a closed day", got[0].Details)
+	}
+	// Its group's usual day (2, from the days before) stands in for the
+	// history it does not have.
+	if u, ok := got[0].Details["peers_usual"].(map[string]any); !ok || u["median"] != 2.0 {
+		t.Errorf("details %v: want the peers' usual day (median 2)", got[0].Details)
 	}
 	if !strings.HasPrefix(got[0].Summary, "Viewed 15 customers with no ticket on 2026-03-05, 7.5× the norm") {
 		t.Errorf("summary %q", got[0].Summary)

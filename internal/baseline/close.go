@@ -14,6 +14,7 @@ import (
 // group is a peer group's members active today, with the norm of each
 // feature cached for the current checkpoint.
 type group struct {
+	key       string
 	label, by string
 	members   []*actor
 	norms     []norm
@@ -120,6 +121,22 @@ func learned(x, capv float64) float64 {
 }
 
 func (d *Detector) closeDay() {
+	// Remember each group's usual day (the order of this loop writes
+	// nothing out).
+	for _, lvl := range d.groups {
+		for _, g := range lvl {
+			u := d.usual[g.key]
+			for i := range d.nDay {
+				if nm := d.groupNorm(g, i, true); nm.n >= d.cfg.MinPeers {
+					if u == nil {
+						u = make([]norm, d.nDay)
+						d.usual[g.key] = u
+					}
+					u[i] = nm
+				}
+			}
+		}
+	}
 	for _, a := range d.active {
 		d.release(a)
 	}
@@ -264,19 +281,39 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 		own.med *= factor
 		own.mad *= factor
 	}
-	if !own.ok && !peer.ok {
+	// No history of its own: the group's usual day stands in for it, and
+	// without that the peers alone must see a stronger anomaly.
+	sig := f.sig
+	var usual judgement
+	if !own.ok && f.Period == Day {
+		for _, pg := range w.groups {
+			if u := d.usual[pg.key]; u != nil && u[i].n >= d.cfg.MinPeers {
+				usual.norm, usual.ok = u[i], true
+				usual.med *= factor
+				usual.mad *= factor
+				if g == nil {
+					g = pg
+				}
+				break
+			}
+		}
+		if !usual.ok {
+			sig *= d.cfg.ColdStartFactor
+		}
+	}
+	if !own.ok && !peer.ok && !usual.ok {
 		return
 	}
 	z, excess, capv := math.Inf(1), math.Inf(1), math.Inf(-1)
-	for _, j := range []*judgement{&own, &peer} {
+	for _, j := range []*judgement{&own, &peer, &usual} {
 		if !j.ok {
 			continue
 		}
 		j.score = j.norm.score(x, f.MinScale, f.Count)
-		j.cap = j.norm.threshold(f.sig, f.MinScale, f.Count)
+		j.cap = j.norm.threshold(sig, f.MinScale, f.Count)
 		z, excess, capv = min(z, j.score), min(excess, x-j.med), max(capv, j.cap)
 	}
-	if z < f.sig || excess < f.MinExcess {
+	if z < sig || excess < f.MinExcess {
 		return
 	}
 	w.capv[i] = capv
@@ -286,10 +323,10 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	}
 	w.fired[i] = z
 	d.stats.Alert++
-	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, g))
+	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, usual, g))
 }
 
-func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgement, seasonal string, factor float64, peer judgement, g *group) engine.Alert {
+func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgement, seasonal string, factor float64, peer, usual judgement, g *group) engine.Alert {
 	f, w := &d.feats[i], a.w
 	H := d.hour
 	var from, to time.Time
@@ -328,6 +365,14 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 		cmp = append(cmp, compare(f, x, own.med, "its own usual"))
 		if !peer.ok {
 			ratioTo = own.med
+		}
+	}
+	if usual.ok {
+		det["peers_usual"] = map[string]any{"group": g.label, "median": round(usual.med), "mad": round(usual.mad),
+			"score": round(usual.score), "population_factor": round(factor)}
+		cmp = append(cmp, compare(f, x, usual.med, "a usual day of "+g.label))
+		if !peer.ok {
+			ratioTo = usual.med
 		}
 	}
 	det["norm"] = round(ratioTo)

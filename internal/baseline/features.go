@@ -120,7 +120,7 @@ func Features() []Feature {
 			Says: func(v float64, c *Config) string {
 				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), detect.Money(c.HighValueUSD))
 			}},
-		{Name: "others_tickets_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 0.75,
+		{Name: "others_tickets_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewOthersTicket), 0 },
 			Says: func(v float64, _ *Config) string {
 				return fmt.Sprintf("Viewed %s customers whose tickets are assigned to someone else", num(v))
@@ -175,7 +175,7 @@ func Features() []Feature {
 		{Name: "new_ips", Period: Day, Count: true, MinScale: 1, MinExcess: 2, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewIP), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Connected from %s new IP addresses", num(v)) }},
-		{Name: "new_devices", Period: Day, Count: true, MinScale: 0.25, MinExcess: 1, Weight: 0.25,
+		{Name: "new_devices", Period: Day, Count: true, MinScale: 0.25, MinExcess: 2, Weight: 0.25,
 			Add:  func(x *Access) (float64, float64) { return b2f(x.NewDevice), 0 },
 			Says: func(v float64, _ *Config) string { return fmt.Sprintf("Used %s new devices", num(v)) }},
 		{Name: "new_countries", Period: Day, Count: true, MinScale: 0.25, MinExcess: 1, Weight: 0.5,

@@ -92,7 +92,7 @@ func newRoot(e *env) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "YAML configuration file (defaults apply without one)")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "", "log level: debug, info, warn, error")
-	root.AddCommand(newReplay(e), newServe(e), newSinks(e), newRules(e), newRoster(e))
+	root.AddCommand(newReplay(e), newServe(e), newSinks(e), newRules(e), newRoster(e), newExposure(e), newAttribute(e), newCanary(e))
 	root.AddCommand(newSimulate(e), newEval(e))
 	root.AddCommand(newUsers(e), newDemo(e))
 	root.AddCommand(newBench(e))

@@ -18,6 +18,7 @@ import (
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/store"
@@ -26,14 +27,24 @@ import (
 // withConsole builds the API server of opts over an open store, with the
 // investigator console at /. The console's audit reaches the engine through
 // the server, which is created after the console (it serves the console's
-// handler); srv is read only when the first audit event is emitted.
-func withConsole(ctx context.Context, cfg config.Config, pack *rules.Pack, st *store.Store, opts server.Options, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*server.Server, error) {
+// handler); srv is read only when the first audit event is emitted. The
+// case page offers od's actions on request, if there are any.
+func withConsole(ctx context.Context, cfg config.Config, pack *rules.Pack, st *store.Store, opts server.Options, od *respond.OnDemand, log *slog.Logger, banner string, dataNow func(context.Context) time.Time) (*server.Server, error) {
 	var srv *server.Server
+	var responder console.Responder
+	if len(od.Actions()) > 0 {
+		responder = console.RespondOver{D: od}
+	}
 	con, err := console.New(ctx, console.Options{
 		Config: cfg.Console,
 		Source: console.StoreSource{S: st},
 		State:  console.StoreState{S: st},
 		Rules:  console.PackRules{Pack: pack},
+		// The same breach code, windows and no-ticket rules as the API's
+		// /v1/exposure and /v1/attribution and the CLI.
+		Breach:    console.BreachOver{Src: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack)},
+		Journal:   st,
+		Responder: responder,
 		Access: console.AccessFunc(func(ctx context.Context, evs []event.Event) error {
 			if srv == nil {
 				return errors.New("the server is not running")

@@ -17,6 +17,7 @@ import (
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/replay"
+	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/server"
 	"github.com/custos-io/custos/internal/sim"
 	"github.com/custos-io/custos/internal/store"
@@ -118,16 +119,26 @@ which is kept. Stop it with Ctrl-C.`,
 				}
 			}
 
+			// Configured response actions (respond.actions) are offered on
+			// the case page, on request only: the demo runs no dispatcher,
+			// so no when: trigger fires on the simulated cases.
+			roster := &serveRoster{st: st}
+			_, od, err := cfg.Respond.BuildAll(respond.Deps{Journal: st, Roster: roster, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer od.Close()
 			srv, err := withConsole(ctx, cfg, pack, st, server.Options{
 				Token:           rand.Text(),
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
 				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
 				Logger:          log,
-			}, log, "Demo data", nil)
+			}, od, log, "Demo data", nil)
 			if err != nil {
 				return err
 			}
+			roster.srv = srv
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return fmt.Errorf("--addr: %w", err)

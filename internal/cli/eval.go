@@ -15,7 +15,7 @@ import (
 
 func newEval(e *env) *cobra.Command {
 	var (
-		findings                  string
+		findings, rulesDir        string
 		asJSON, markdown, naive   bool
 		viewsPerHour, alertsToday int
 	)
@@ -30,6 +30,7 @@ after their scenario's start), precision at actor level, false cases per 1,000
 agents per week, median and worst time to detect, and alerts and cases per day.
 Several DIRs (seeds) are pooled, with a line per run.
 
+--rules DIR scores a candidate rule pack in place of the configured one.
 --baseline evaluates a comparison engine of naive static rules instead (every
 unexplained access is an alert; more than N views an hour is an alert; access
 outside the contract is an alert; M alerts in a day open a case), so the value
@@ -39,8 +40,11 @@ of Custos's rules, baselines and risk can be measured against it.`,
 			if findings != "" && len(args) > 1 {
 				return errors.New("--findings goes with one DIR")
 			}
-			if findings != "" && naive {
-				return errors.New("--findings and --baseline exclude each other: the findings say which engine made them")
+			if findings != "" && (naive || rulesDir != "") {
+				return errors.New("--findings excludes --baseline and --rules: the findings say which engine made them")
+			}
+			if naive && rulesDir != "" {
+				return errors.New("--baseline and --rules exclude each other: the baseline has its own rules")
 			}
 			if asJSON && markdown {
 				return errors.New("--json and --markdown exclude each other")
@@ -49,6 +53,9 @@ of Custos's rules, baselines and risk can be measured against it.`,
 			if err != nil {
 				return err
 			}
+			if rulesDir != "" {
+				cfg.Rules.Dir = rulesDir
+			}
 			log := e.logger(cfg)
 			base.ViewsPerHour, base.AlertsPerCase = viewsPerHour, alertsToday
 			name := "custos"
@@ -56,6 +63,8 @@ of Custos's rules, baselines and risk can be measured against it.`,
 				name = fmt.Sprintf("baseline (naive static rules: %d views/hour, %d alerts/day open a case)", base.ViewsPerHour, base.AlertsPerCase)
 			} else if findings != "" {
 				name = "findings from " + findings
+			} else if rulesDir != "" {
+				name = "custos with the rule pack in " + rulesDir
 			}
 			windows := engine.Windows{Grace: cfg.Tickets.Grace, AfterClose: cfg.Tickets.AfterClose}
 			pack, err := cfg.Pack()
@@ -104,6 +113,7 @@ of Custos's rules, baselines and risk can be measured against it.`,
 	f.BoolVar(&asJSON, "json", false, "write the report as JSON")
 	f.BoolVar(&markdown, "markdown", false, "write the report as markdown tables")
 	f.BoolVar(&naive, "baseline", false, "evaluate the comparison engine of naive static rules")
+	f.StringVar(&rulesDir, "rules", "", "evaluate the rule pack in DIR instead of the configured one")
 	f.IntVar(&viewsPerHour, "baseline-views-per-hour", base.ViewsPerHour, "baseline: views in one hour above which an alert fires")
 	f.IntVar(&alertsToday, "baseline-alerts-per-case", base.AlertsPerCase, "baseline: alerts in one day that open a case")
 	return cmd

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/console"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
@@ -69,6 +70,7 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				Collectors:      rm.Collectors(),
 				MetricsAuth:     cfg.Serve.MetricsAuth,
 				Logger:          log,
+				Routes:          (&breach.API{Source: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack), Logger: log}).Routes(),
 			}
 			// The suspend action writes the roster through the server (store
 			// and engine), which exists only once the dispatcher is built.
@@ -78,7 +80,9 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				st.Close()
 				return err
 			}
-			actions, err := cfg.Respond.Build(respond.Deps{Journal: st, Roster: roster, Logger: log, Metrics: rm})
+			// The same actions run on the dispatcher (their when: triggers)
+			// and on request from the console's case page.
+			actions, od, err := cfg.Respond.BuildAll(respond.Deps{Journal: st, Roster: roster, Logger: log, Metrics: rm})
 			if err != nil {
 				closeSinks(sinks)
 				st.Close()
@@ -101,7 +105,7 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				opts.LifecycleInterval = lc.Interval
 				log.Info("contract lifecycle check", "interval", lc.Interval, "deprovision", lc.Deprovision)
 			}
-			srv, err := withConsole(ctx, cfg, pack, st, opts, log, "", nil)
+			srv, err := withConsole(ctx, cfg, pack, st, opts, od, log, "", nil)
 			if err != nil {
 				st.Close()
 				return err

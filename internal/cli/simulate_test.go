@@ -113,8 +113,10 @@ func TestSimulateAndEvalErrors(t *testing.T) {
 		{[]string{"simulate", "--params", bad, "x"}, "coffee"},
 		{[]string{"simulate"}, "accepts 1 arg"},
 		{[]string{"eval", "--findings", "f", "a", "b"}, "--findings goes with one DIR"},
-		{[]string{"eval", "--findings", "f", "--baseline", "a"}, "exclude each other"},
+		{[]string{"eval", "--findings", "f", "--baseline", "a"}, "--findings excludes"},
+		{[]string{"eval", "--baseline", "--rules", "r", "a"}, "exclude each other"},
 		{[]string{"eval", t.TempDir()}, "reading labels"},
+		{[]string{"eval", "--rules", t.TempDir(), "../eval/testdata/tiny"}, "loading rules"},
 	} {
 		_, errOut, code := runCLI(t, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) {

@@ -320,7 +320,7 @@ func (c *Console) accessTables(ctx context.Context, actor string, evs []event.Ev
 			sessions[dev][e.Actor.Session] = true
 			d.Sessions++
 		}
-		d.First, d.Last = minTime(d.First, e.Time), maxTime(d.Last, e.Time)
+		widen(&d.First, &d.Last, e.Time)
 
 		if e.Subject == "" || !e.Action.TouchesSubject() {
 			continue
@@ -331,7 +331,9 @@ func (c *Console) accessTables(ctx context.Context, actor string, evs []event.Ev
 			byCust[e.Subject] = cr
 		}
 		cr.Accesses++
-		cr.Last = maxTime(cr.Last, e.Time)
+		if e.Time.After(cr.Last) {
+			cr.Last = e.Time
+		}
 		cr.Fields = addAll(cr.Fields, e.Fields...)
 		m := idx.Match(actor, e.Subject, e.Ticket, e.Time, c.windows)
 		if m.Verdict == engine.Justified {
@@ -375,18 +377,24 @@ func verdictOf(s string) engine.Verdict {
 	return engine.Justified
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// addAll adds ys to the set xs, keeping first-seen order.
+func addAll(xs []string, ys ...string) []string {
+	for _, y := range ys {
+		if !slices.Contains(xs, y) {
+			xs = append(xs, y)
+		}
 	}
-	return a
+	return xs
 }
 
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// widen stretches [first, last] to include t.
+func widen(first, last *time.Time, t time.Time) {
+	if t.Before(*first) {
+		*first = t
 	}
-	return a
+	if t.After(*last) {
+		*last = t
+	}
 }
 
 // customerPage shows one customer: the record, and who touched it.
@@ -425,7 +433,7 @@ func (c *Console) customerPage(w http.ResponseWriter, r *http.Request) {
 			order = append(order, e.Actor.ID)
 		}
 		wr.Events++
-		wr.First, wr.Last = minTime(wr.First, e.Time), maxTime(wr.Last, e.Time)
+		widen(&wr.First, &wr.Last, e.Time)
 	}
 	whos := make([]*who, len(order))
 	for i, a := range order {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/custos-io/custos/internal/breach"
 )
 
 // maxShown bounds the rows a breach page shows; the CSV has them all.
@@ -31,52 +33,49 @@ func (f exposureForm) Query() string {
 }
 
 // parseExposure reads the form into a query. It returns a zero query and
-// no error when nothing was asked yet.
-func (c *Console) parseExposure(ctx context.Context, r *http.Request) (exposureForm, ExposureQuery, string, error) {
+// no error when nothing was asked yet. A vendor supervisor may only ask
+// about its own vendor's agents.
+func (c *Console) parseExposure(ctx context.Context, r *http.Request) (exposureForm, breach.ExposureQuery, string, error) {
 	q := r.URL.Query()
 	f := exposureForm{Agent: strings.TrimSpace(q.Get("agent")), Vendor: q.Get("vendor"), From: q.Get("from"), Until: q.Get("until")}
-	var eq ExposureQuery
+	var eq breach.ExposureQuery
 	if f.Agent == "" && f.Vendor == "" {
 		return f, eq, "", nil
 	}
 	var err error
-	if eq.From, err = parseDay(f.From); err != nil {
-		return f, eq, "from: " + err.Error(), nil
+	if eq.Window, err = breach.ParseWindow(f.From, f.Until); err != nil {
+		return f, eq, err.Error(), nil
 	}
-	if eq.Until, err = parseDay(f.Until); err != nil {
-		return f, eq, "until: " + err.Error(), nil
-	}
-	if len(f.Until) == len(time.DateOnly) {
-		eq.Until = eq.Until.Add(24 * time.Hour) // a date includes its whole day
-	}
-	if !eq.From.IsZero() && !eq.Until.IsZero() && !eq.Until.After(eq.From) {
-		return f, eq, "until must be after from.", nil
-	}
+	ri := info(r)
 	switch {
 	case f.Agent != "":
 		id, ok, err := c.resolveActor(ctx, f.Agent)
 		if err != nil {
 			return f, eq, "", err
 		}
-		if !ok {
+		if !ok || !ri.maysee(id) {
 			return f, eq, fmt.Sprintf("No agent has the pseudonym %q (agents are named by pseudonym, e.g. ag-k3v9…).", f.Agent), nil
 		}
-		eq.Actors = []string{id}
+		eq.Scope.Actor = id
+	case f.Vendor == "-":
+		eq.Scope.InHouse = true
 	default:
-		people, err := c.src.People(ctx)
-		if err != nil {
-			return f, eq, "", err
-		}
-		vendor := f.Vendor
-		if vendor == "-" {
-			vendor = ""
-		}
-		eq.Actors = vendorActors(people, vendor)
-		if len(eq.Actors) == 0 {
-			return f, eq, fmt.Sprintf("No agent on the roster works for %q.", f.Vendor), nil
-		}
+		eq.Scope.Vendor = f.Vendor
+	}
+	if ri.user.Vendor != "" && f.Agent == "" && f.Vendor != ri.user.Vendor {
+		return f, eq, "You can only ask about your own vendor's agents.", nil
 	}
 	return f, eq, "", nil
+}
+
+// runExposure runs q, turning a question the data cannot answer (a vendor
+// with no one on the roster) into a message.
+func (c *Console) runExposure(ctx context.Context, q breach.ExposureQuery) (*breach.Exposure, string, error) {
+	x, err := c.breach.Exposure(ctx, q)
+	if breach.IsUserError(err) {
+		return nil, err.Error(), nil
+	}
+	return x, "", err
 }
 
 func (c *Console) exposurePage(w http.ResponseWriter, r *http.Request) {
@@ -101,18 +100,21 @@ func (c *Console) exposurePage(w http.ResponseWriter, r *http.Request) {
 	data["Vendors"] = sortedKeys(vendors)
 	v := c.viewer(ctx, info(r), people)
 	data["V"] = v
-	if msg == "" && len(q.Actors) > 0 {
-		rows, err := c.breach.Exposure(ctx, q)
+	if msg == "" && q.Scope != (breach.Scope{}) {
+		x, msg, err := c.runExposure(ctx, q)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		c.record(r, AuditRecord{Action: AuditSearch, Target: "exposure", Detail: f.Query(), Count: len(rows)})
-		custs, agents, fields := map[string]bool{}, map[string]bool{}, map[string]int{}
-		for _, row := range rows {
-			custs[row.Subject] = true
-			agents[row.Actor] = true
-			for _, fl := range row.Fields {
+		if msg != "" {
+			data["Error"] = msg
+			c.page(w, r, "exposure", "Exposure", data)
+			return
+		}
+		c.record(r, AuditRecord{Action: AuditSearch, Target: "exposure", Detail: f.Query(), Count: len(x.Customers)})
+		fields := map[string]int{}
+		for _, cu := range x.Customers {
+			for _, fl := range cu.Fields {
 				fields[fl]++
 			}
 		}
@@ -130,9 +132,8 @@ func (c *Console) exposurePage(w http.ResponseWriter, r *http.Request) {
 			}
 			return fcs[i].Field < fcs[j].Field
 		})
-		data["Ran"] = true
-		data["Customers"], data["Agents"], data["Fields"] = len(custs), len(agents), fcs
-		data["Total"] = len(rows)
+		rows := x.Customers
+		data["Ran"], data["X"], data["Fields"], data["Total"] = true, x, fcs, len(rows)
 		if len(rows) > maxShown {
 			rows = rows[:maxShown]
 		}
@@ -149,21 +150,28 @@ func (c *Console) exposureCSV(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if msg != "" || len(q.Actors) == 0 {
-		http.Error(w, "exposure export: "+or(msg, "give an agent or a vendor"), http.StatusBadRequest)
+	if msg == "" && q.Scope == (breach.Scope{}) {
+		msg = "give an agent or a vendor"
+	}
+	var x *breach.Exposure
+	if msg == "" {
+		if x, msg, err = c.runExposure(ctx, q); err != nil {
+			c.fail(w, r, err)
+			return
+		}
+	}
+	if msg != "" {
+		http.Error(w, "exposure export: "+msg, http.StatusBadRequest)
 		return
 	}
-	rows, err := c.breach.Exposure(ctx, q)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
+	rows := x.Customers
 	c.record(r, AuditRecord{Action: AuditExport, Target: "exposure", Detail: f.Query(), Count: len(rows)})
 	v := c.viewer(ctx, info(r), nil)
-	c.csv(w, "exposure", []string{"customer", "agent", "fields", "resources", "actions", "events", "first", "last"}, len(rows), func(i int) []string {
+	c.csv(w, "exposure", []string{"customer", "agents", "fields", "resources", "actions", "accesses", "unjustified_accesses", "identity_document", "date_of_birth", "tickets", "first", "last"}, len(rows), func(i int) []string {
 		x := rows[i]
-		return []string{x.Subject, v.Agent(x.Actor).Label, strings.Join(x.Fields, ";"), strings.Join(x.Resources, ";"),
-			strings.Join(x.Actions, ";"), strconv.Itoa(x.Events), x.First.UTC().Format(time.RFC3339), x.Last.UTC().Format(time.RFC3339)}
+		return []string{x.Customer, strings.Join(v.Labels(x.Actors), ";"), strings.Join(x.Fields, ";"), strings.Join(x.Resources, ";"),
+			strings.Join(x.Actions, ";"), strconv.Itoa(x.Accesses), strconv.Itoa(x.Unjustified), yesNo(x.IdentityDocument), yesNo(x.DateOfBirth),
+			strings.Join(x.Tickets, ";"), x.First.UTC().Format(time.RFC3339), x.Last.UTC().Format(time.RFC3339)}
 	})
 }
 
@@ -183,89 +191,134 @@ func (f attributionForm) Query() string {
 
 const maxAttributionCustomers = 10000
 
-func parseAttribution(r *http.Request) (attributionForm, AttributionQuery, string) {
+// attributionTop is how many suspects the page and its CSV rank; the CLI's
+// default is 10, an analyst scrolling a page wants more.
+const attributionTop = 100
+
+func parseAttribution(r *http.Request) (attributionForm, breach.AttributionQuery, string) {
 	q := r.URL.Query()
 	f := attributionForm{Customers: q.Get("customers"), From: q.Get("from"), Until: q.Get("until")}
-	var aq AttributionQuery
+	aq := breach.AttributionQuery{Top: attributionTop}
 	seen := map[string]bool{}
 	for _, s := range strings.FieldsFunc(f.Customers, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' }) {
 		if !seen[s] {
 			seen[s] = true
-			aq.Subjects = append(aq.Subjects, s)
+			aq.Customers = append(aq.Customers, s)
 		}
 	}
-	if len(aq.Subjects) == 0 {
+	if len(aq.Customers) == 0 {
 		return f, aq, ""
 	}
-	if len(aq.Subjects) > maxAttributionCustomers {
-		return f, aq, fmt.Sprintf("At most %d customers per query; got %d.", maxAttributionCustomers, len(aq.Subjects))
+	if len(aq.Customers) > maxAttributionCustomers {
+		return f, aq, fmt.Sprintf("At most %d customers per query; got %d.", maxAttributionCustomers, len(aq.Customers))
 	}
 	var err error
-	if aq.From, err = parseDay(f.From); err != nil {
-		return f, aq, "from: " + err.Error()
-	}
-	if aq.Until, err = parseDay(f.Until); err != nil {
-		return f, aq, "until: " + err.Error()
-	}
-	if len(f.Until) == len(time.DateOnly) {
-		aq.Until = aq.Until.Add(24 * time.Hour)
+	if aq.Window, err = breach.ParseWindow(f.From, f.Until); err != nil {
+		return f, aq, err.Error()
 	}
 	return f, aq, ""
+}
+
+// runAttribution runs q and keeps, for a vendor-scoped user, only what
+// concerns its vendor's agents.
+func (c *Console) runAttribution(r *http.Request, q breach.AttributionQuery) (*breach.Attribution, string, error) {
+	a, err := c.breach.Attribution(r.Context(), q)
+	if breach.IsUserError(err) {
+		return nil, err.Error(), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return scopeAttribution(info(r), a), "", nil
+}
+
+// scopeAttribution drops the suspects, pairs and canary readers a scoped
+// user may not see. Vendor supervisors have no breach permission today;
+// this keeps the rule if one is ever given it.
+func scopeAttribution(ri *reqInfo, a *breach.Attribution) *breach.Attribution {
+	if ri.allowed == nil {
+		return a
+	}
+	var ss []*breach.Suspect
+	for _, s := range a.Suspects {
+		if ri.maysee(s.Actor) {
+			ss = append(ss, s)
+		}
+	}
+	var ps []*breach.Pair
+	for _, p := range a.Pairs {
+		if ri.maysee(p.Actors[0]) && ri.maysee(p.Actors[1]) {
+			ps = append(ps, p)
+		}
+	}
+	cs := make([]breach.CanaryHit, len(a.Canaries))
+	for i, h := range a.Canaries {
+		h.AccessedBy, h.Members = scoped(ri, h.AccessedBy), scoped(ri, h.Members)
+		cs[i] = h
+	}
+	b := *a
+	b.Suspects, b.Pairs, b.Canaries, b.Candidates = ss, ps, cs, len(ss)
+	return &b
 }
 
 func (c *Console) attributionPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, q, msg := parseAttribution(r)
-	data := map[string]any{"Form": f, "Error": msg}
+	data := map[string]any{"Form": f}
 	v := c.viewer(ctx, info(r), nil)
 	data["V"] = v
-	if msg == "" && len(q.Subjects) > 0 {
-		rows, err := c.breach.Attribution(ctx, q)
-		if err != nil {
+	if msg == "" && len(q.Customers) > 0 {
+		var a *breach.Attribution
+		var err error
+		if a, msg, err = c.runAttribution(r, q); err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		c.record(r, AuditRecord{Action: AuditSearch, Target: "attribution", Detail: attributionDetail(f, len(q.Subjects)), Count: len(rows)})
-		all := 0
-		for _, row := range rows {
-			if row.Seen == row.Of {
-				all++
-			}
+		if msg == "" {
+			c.record(r, AuditRecord{Action: AuditSearch, Target: "attribution", Detail: attributionDetail(f, len(q.Customers)), Count: len(a.Suspects)})
+			data["Ran"], data["A"], data["Asked"] = true, a, len(q.Customers)
+			data["CSV"] = "/attribution.csv?" + f.Query()
 		}
-		data["Ran"], data["Asked"], data["SawAll"], data["Total"] = true, len(q.Subjects), all, len(rows)
-		if len(rows) > maxShown {
-			rows = rows[:maxShown]
-		}
-		data["Rows"] = rows
-		data["CSV"] = "/attribution.csv?" + f.Query()
 	}
+	data["Error"] = msg
 	c.page(w, r, "attribution", "Attribution", data)
 }
 
 func (c *Console) attributionCSV(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	f, q, msg := parseAttribution(r)
-	if msg != "" || len(q.Subjects) == 0 {
-		http.Error(w, "attribution export: "+or(msg, "give the customers"), http.StatusBadRequest)
-		return
+	if msg == "" && len(q.Customers) == 0 {
+		msg = "give the customers"
 	}
-	rows, err := c.breach.Attribution(ctx, q)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	c.record(r, AuditRecord{Action: AuditExport, Target: "attribution", Detail: attributionDetail(f, len(q.Subjects)), Count: len(rows)})
-	v := c.viewer(ctx, info(r), nil)
-	c.csv(w, "attribution", []string{"agent", "vendor", "team", "role", "customers_seen", "customers_asked", "events", "first", "last"}, len(rows), func(i int) []string {
-		x := rows[i]
-		a := v.Agent(x.Actor)
-		var vendor, team, role string
-		if a.Person != nil {
-			vendor, team, role = a.Person.Vendor, a.Person.Team, a.Person.Role
+	var a *breach.Attribution
+	if msg == "" {
+		var err error
+		if a, msg, err = c.runAttribution(r, q); err != nil {
+			c.fail(w, r, err)
+			return
 		}
-		return []string{a.Label, vendor, team, role, strconv.Itoa(x.Seen), strconv.Itoa(x.Of), strconv.Itoa(x.Events),
-			x.First.UTC().Format(time.RFC3339), x.Last.UTC().Format(time.RFC3339)}
+	}
+	if msg != "" {
+		http.Error(w, "attribution export: "+msg, http.StatusBadRequest)
+		return
+	}
+	rows := a.Suspects
+	c.record(r, AuditRecord{Action: AuditExport, Target: "attribution", Detail: attributionDetail(f, len(q.Customers)), Count: len(rows)})
+	v := c.viewer(ctx, info(r), nil)
+	c.csv(w, "attribution", []string{"rank", "agent", "vendor", "team", "role", "covered", "leaked_seen", "no_ticket", "accesses", "reach", "expected", "score", "first", "last", "reason"}, len(rows), func(i int) []string {
+		x := rows[i]
+		ag := v.Agent(x.Actor)
+		return []string{strconv.Itoa(x.Rank), ag.Label, x.Vendor, x.Team, x.Role, strconv.Itoa(x.Covered), strconv.Itoa(a.Seen), strconv.Itoa(x.NoTicket),
+			strconv.Itoa(x.Accesses), strconv.Itoa(x.Reach), strconv.FormatFloat(x.Expected, 'f', 1, 64), strconv.FormatFloat(x.Score, 'f', 1, 64),
+			x.First.UTC().Format(time.RFC3339), x.Last.UTC().Format(time.RFC3339), x.Reason}
 	})
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // csv writes rows as an attachment. Cells that a spreadsheet would run as a
@@ -305,4 +358,14 @@ func attributionDetail(f attributionForm, n int) string {
 		d += " until " + f.Until
 	}
 	return d
+}
+
+// Labels names agents as the viewer may see them (pseudonyms unless
+// revealed).
+func (v *viewer) Labels(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = v.Agent(id).Label
+	}
+	return out
 }

@@ -166,7 +166,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the download is not CSV: %v", err)
 		}
-		if len(rows) < 2 || strings.Join(rows[0], ",") != "customer,agent,fields,resources,actions,events,first,last" {
+		if len(rows) < 2 || strings.Join(rows[0], ",") != "customer,agents,fields,resources,actions,accesses,unjustified_accesses,identity_document,date_of_birth,tickets,first,last" {
 			t.Fatalf("CSV header %v, %d rows", rows[0], len(rows))
 		}
 		if got := strings.TrimSpace(shown); got == "" || got != strconv.Itoa(len(rows)-1) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 )
 
 // caseRow is one case as the queue and the case page show it.
@@ -259,7 +260,7 @@ func groupAlerts(alerts []alertRow) []ruleGroup {
 		g := &gs[i]
 		g.N++
 		g.Points += a.F.Risk
-		g.Last = maxTime(g.Last, a.F.Time)
+		widen(&g.First, &g.Last, a.F.Time)
 		if a.F.Severity.Rank() > g.Top.F.Severity.Rank() || (a.F.Severity == g.Top.F.Severity && a.F.Risk > g.Top.F.Risk) {
 			g.Top = a
 		}
@@ -494,13 +495,25 @@ func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	var journal []respond.Action
+	if c.journal != nil {
+		ids := []string{f.ID}
+		for _, a := range alerts {
+			ids = append(ids, a.F.ID)
+		}
+		if journal, err = c.journal.ActionsFor(ctx, ids); err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		sort.SliceStable(journal, func(i, j int) bool { return journal[i].Started.Before(journal[j].Started) })
+	}
 	var responses []ResponseAction
 	if c.respond != nil && ri.user.Role.Can(PermRespond) {
 		responses = c.respond.Actions()
 	}
 	c.page(w, r, "case", "Case "+shortID(f.ID), map[string]any{
 		"V": v, "Case": row, "AlertRows": alerts, "Groups": groupAlerts(alerts), "ShowAll": len(alerts) <= 12, "Evidence": evidence, "EvidenceTotal": len(evIDs),
-		"Chart": chart, "Actions": actions, "RuleTally": rules, "Assignees": users, "Responses": responses,
+		"Chart": chart, "Actions": actions, "RuleTally": rules, "Assignees": users, "Responses": responses, "ResponseLog": journal,
 		"CanWork": ri.user.Role.Can(PermWorkCases), "CanAssign": ri.user.Role.Can(PermAssignOthers),
 		"CanCustomers": ri.user.Role.Can(PermCustomers), "CanReveal": c.canReveal(ctx, ri, f.Actor.ID),
 		"CloseReasons": closeReasons, "Now": c.dataNow(ctx),
@@ -716,10 +729,15 @@ func (c *Console) caseRespond(w http.ResponseWriter, r *http.Request) {
 		for _, x := range c.respond.Actions() {
 			ok = ok || x.Name == name
 		}
-		if !ok {
+		switch {
+		case !ok:
 			return fmt.Sprintf("%q is not a configured response.", name)
+		case note == "":
+			return "A response needs a reason."
+		case len(note) > 500:
+			return "A reason may be at most 500 characters."
 		}
-		res, err := c.respond.Respond(r.Context(), ResponseRequest{Action: name, Case: f.ID, Actor: f.Actor.ID, User: info(r).user.Name, Note: note})
+		res, err := c.respond.Respond(r.Context(), ResponseRequest{Action: name, Case: f.ID, Actor: f.Actor.ID, User: info(r).user.Name, Note: note, Finding: f})
 		a.Value = name
 		if err != nil {
 			a.Note = "failed: " + err.Error()

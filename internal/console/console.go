@@ -36,12 +36,17 @@ type Options struct {
 	Config Config
 	Source Source
 	State  State
-	// Breach answers exposure and attribution; nil computes them from Source.
+	// Breach answers exposure and attribution; nil runs the breach package
+	// over Source if it can be read that way (StoreSource can), and
+	// otherwise shows the pages with an error.
 	Breach Breach
 	// Rules lists the loaded rules; nil lists only the rules seen in alerts.
 	Rules RuleCatalog
 	// Responder offers responses on the case page; nil offers none.
 	Responder Responder
+	// Journal shows the response actions run for a case and its alerts on
+	// the case page; nil shows none.
+	Journal ActionJournal
 	// Access receives the audit as access events (if Config.AuditEvents).
 	Access AccessSink
 	// Tickets are the engine's ticket windows, so the actor page judges
@@ -68,6 +73,7 @@ type Console struct {
 	breach   Breach
 	rules    RuleCatalog
 	respond  Responder
+	journal  ActionJournal
 	access   AccessSink
 	log      *slog.Logger
 	now      func() time.Time
@@ -101,11 +107,8 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	}
 	c := &Console{
 		cfg: o.Config, src: o.Source, state: o.State, breach: o.Breach, rules: o.Rules,
-		respond: o.Responder, access: o.Access, log: o.Logger, now: o.Now, dataNow: o.DataNow,
+		respond: o.Responder, journal: o.Journal, access: o.Access, log: o.Logger, now: o.Now, dataNow: o.DataNow,
 		banner: o.Banner, halfLife: o.RiskHalfLife,
-	}
-	if c.breach == nil {
-		c.breach = SourceBreach{Src: o.Source}
 	}
 	if c.rules == nil {
 		c.rules = noRules{}
@@ -122,6 +125,13 @@ func New(ctx context.Context, o Options) (*Console, error) {
 	c.windows = o.Tickets
 	if c.windows == (engine.Windows{}) {
 		c.windows = engine.Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}
+	}
+	if c.breach == nil {
+		if bs, ok := o.Source.(breachSource); ok {
+			c.breach = BreachOver{Src: bs.BreachSource(), Windows: c.windows}
+		} else {
+			c.breach = noBreach{}
+		}
 	}
 	if c.halfLife <= 0 {
 		c.halfLife = 72 * time.Hour

@@ -12,6 +12,7 @@ import (
 
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 )
 
 func TestPasswordHash(t *testing.T) {
@@ -473,8 +474,13 @@ func TestRespond(t *testing.T) {
 	h := newHarness(t, func(o *Options) { o.Responder = fr })
 	id := h.caseOf("n-rec-04")
 	_, body := h.login("ana").get("/cases/" + id)
-	if strings.Contains(body, "Suspend in the IdP") {
-		t.Error("an analyst is offered a response")
+	if !strings.Contains(body, "Suspend in the IdP") {
+		t.Error("an analyst is not offered the configured response")
+	}
+	for _, who := range []string{"pia", "vnorth"} {
+		if _, body := h.login(who).get("/cases/" + id); strings.Contains(body, "Suspend in the IdP") {
+			t.Errorf("%s is offered a response", who)
+		}
 	}
 	lee := h.login("lee")
 	_, body = lee.get("/cases/" + id)
@@ -483,6 +489,9 @@ func TestRespond(t *testing.T) {
 	}
 	if res, _ := lee.form("/cases/"+id+"/respond", "action", "wipe"); res.StatusCode != http.StatusBadRequest {
 		t.Errorf("unknown response: %d, want 400", res.StatusCode)
+	}
+	if res, _ := lee.form("/cases/"+id+"/respond", "action", "suspend"); res.StatusCode != http.StatusBadRequest || len(fr.got) != 0 {
+		t.Errorf("response without a reason: %d, %d requests; want 400 and none", res.StatusCode, len(fr.got))
 	}
 	lee.form("/cases/"+id+"/respond", "action", "suspend", "note", "contract ended")
 	if len(fr.got) != 1 || fr.got[0].Actor != "n-rec-04" || fr.got[0].User != "lee" || fr.got[0].Case != id {
@@ -557,11 +566,16 @@ func TestAttribution(t *testing.T) {
 		t.Fatalf("attribution CSV: %d", res.StatusCode)
 	}
 	rows, _ := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if len(rows) < 2 || rows[1][0] != h.c.pseudo.Of("n-pay-03") || rows[1][4] != "8" || rows[1][5] != "8" {
-		t.Fatalf("attribution: the insider does not rank first with 8 of 8: %v", rows[:min(3, len(rows))])
+	// The breach package's ranking, as `custos attribute` prints it: the
+	// insider first, covering 8 of 8 without tickets, pseudonymised.
+	if len(rows) < 2 || rows[1][1] != h.c.pseudo.Of("n-pay-03") || rows[1][5] != "8" || rows[1][6] != "8" || rows[1][7] != "8" {
+		t.Fatalf("attribution: the insider does not rank first with 8 of 8 without a ticket: %v", rows[:min(3, len(rows))])
 	}
-	if len(rows) > 2 && rows[2][4] == "8" {
+	if len(rows) > 2 && rows[2][5] == "8" {
 		t.Errorf("someone else also saw all 8: %v", rows[2])
+	}
+	if strings.Contains(body, "n-pay-03") {
+		t.Error("the attribution CSV names the agent's real id")
 	}
 }
 
@@ -660,5 +674,44 @@ func TestRoleNamesAgreeWithConfig(t *testing.T) {
 	}
 	if len(names) != len(config.ConsoleRoles) {
 		t.Errorf("console roles %v, config roles %v", names, config.ConsoleRoles)
+	}
+}
+
+// fakeJournal is the store's response_actions table in memory.
+type fakeJournal []respond.Action
+
+func (j fakeJournal) ActionsFor(_ context.Context, ids []string) ([]respond.Action, error) {
+	var out []respond.Action
+	for _, a := range j {
+		if slices.Contains(ids, a.Finding) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// The case page shows what the configured response actions did for the
+// case, from the journal, with the agent pseudonymised in target and result.
+func TestCaseShowsResponseJournal(t *testing.T) {
+	var j fakeJournal
+	h := newHarness(t, func(o *Options) { o.Journal = &j })
+	id := h.caseOf("n-pay-03")
+	at := time.Date(2026, 3, 16, 1, 2, 3, 0, time.UTC)
+	j = fakeJournal{
+		{Name: "suspend-critical", Type: respond.TypeSuspend, Finding: id, Actor: "n-pay-03", Target: "n-pay-03",
+			Status: respond.StatusSucceeded, Result: "roster entry n-pay-03 suspended (was active)", Attempts: 1, Started: at, Updated: at},
+		{Name: "soar", Type: respond.TypeWebhook, Finding: "some-other-case", Actor: "n-pay-03", Status: respond.StatusFailed, Attempts: 3},
+	}
+	_, body := h.login("ana").get("/cases/" + id)
+	for _, want := range []string{`id="response-actions"`, "suspend-critical", "succeeded", h.c.pseudo.Of("n-pay-03"), "2026-03-16 01:02"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("case page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "soar") {
+		t.Error("case page shows another finding's action")
+	}
+	if i := strings.Index(body, `id="response-actions"`); i >= 0 && strings.Contains(body[i:min(len(body), i+2000)], "n-pay-03") {
+		t.Error("the journal shows the agent's real id")
 	}
 }

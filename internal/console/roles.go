@@ -71,7 +71,7 @@ const (
 )
 
 var perms = map[Role][]Perm{
-	Analyst:          {PermViewCases, PermWorkCases, PermComment, PermCustomers, PermBreach},
+	Analyst:          {PermViewCases, PermWorkCases, PermComment, PermRespond, PermCustomers, PermBreach},
 	Lead:             {PermViewCases, PermWorkCases, PermComment, PermAssignOthers, PermRespond, PermRevealAny, PermCustomers, PermBreach},
 	PrivacyOfficer:   {PermViewCases, PermComment, PermRevealAny, PermCustomers, PermBreach, PermAudit},
 	VendorSupervisor: {PermViewCases, PermComment},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/respond"
 )
 
 // Source is what the console reads: the engine's findings, the stored
@@ -72,49 +74,12 @@ type ActorSpan struct {
 	Events      int
 }
 
-// Breach answers the two questions a breach raises. The default
-// (breachOver) computes them from a Source; the breach package's functions,
-// the ones the CLI uses, plug in here.
+// Breach answers the two questions a breach raises. BreachOver, over the
+// store, is the breach package's own code, the one the CLI and the API run;
+// the console adds the forms, pseudonyms, scoping, CSV and audit.
 type Breach interface {
-	Exposure(ctx context.Context, q ExposureQuery) ([]ExposureRow, error)
-	Attribution(ctx context.Context, q AttributionQuery) ([]AttributionRow, error)
-}
-
-// ExposureQuery asks which customers, and which of their fields, these
-// actors saw in [From, Until).
-type ExposureQuery struct {
-	Actors      []string
-	From, Until time.Time
-}
-
-// ExposureRow is one customer one actor touched.
-type ExposureRow struct {
-	Subject   string
-	Actor     string
-	Fields    []string
-	Resources []string
-	Actions   []string
-	Events    int
-	First     time.Time
-	Last      time.Time
-}
-
-// AttributionQuery asks who touched these customers in [From, Until).
-type AttributionQuery struct {
-	Subjects    []string
-	From, Until time.Time
-}
-
-// AttributionRow is one actor and how many of the leaked customers it saw.
-type AttributionRow struct {
-	Actor  string
-	Seen   int // how many of the query's customers
-	Of     int // how many customers were asked about
-	Events int
-	First  time.Time
-	Last   time.Time
-	// Missing lists the asked customers this actor did not touch.
-	Missing []string
+	Exposure(ctx context.Context, q breach.ExposureQuery) (*breach.Exposure, error)
+	Attribution(ctx context.Context, q breach.AttributionQuery) (*breach.Attribution, error)
 }
 
 // RuleInfo describes one loaded rule.
@@ -151,7 +116,16 @@ type ResponseRequest struct {
 	Case   string
 	Actor  string // the real id
 	User   string // who asked
-	Note   string
+	Note   string // why (required)
+	// Finding is the case itself, as the page showed it.
+	Finding *finding.Finding
+}
+
+// ActionJournal reads the response actions journal (respond's, the
+// store's response_actions table): what the configured actions did for
+// which finding. The case page shows it.
+type ActionJournal interface {
+	ActionsFor(ctx context.Context, findingIDs []string) ([]respond.Action, error)
 }
 
 // AccessSink receives the console's own audit as access events, so the

@@ -2,13 +2,16 @@ package console
 
 import (
 	"context"
+	"encoding/csv"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/store"
@@ -214,5 +217,55 @@ func testState(t *testing.T, s State) {
 	a2, _ := s.Secret(ctx, "k", gen)
 	if string(a1) != "k3y" || string(a2) != "k3y" || n != 1 {
 		t.Errorf("secret %q %q generated %d times", a1, a2, n)
+	}
+}
+
+// Over the store, the console's exposure is the breach package's: the CSV
+// lists exactly the customers breach.Exposures finds, with the same
+// unjustified counts, and agents pseudonymised.
+func TestStoreExposureIsBreach(t *testing.T) {
+	st := storeOf(t, org(t))
+	h := newHarness(t, func(o *Options) { o.Source = StoreSource{S: st}; o.Breach = nil })
+	if _, ok := h.c.breach.(BreachOver); !ok {
+		t.Fatalf("the store-backed console answers breach questions with %T, not the breach package", h.c.breach)
+	}
+	w, _ := breach.ParseWindow("2026-03-10", "2026-03-12")
+	x, err := breach.Exposures(context.Background(), st, breach.ExposureQuery{Scope: breach.Scope{Vendor: "bpo-north"}, Window: w}, h.c.windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := h.login("pia").get("/exposure.csv?vendor=bpo-north&from=2026-03-10&until=2026-03-12")
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows)-1 != len(x.Customers) || len(x.Customers) == 0 {
+		t.Fatalf("console CSV has %d customers, breach %d", len(rows)-1, len(x.Customers))
+	}
+	for i, c := range x.Customers {
+		r := rows[i+1]
+		if r[0] != c.Customer || r[6] != strconv.Itoa(c.Unjustified) {
+			t.Errorf("row %d: %v, breach says %s with %d unjustified", i, r[:7], c.Customer, c.Unjustified)
+		}
+		for _, a := range c.Actors {
+			if strings.Contains(r[1], a) {
+				t.Errorf("row %d names agent %s unpseudonymised: %q", i, a, r[1])
+			}
+		}
+	}
+}
+
+func TestScopeAttribution(t *testing.T) {
+	a := &breach.Attribution{
+		Suspects: []*breach.Suspect{{Actor: "n-1"}, {Actor: "s-1"}},
+		Pairs:    []*breach.Pair{{Actors: [2]string{"n-1", "s-1"}}},
+		Canaries: []breach.CanaryHit{{AccessedBy: []string{"n-1", "s-1"}}},
+	}
+	got := scopeAttribution(&reqInfo{allowed: map[string]bool{"n-1": true}}, a)
+	if len(got.Suspects) != 1 || got.Suspects[0].Actor != "n-1" || len(got.Pairs) != 0 || len(got.Canaries[0].AccessedBy) != 1 {
+		t.Errorf("a vendor-scoped answer shows another vendor's agents: %+v", got)
+	}
+	if len(a.Suspects) != 2 {
+		t.Error("scoping changed the shared answer")
 	}
 }

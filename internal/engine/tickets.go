@@ -158,7 +158,7 @@ func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) T
 
 // match is Match given subject's entry (nil if it has none).
 func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	q := matchQuery{actor: actor, subject: subject, cited: cited, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace)}
+	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace), otherRank: -1}
 	m := TicketMatch{Verdict: NoTicket}
 	if cited != "" {
 		if t := x.byID[cited]; t != nil {
@@ -187,7 +187,13 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 
 type matchQuery struct {
 	actor, subject, cited string
-	lo, hi                time.Time
+	at, lo, hi            time.Time
+	// Of several other-assignee states, name the one that says the most:
+	// assigned to someone at the access itself, then assigned to someone
+	// within the windows, then unassigned (an email ticket waits unassigned
+	// as "new" minutes before a lead hands it out). otherRank is the rank
+	// of the one named so far, -1 for none.
+	otherRank int
 }
 
 // consider improves m with what ticket t says about the access.
@@ -210,8 +216,18 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 			return
 		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
 			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-		case c.subject == q.subject && c.assignee != q.actor && m.Verdict > OtherAssignee:
-			m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+		case c.subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+			rank := 0
+			if c.assignee != "" {
+				rank = 1
+				if !c.at.After(q.at) && end.After(q.at) {
+					rank = 2
+				}
+			}
+			if rank > q.otherRank {
+				q.otherRank = rank
+				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+			}
 		}
 	}
 }

@@ -30,6 +30,9 @@ func TestTicketMatch(t *testing.T) {
 		// A ticket assigned after being reassigned away from ana.
 		change(0, "T-4", "c-4", "ana", event.TicketOpen),
 		change(30, "T-4", "c-4", "bob", event.TicketOpen),
+		// An email ticket waits unassigned, then a lead hands it to bob.
+		change(0, "T-6", "c-6", "", event.TicketNew),
+		change(4, "T-6", "c-6", "bob", event.TicketOpen),
 		// Changes may arrive out of order; the history is kept sorted.
 		change(200, "T-5", "c-5", "ana", event.TicketSolved),
 		change(100, "T-5", "c-5", "ana", event.TicketOpen),
@@ -56,6 +59,8 @@ func TestTicketMatch(t *testing.T) {
 		{"out-of-order changes", "ana", "c-5", "", 150, Justified, "T-5", ""},
 		{"out-of-order changes, after", "ana", "c-5", "", 240, NoTicket, "", ""},
 		{"unknown customer", "ana", "c-404", "", 5, NoTicket, "", ""},
+		{"names the assignee, not the unassigned state before", "ana", "c-6", "", 5, OtherAssignee, "T-6", "bob"},
+		{"before assignment names who gets it", "ana", "c-6", "", 2, OtherAssignee, "T-6", "bob"},
 		{"unknown cited ticket", "ana", "c-404", "T-404", 5, NoTicket, "", ""},
 	}
 	for _, tt := range tests {

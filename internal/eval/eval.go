@@ -15,12 +15,14 @@ import (
 
 // Finding is what the evaluation needs of a finding (FORMATS.md section 6).
 type Finding struct {
-	Kind   string    `json:"kind"`
-	ID     string    `json:"id"`
-	Time   time.Time `json:"time"`
-	Actor  string    `json:"actor"`
-	Rule   string    `json:"rule,omitempty"`
-	Alerts []string  `json:"alerts,omitempty"`
+	Kind  string    `json:"kind"`
+	ID    string    `json:"id"`
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"`
+	Rule  string    `json:"rule,omitempty"`
+	// Subjects are an alert's customers; Alerts a case's alert ids.
+	Subjects []string `json:"subjects,omitempty"`
+	Alerts   []string `json:"alerts,omitempty"`
 }
 
 // Person is what the evaluation needs of a roster entry.
@@ -44,6 +46,10 @@ type Metrics struct {
 	// Recall is Detected / Insiders: insiders with a case at or after their
 	// scenario's start.
 	Recall float64 `json:"recall"`
+	// OnTarget counts the detections whose case holds an alert, dated at or
+	// after the start, naming one of the scenario's target customers: the
+	// case is about the scenario, not a noise case that happened to grow.
+	OnTarget int `json:"detected_on_target"`
 	// ActorsWithCases counts actors with any case; TrueActors those of them
 	// that are detected insiders. Precision is TrueActors / ActorsWithCases.
 	ActorsWithCases int     `json:"actors_with_cases"`
@@ -76,6 +82,7 @@ type ScenarioResult struct {
 	Insiders  int     `json:"insiders"`
 	Detected  int     `json:"detected"`
 	Recall    float64 `json:"recall"`
+	OnTarget  int     `json:"detected_on_target"`
 	MedianTTD float64 `json:"median_ttd_seconds"`
 	WorstTTD  float64 `json:"worst_ttd_seconds"`
 	// CaughtBy counts the rules of the alerts, dated at or after the start,
@@ -104,6 +111,7 @@ type InsiderResult struct {
 	// DetectedAt is the first case line on the actor at or after Start.
 	DetectedAt *time.Time `json:"detected_at,omitempty"`
 	TTD        float64    `json:"ttd_seconds,omitempty"`
+	OnTarget   bool       `json:"on_target,omitempty"`
 	// PriorCase: the actor already had a case before the scenario started.
 	PriorCase bool `json:"prior_case,omitempty"`
 }
@@ -179,6 +187,7 @@ func evaluateRun(in Input, rep *Report, byScenario map[string]*ScenarioResult, c
 
 	alertRule := map[string]string{}
 	alertTime := map[string]time.Time{}
+	alertSubjects := map[string][]string{}
 	cases := map[string]*caseInfo{}
 	var caseOrder []*caseInfo
 	byActor := map[string][]*caseInfo{}
@@ -188,6 +197,9 @@ func evaluateRun(in Input, rep *Report, byScenario map[string]*ScenarioResult, c
 			m.Alerts++
 			alertRule[f.ID] = f.Rule
 			alertTime[f.ID] = f.Time
+			if len(f.Subjects) > 0 {
+				alertSubjects[f.ID] = f.Subjects
+			}
 		case "case":
 			c := cases[f.ID]
 			if c == nil {
@@ -247,7 +259,14 @@ func evaluateRun(in Input, rep *Report, byScenario map[string]*ScenarioResult, c
 			for _, id := range hit.Alerts {
 				if t, ok := alertTime[id]; ok && !t.Before(ins.Start) {
 					caughtBy[ins.Scenario][alertRule[id]]++
+					for _, c := range alertSubjects[id] {
+						res.OnTarget = res.OnTarget || slices.Contains(ins.Targets, c)
+					}
 				}
+			}
+			if res.OnTarget {
+				m.OnTarget++
+				s.OnTarget++
 			}
 		} else {
 			s.Missed = append(s.Missed, in.Name+":"+ins.Actor)
@@ -323,6 +342,7 @@ func evaluateRun(in Input, rep *Report, byScenario map[string]*ScenarioResult, c
 func (m *Metrics) add(o *Metrics) {
 	m.Insiders += o.Insiders
 	m.Detected += o.Detected
+	m.OnTarget += o.OnTarget
 	m.ActorsWithCases += o.ActorsWithCases
 	m.TrueActors += o.TrueActors
 	m.FalseCases += o.FalseCases

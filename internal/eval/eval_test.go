@@ -37,10 +37,12 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
 
 // The tiny case, worked by hand (testdata/tiny):
 //   - a-1 (bribed, start 03-03 10:00) gets case-1 at 11:00: detected, TTD 1 h,
-//     caught by two no_ticket alerts.
+//     caught by two no_ticket alerts, which name customers outside its targets
+//     (c-7, c-8): detected, but not on target.
 //   - a-2 (honeytoken, start 03-04 12:00) had case-2 since 03-02 09:00 (a false
 //     case: opened before the start); it is raised at 12:05: detected, TTD
-//     5 min, caught by honeytoken_access (al-3 predates the start).
+//     5 min, caught by honeytoken_access (al-3 predates the start), which
+//     names the decoy c-9, a target: on target.
 //   - a-3 (collusion) has no case: missed.
 //   - a-5 (travel) gets case-3: a false case. a-4 has an alert, no case.
 //
@@ -56,6 +58,7 @@ func TestTinyByHand(t *testing.T) {
 	}{
 		{"insiders", float64(o.Insiders), 3},
 		{"detected", float64(o.Detected), 2},
+		{"detected on target", float64(o.OnTarget), 1},
 		{"recall", o.Recall, 2.0 / 3},
 		{"actors with cases", float64(o.ActorsWithCases), 3},
 		{"true actors", float64(o.TrueActors), 2},

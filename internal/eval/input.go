@@ -24,8 +24,9 @@ type wireFinding struct {
 	Actor *struct {
 		ID string `json:"id"`
 	} `json:"actor"`
-	Rule   string   `json:"rule"`
-	Alerts []string `json:"alerts"`
+	Rule     string   `json:"rule"`
+	Subjects []string `json:"subjects"`
+	Alerts   []string `json:"alerts"`
 }
 
 // decodeFinding decodes one findings line, keeping what the evaluation needs.
@@ -51,7 +52,7 @@ func decodeFinding(line []byte) (Finding, error) {
 	if err != nil {
 		return f, err
 	}
-	return Finding{Kind: *w.Kind, ID: *w.ID, Time: t, Actor: w.Actor.ID, Rule: w.Rule, Alerts: w.Alerts}, nil
+	return Finding{Kind: *w.Kind, ID: *w.ID, Time: t, Actor: w.Actor.ID, Rule: w.Rule, Subjects: w.Subjects, Alerts: w.Alerts}, nil
 }
 
 // ReadFindings reads findings NDJSON (FORMATS.md section 6). Findings are
@@ -100,7 +101,7 @@ type Collect struct{ Findings []Finding }
 func (c *Collect) Emit(f *finding.Finding) {
 	c.Findings = append(c.Findings, Finding{
 		Kind: string(f.Kind), ID: f.ID, Time: f.Time.UTC(), Actor: f.Actor.ID, Rule: f.Rule,
-		Alerts: append([]string(nil), f.Alerts...),
+		Subjects: append([]string(nil), f.Subjects...), Alerts: append([]string(nil), f.Alerts...),
 	})
 }
 

@@ -26,12 +26,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "engine: %s; runs: %s\n\n", r.Engine, strings.Join(names, ", "))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tinsiders\tdetected\trecall\tmedian TTD\tworst TTD\t")
+	fmt.Fprintln(tw, "scenario\tinsiders\tdetected\ton target\trecall\tmedian TTD\tworst TTD\t")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.2f\t%s\t%s\t\n", s.Scenario, s.Insiders, s.Detected, s.Recall, Duration(s.MedianTTD), Duration(s.WorstTTD))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%s\t%s\t\n", s.Scenario, s.Insiders, s.Detected, s.OnTarget, s.Recall, Duration(s.MedianTTD), Duration(s.WorstTTD))
 	}
 	o := r.Overall
-	fmt.Fprintf(tw, "overall\t%d\t%d\t%.2f\t%s\t%s\t\n", o.Insiders, o.Detected, o.Recall, Duration(o.MedianTTD), Duration(o.WorstTTD))
+	fmt.Fprintf(tw, "overall\t%d\t%d\t%d\t%.2f\t%s\t%s\t\n", o.Insiders, o.Detected, o.OnTarget, o.Recall, Duration(o.MedianTTD), Duration(o.WorstTTD))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -77,16 +77,16 @@ func (r *Report) WriteText(w io.Writer) error {
 // WriteMarkdown writes the report as markdown tables, for docs.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	o := r.Overall
-	fmt.Fprintf(w, "| scenario | insiders | detected | recall | median TTD | worst TTD | caught by |\n")
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "| scenario | insiders | detected | on target | recall | median TTD | worst TTD | caught by |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, s := range r.Scenarios {
-		fmt.Fprintf(w, "| %s | %d | %d | %.2f | %s | %s | %s |\n", s.Scenario, s.Insiders, s.Detected, s.Recall,
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %.2f | %s | %s | %s |\n", s.Scenario, s.Insiders, s.Detected, s.OnTarget, s.Recall,
 			Duration(s.MedianTTD), Duration(s.WorstTTD), counts(s.CaughtBy, 3))
 	}
-	fmt.Fprintf(w, "| **overall** | %d | %d | **%.2f** | **%s** | %s | |\n\n", o.Insiders, o.Detected, o.Recall, Duration(o.MedianTTD), Duration(o.WorstTTD))
+	fmt.Fprintf(w, "| **overall** | %d | %d | %d | **%.2f** | **%s** | %s | |\n\n", o.Insiders, o.Detected, o.OnTarget, o.Recall, Duration(o.MedianTTD), Duration(o.WorstTTD))
 
 	fmt.Fprintf(w, "| measure | value |\n|---|---:|\n")
-	fmt.Fprintf(w, "| recall | %.2f (%d of %d insiders) |\n", o.Recall, o.Detected, o.Insiders)
+	fmt.Fprintf(w, "| recall | %.2f (%d of %d insiders; %d with a case naming their targets) |\n", o.Recall, o.Detected, o.Insiders, o.OnTarget)
 	fmt.Fprintf(w, "| precision (actor level) | %.2f (%d of %d actors with cases) |\n", o.Precision, o.TrueActors, o.ActorsWithCases)
 	fmt.Fprintf(w, "| false cases per 1,000 agents per week | %.1f (%d over %.0f agent-weeks) |\n", o.FalseCasesPer1kAgentWks, o.FalseCases, o.AgentWeeks)
 	fmt.Fprintf(w, "| median / worst time to detect | %s / %s |\n", Duration(o.MedianTTD), Duration(o.WorstTTD))

@@ -204,11 +204,20 @@ type Deps struct {
 // is seen, at the end of the outbox: enabling an action never acts on old
 // findings.
 func (c *Config) Build(d Deps) ([]sink.Sink, error) {
+	sinks, _, err := c.BuildAll(d)
+	return sinks, err
+}
+
+// BuildAll is Build that also returns the same actions for requests on
+// demand (the console's "Respond…"), sharing each action's executor and
+// its turn with the dispatcher's sink. The OnDemand is never nil after a
+// nil error; it lists no actions when none are configured.
+func (c *Config) BuildAll(d Deps) ([]sink.Sink, *OnDemand, error) {
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("respond: %w", err)
+		return nil, nil, fmt.Errorf("respond: %w", err)
 	}
 	if d.Journal == nil {
-		return nil, errors.New("respond: no journal")
+		return nil, nil, errors.New("respond: no journal")
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -217,37 +226,45 @@ func (c *Config) Build(d Deps) ([]sink.Sink, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	var out []sink.Sink
-	fail := func(err error) ([]sink.Sink, error) {
+	od := &OnDemand{byName: map[string]*sender{}, log: d.Logger}
+	fail := func(err error) ([]sink.Sink, *OnDemand, error) {
 		for _, s := range out {
 			s.Sender.Close()
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	for _, a := range c.actions() {
 		exec, err := a.executor(c.SCIM, d)
 		if err != nil {
 			return fail(fmt.Errorf("respond: action %q: %w", a.Name, err))
 		}
+		snd := &sender{
+			name:        a.Name,
+			typ:         a.Type,
+			trigger:     a.When,
+			exec:        exec,
+			journal:     d.Journal,
+			now:         d.Now,
+			log:         d.Logger.With("action", a.Name, "type", a.Type),
+			metrics:     d.Metrics,
+			dryRun:      a.DryRun,
+			maxAttempts: a.MaxAttempts,
+			turn:        make(chan struct{}, 1),
+		}
 		out = append(out, sink.Sink{
 			Name:       CursorPrefix + a.Name,
 			BatchSize:  1,
 			Retry:      a.Retry,
 			StartAtEnd: true,
-			Sender: &sender{
-				name:        a.Name,
-				typ:         a.Type,
-				trigger:     a.When,
-				exec:        exec,
-				journal:     d.Journal,
-				now:         d.Now,
-				log:         d.Logger.With("action", a.Name, "type", a.Type),
-				metrics:     d.Metrics,
-				dryRun:      a.DryRun,
-				maxAttempts: a.MaxAttempts,
-			},
+			Sender:     snd,
 		})
+		// The lifecycle action acts on its own alerts, never on a case.
+		if a.Name != LifecycleAction {
+			od.order = append(od.order, snd)
+			od.byName[a.Name] = snd
+		}
 	}
-	return out, nil
+	return out, od, nil
 }
 
 func (a *ActionConfig) executor(sc *SCIMConfig, d Deps) (executor, error) {

@@ -84,6 +84,11 @@ type Action struct {
 	// clock).
 	Started time.Time `json:"started"`
 	Updated time.Time `json:"updated"`
+	// RequestedBy is the console user who asked for the action on
+	// demand, and Reason why; both are empty for an action its when:
+	// trigger started.
+	RequestedBy string `json:"requested_by,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // Journal records actions; the store implements it.
@@ -176,7 +181,24 @@ type sender struct {
 	metrics     *Metrics
 	dryRun      bool
 	maxAttempts int
+	// turn is held (a buffered channel of one, so waiting can stop on a
+	// context) by whoever acts for this action: the dispatcher for one
+	// finding, or an on-demand request. The journal check and the attempt
+	// happen under it, so the two never act on the same finding at once.
+	turn chan struct{}
 }
+
+// take waits for the action's turn; release with give.
+func (s *sender) take(ctx context.Context) error {
+	select {
+	case s.turn <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *sender) give() { <-s.turn }
 
 // Send implements sink.Sender.
 func (s *sender) Send(ctx context.Context, recs []sink.Record) (int, error) {
@@ -198,6 +220,10 @@ func (s *sender) handle(ctx context.Context, f *finding.Finding) error {
 	if !s.trigger.Match(f) {
 		return nil
 	}
+	if err := s.take(ctx); err != nil {
+		return err
+	}
+	defer s.give()
 	prev, ok, err := s.journal.Action(ctx, s.name, f.ID)
 	if err != nil {
 		return fmt.Errorf("response action %s: reading its record for finding %s: %w", s.name, f.ID, err)

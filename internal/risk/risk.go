@@ -53,29 +53,60 @@ func Defaults() Config {
 		DiversityBonus: 0.25,
 		MaxKinds:       4,
 		MinKindRisk:    15,
-		// An unexplained access is common (callbacks, linked accounts) and
-		// the habit differs per agent: each counts little, and never makes a
-		// kind of evidence on its own; the baseline says when it is unusual.
-		Weights: map[string]float64{"no_ticket": 0.4},
+		// Rules that fire on most benign actors (measured on the simulator:
+		// an unexplained lookup, a reset after a contact change on the
+		// account-recovery desk, a high-value customer on the VIP desk) count
+		// little and never make a kind of evidence on their own; the
+		// baseline says when they are unusual for this actor.
+		Weights: map[string]float64{
+			"no_ticket":                 0.3,
+			"ticket_not_theirs":         0.3,
+			"contact_change_then_reset": 0.1,
+			"new_device_then_views":     0.25,
+			"reset_high_balance":        0.2,
+			"high_value_targeting":      0.15,
+			"long_dwell_no_work":        0.5,
+			"off_shift_activity":        0.5,
+			// Never seen on a benign actor, and the insider needs to be found
+			// at the first one: one alert opens a case.
+			"reset_without_verification": 2,
+			"sensitive_reveal_no_reason": 2,
+		},
+		// Rules and anomalies that say the same thing in different words.
 		Kinds: map[string]string{
 			"no_ticket":                        "unjustified_access",
 			"ticket_not_theirs":                "unjustified_access",
+			"unticketed_customers_24h":         "unjustified_access",
+			"anomaly:no_ticket_customers":      "unjustified_access",
 			"anomaly:views":                    "volume",
 			"anomaly:customers":                "volume",
 			"anomaly:customers_per_hour":       "volume",
 			"anomaly:customers_per_ticket":     "volume",
 			"anomaly:active_hours":             "volume",
+			"view_burst_10m":                   "volume",
+			"view_burst_1h":                    "volume",
 			"anomaly:no_ticket_high_value":     "high_value_targeting",
 			"anomaly:high_value_share":         "high_value_targeting",
+			"high_value_targeting":             "high_value_targeting",
 			"anomaly:identity_customers":       "sensitive_data",
 			"anomaly:reveals":                  "sensitive_data",
 			"anomaly:fields_per_customer":      "sensitive_data",
+			"sensitive_reveal_no_reason":       "sensitive_data",
+			"sensitive_reveal_above_team_norm": "sensitive_data",
 			"anomaly:new_ips":                  "new_source",
 			"anomaly:new_devices":              "new_source",
 			"anomaly:new_countries":            "new_source",
+			"new_device_then_views":            "new_source",
 			"anomaly:dwell_seconds":            "dwell",
 			"anomaly:long_dwell_views":         "dwell",
+			"long_dwell_no_work":               "dwell",
 			"anomaly:others_tickets_customers": "others_tickets",
+			"anomaly:resets":                   "resets",
+			"contact_change_then_reset":        "resets",
+			"reset_high_balance":               "resets",
+			"reset_without_verification":       "resets",
+			"anomaly:exported_records":         "export",
+			"bulk_export":                      "export",
 		},
 	}
 }

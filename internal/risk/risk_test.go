@@ -116,7 +116,7 @@ func TestWeights(t *testing.T) {
 	near(t, "unweighted", r, 10)
 	s = New(Defaults()).NewScorer()
 	r, _ = add(t, s, "no_ticket", 10, t0)
-	near(t, "shipped no_ticket weight", r, 4)
+	near(t, "shipped no_ticket weight", r, 3)
 }
 
 func TestOlderAlertDoesNotRewind(t *testing.T) {

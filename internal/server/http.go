@@ -26,6 +26,9 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/findings", s.findings)
 	api.HandleFunc("GET /v1/findings/{id}/actions", s.actions)
 	api.HandleFunc("GET /v1/cases/{id}/actions", s.actions)
+	for pattern, h := range s.opts.Routes {
+		api.Handle(pattern, h)
+	}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)

@@ -110,6 +110,9 @@ type Options struct {
 	// Console, if set, is served at every path but /v1/, /healthz and
 	// /metrics: the investigator console, with its own authentication.
 	Console http.Handler
+	// Routes are more /v1 endpoints (net/http patterns such as
+	// "GET /v1/exposure"), served behind the same token as the rest.
+	Routes map[string]http.Handler
 }
 
 // findingBatch is how many findings the engine goroutine collects before it

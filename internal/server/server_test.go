@@ -80,6 +80,7 @@ type setup struct {
 	// the server before it runs.
 	options func(*Options)
 	bind    func(*Server)
+	routes  func(*store.Store) map[string]http.Handler
 }
 
 func start(t *testing.T, path string, opt ...func(*setup)) *harness {
@@ -107,6 +108,9 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
+	}
+	if su.routes != nil {
+		opts.Routes = su.routes(st)
 	}
 	if su.sinks != nil {
 		opts.Sinks = su.sinks(st)

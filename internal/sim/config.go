@@ -66,6 +66,10 @@ type Traps struct {
 	Travel float64 `yaml:"travel"`
 	// Typos is the chance that an event cites a mistyped ticket id.
 	Typos float64 `yaml:"typos"`
+	// HotDesk is the chance an agent at a hot-desking site (Manila, Cebu,
+	// Bogotá, Bangalore) works a day at another workstation than usual: a
+	// device the agent may never have used.
+	HotDesk float64 `yaml:"hot_desk"`
 	// QASampling: QA reviewers open other agents' solved tickets, citing them.
 	QASampling bool `yaml:"qa_sampling"`
 	// LeadEscalations: team leads work their team members' open tickets.
@@ -174,6 +178,7 @@ const (
 	TrapPanicDay        = "panic_day"
 	TrapTravel          = "travel"
 	TrapTypos           = "typos"
+	TrapHotDesk         = "hot_desk"
 	TrapQASampling      = "qa_sampling"
 	TrapLeadEscalations = "lead_escalations"
 	TrapFraud           = "fraud_investigations"
@@ -183,7 +188,7 @@ const (
 // TrapNames lists every trap in a fixed order.
 var TrapNames = []string{
 	TrapNewHire, TrapContractEnd, TrapOvertime, TrapWeekendRotation, TrapSickDays, TrapLeave,
-	TrapPanicDay, TrapTravel, TrapTypos, TrapQASampling, TrapLeadEscalations, TrapFraud, TrapUnexplained,
+	TrapPanicDay, TrapTravel, TrapTypos, TrapHotDesk, TrapQASampling, TrapLeadEscalations, TrapFraud, TrapUnexplained,
 }
 
 // Disable switches the named trap off.
@@ -207,6 +212,8 @@ func (t *Traps) Disable(name string) error {
 		t.Travel = 0
 	case TrapTypos:
 		t.Typos = 0
+	case TrapHotDesk:
+		t.HotDesk = 0
 	case TrapQASampling:
 		t.QASampling = false
 	case TrapLeadEscalations:
@@ -241,6 +248,7 @@ func Default() Config {
 			PanicDay:            17,
 			Travel:              0.01,
 			Typos:               0.005,
+			HotDesk:             0.15,
 			QASampling:          true,
 			LeadEscalations:     true,
 			FraudInvestigations: true,
@@ -315,7 +323,7 @@ func (c *Config) Validate() error {
 		{"new_hires", c.Traps.NewHires}, {"contract_ends", c.Traps.ContractEnds},
 		{"overtime", c.Traps.Overtime}, {"weekend_rotation", c.Traps.WeekendRotation},
 		{"sick_days", c.Traps.SickDays}, {"leave", c.Traps.Leave},
-		{"travel", c.Traps.Travel}, {"typos", c.Traps.Typos},
+		{"travel", c.Traps.Travel}, {"typos", c.Traps.Typos}, {"hot_desk", c.Traps.HotDesk},
 	} {
 		if p.v < 0 || p.v > 1 {
 			return fmt.Errorf("traps.%s must be a share between 0 and 1, got %v", p.name, p.v)

@@ -319,6 +319,9 @@ func (o *org) applyTraps(cfg *Config, g *gen, r *rand.Rand) []Benign {
 		}
 	}
 	for _, a := range o.agents {
+		if a.site.hotDesk && t.HotDesk > 0 {
+			out = append(out, Benign{Actor: a.p.ID, Trap: TrapHotDesk})
+		}
 		if a.unexplained >= 4 {
 			out = append(out, Benign{Actor: a.p.ID, Trap: TrapUnexplained})
 		}

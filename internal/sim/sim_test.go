@@ -445,7 +445,10 @@ func checkInsider(t *testing.T, w *world, cfg Config, in Insider) {
 			t.Errorf("%d identity-document events, want at least %d", n, sc.PerDayMin)
 		}
 	case ScreenPhotographing:
-		long := 0
+		// Ordinary work has a long tail of dwell too (an agent on a long
+		// call), so a few long views followed by notes are fine; the
+		// insider's are not followed by any work.
+		long, worked := 0, 0
 		for i, e := range during {
 			if e.Action != event.View || e.DurationMS < 120_000 {
 				continue
@@ -456,12 +459,13 @@ func checkInsider(t *testing.T, w *world, cfg Config, in Insider) {
 					break
 				}
 				if f.Action == event.Update && f.Subject == e.Subject {
-					t.Errorf("record %s held on screen at %s and then updated: that is work, not photographing", e.Subject, e.Time)
+					worked++
+					break
 				}
 			}
 		}
-		if long < sc.PerDayMin {
-			t.Errorf("%d long views, want at least %d", long, sc.PerDayMin)
+		if long < sc.PerDayMin || worked*10 > long {
+			t.Errorf("%d long views, %d of them followed by work on the record; want at least %d, nearly none worked", long, worked, sc.PerDayMin)
 		}
 	case ResetNoVerification:
 		n := 0
@@ -535,6 +539,7 @@ func TestTrapSwitches(t *testing.T) {
 		roster[p.ID] = p
 	}
 	last := map[string]time.Time{}
+	device := map[string]string{}
 	for _, e := range decodeAll(t, "events", o.events.Bytes(), event.DecodeEvent) {
 		p := roster[e.Actor.ID]
 		// A shift starts with a login after a long break; its local weekday
@@ -549,6 +554,10 @@ func TestTrapSwitches(t *testing.T) {
 		if e.Actor.Country != p.Country {
 			t.Fatalf("%s connects from %s but works in %s with travel off", e.Actor.ID, e.Actor.Country, p.Country)
 		}
+		if d, ok := device[e.Actor.ID]; ok && d != e.Actor.Device {
+			t.Fatalf("%s moves from device %s to %s with hot desking off", e.Actor.ID, d, e.Actor.Device)
+		}
+		device[e.Actor.ID] = e.Actor.Device
 		if e.Ticket != "" && p.Role == roleQA {
 			t.Fatalf("QA reviewer %s cites ticket %s with QA sampling off", e.Actor.ID, e.Ticket)
 		}

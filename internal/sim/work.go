@@ -106,9 +106,9 @@ func (x *day) workShift() {
 	g, a, r := x.g, x.a, x.r
 	start := g.nominalStart(a, x.d) + r.Int64N(1200) - 600
 	length := int64(8*3600 + 1800)
-	panic := g.cfg.Traps.PanicDay == x.d+1
+	panicDay := g.cfg.Traps.PanicDay == x.d+1
 	ot := g.cfg.Traps.Overtime
-	if panic {
+	if panicDay {
 		ot = max(ot, 0.5)
 	}
 	if r.Float64() < ot {
@@ -118,7 +118,7 @@ func (x *day) workShift() {
 
 	// Where the agent connects from today.
 	x.actor = event.Actor{ID: a.p.ID, IP: a.ip, Device: a.device, Country: a.site.country}
-	if a.site.hotDesk && r.Float64() < 0.15 {
+	if a.site.hotDesk && r.Float64() < g.cfg.Traps.HotDesk {
 		x.actor.Device = fmt.Sprintf("ws-%s-%03d", a.site.name, r.IntN(400))
 	}
 	if r.Float64() < 0.2 {
@@ -143,7 +143,7 @@ func (x *day) workShift() {
 		rate = 35 / g.cfg.TicketsPerDay
 	}
 	rate *= a.speed
-	if panic {
+	if panicDay {
 		rate *= 2
 	}
 	if a.firstDay >= 0 && x.d-a.firstDay < 5 {
@@ -473,7 +473,7 @@ func (x *day) ticket(mode uint8) {
 	}
 
 	// A queued ticket links the customer; a call or chat starts with a search.
-	if ch == chPhone || r.Float64() < 0.5 {
+	if ch != chEmail || r.Float64() < 0.5 {
 		x.search(x.query(c), 1+r.IntN(2), x.cite(&w))
 	}
 	if ch == chPhone {
@@ -530,14 +530,21 @@ func (x *day) ticket(mode uint8) {
 		x.reveal(c, "contact", fields, x.cite(&w), "customer verification")
 	}
 	if r.Float64() < spec.resets {
+		verification := verifications[r.IntN(len(verifications))]
 		if r.Float64() < 0.3 {
+			// Moving the recovery channel calls for strong verification;
+			// now and then an agent cuts the corner.
 			x.update(c, "contact", fieldsContUp, x.cite(&w))
+			verification = strongVerifications[r.IntN(len(strongVerifications))]
+			if r.Float64() < 0.1 {
+				verification = "kba"
+			}
 		}
 		action := event.CredentialReset
 		if r.Float64() < 0.4 {
 			action = event.MFAReset
 		}
-		x.reset(action, c, x.cite(&w), verifications[r.IntN(len(verifications))])
+		x.reset(action, c, x.cite(&w), verification)
 	}
 	if x.linkedLeft > 0 && r.Float64() < 0.3 {
 		// A linked or family account, looked at under the same ticket.
@@ -547,7 +554,10 @@ func (x *day) ticket(mode uint8) {
 	x.finish(&w, r.Float64() < 0.7)
 }
 
-var verifications = []string{"kba", "id_document", "callback", "push"}
+var (
+	verifications       = []string{"kba", "id_document", "callback", "push"}
+	strongVerifications = []string{"id_document", "callback"}
+)
 
 func weighted(r *rand.Rand, w []float64) int {
 	var sum float64

@@ -14,7 +14,7 @@ import (
 
 var _ respond.Journal = (*Store)(nil)
 
-const actionColumns = `action, finding, type, actor, target, status, code, result, attempts, started, updated`
+const actionColumns = `action, finding, type, actor, target, status, code, result, attempts, started, updated, requested_by, reason`
 
 // Action implements respond.Journal: the record of action name for a
 // finding.
@@ -34,12 +34,13 @@ func (s *Store) Action(ctx context.Context, name, findingID string) (respond.Act
 func (s *Store) PutAction(ctx context.Context, a *respond.Action) error {
 	err := s.put(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO response_actions (`+actionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (action, finding) DO UPDATE SET type = excluded.type, actor = excluded.actor,
 				target = excluded.target, status = excluded.status, code = excluded.code, result = excluded.result,
-				attempts = excluded.attempts, updated = excluded.updated`,
+				attempts = excluded.attempts, updated = excluded.updated,
+				requested_by = excluded.requested_by, reason = excluded.reason`,
 			a.Name, a.Finding, a.Type, a.Actor, a.Target, string(a.Status), a.Code, a.Result, a.Attempts,
-			a.Started.UnixNano(), a.Updated.UnixNano())
+			a.Started.UnixNano(), a.Updated.UnixNano(), a.RequestedBy, a.Reason)
 		return err
 	})
 	if err != nil {
@@ -94,7 +95,7 @@ func scanAction(scan func(...any) error) (respond.Action, error) {
 	var a respond.Action
 	var status string
 	var started, updated int64
-	err := scan(&a.Name, &a.Finding, &a.Type, &a.Actor, &a.Target, &status, &a.Code, &a.Result, &a.Attempts, &started, &updated)
+	err := scan(&a.Name, &a.Finding, &a.Type, &a.Actor, &a.Target, &status, &a.Code, &a.Result, &a.Attempts, &started, &updated, &a.RequestedBy, &a.Reason)
 	a.Status = respond.Status(status)
 	a.Started, a.Updated = time.Unix(0, started).UTC(), time.Unix(0, updated).UTC()
 	return a, err

@@ -28,6 +28,7 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 		if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
 			return err
 		}
+		before := seq
 		evStmt, err := tx.PrepareContext(ctx, `INSERT INTO events (seq, id, time, actor, action, subject, ticket, raw)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
 		if err != nil {
@@ -70,6 +71,9 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 				r.Seq = seq
 				stored++
 			}
+		}
+		if seq > before {
+			return updateReach(ctx, tx, before, seq)
 		}
 		return nil
 	})

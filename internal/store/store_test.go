@@ -477,8 +477,12 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
+		t.Fatal(err)
+	}
 	// Back to schema 1: drop what later migrations created.
-	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject", "DROP TABLE response_actions"}
+	drops := []string{"DROP TABLE outbox", "DROP TABLE outbox_cursors", "DROP INDEX console_ticket_changes_subject", "DROP TABLE response_actions",
+		"DROP TABLE canaries", "DROP TABLE reach_actor", "DROP TABLE reach_actor_day", "DROP TABLE reach_day", "DROP TABLE reach_total"}
 	for _, tbl := range []string{"console_users", "console_sessions", "console_cases", "console_case_actions", "console_reveals", "console_audit", "console_secrets"} {
 		drops = append(drops, "DROP TABLE "+tbl)
 	}
@@ -486,9 +490,6 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		if _, err := s.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := s.Append(ctx, []Record{ev(t, `{"id":"e1","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`)}); err != nil {
-		t.Fatal(err)
 	}
 	s.Close()
 
