@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -17,6 +18,13 @@ import (
 	"github.com/custos-io/custos/internal/replay"
 	"github.com/custos-io/custos/internal/store"
 )
+
+// replayGCPercent is the garbage collector's target for replay unless GOGC
+// is set: a replay is a batch job whose live heap (mostly the ticket index)
+// grows steadily, and at the default 100 collection took about a fifth of
+// its CPU. 400 trades roughly 1.5x the peak memory (350 MiB -> 560 MiB on
+// 400 agents x 28 days) for about 20 % less CPU.
+const replayGCPercent = 400
 
 // shownRejects is how many rejected records replay prints before it only
 // counts them; --rejects writes them all.
@@ -45,6 +53,9 @@ and a table of alerts and distinct actors per rule goes to standard error
 			cfg, err := e.config()
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOGC") == "" {
+				defer debug.SetGCPercent(debug.SetGCPercent(replayGCPercent))
 			}
 			if rulesDir != "" {
 				cfg.Rules.Dir = rulesDir

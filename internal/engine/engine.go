@@ -127,7 +127,6 @@ type Engine struct {
 	cfg      Config
 	emit     func(*finding.Finding)
 	people   map[string]*event.Person
-	subjects map[string]*event.Subject
 	tickets  *Tickets
 	actors   map[string]*actorState
 	pending  pendingQueue
@@ -138,6 +137,9 @@ type Engine struct {
 	alertFn  Emit        // e.alert, made once: a method value allocates
 	match    TicketMatch // in.Ticket points here at the settled stage
 	settling bool        // detectors now running are the settled stage
+	// roster counts roster changes, so a pending access reuses the roster
+	// entry looked up when it arrived unless the roster changed since.
+	roster uint64
 }
 
 // New returns an engine that passes every finding to emit, in order.
@@ -150,12 +152,11 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
 	e := &Engine{
-		cfg:      cfg,
-		emit:     emit,
-		people:   map[string]*event.Person{},
-		subjects: map[string]*event.Subject{},
-		tickets:  NewTickets(),
-		actors:   map[string]*actorState{},
+		cfg:     cfg,
+		emit:    emit,
+		people:  map[string]*event.Person{},
+		tickets: NewTickets(),
+		actors:  map[string]*actorState{},
 	}
 	e.alertFn = e.alert
 	return e
@@ -171,10 +172,10 @@ func (e *Engine) Tickets() *Tickets { return e.tickets }
 func (e *Engine) Person(id string) *event.Person { return e.people[id] }
 
 // SetPerson adds or replaces a roster entry.
-func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p }
+func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p; e.roster++ }
 
 // SetSubject adds or replaces a customer record.
-func (e *Engine) SetSubject(s *event.Subject) { e.subjects[s.ID] = s }
+func (e *Engine) SetSubject(s *event.Subject) { e.tickets.customer(s.ID).record = s }
 
 // Ticket applies a ticket change. Accesses whose grace window ended before it
 // are settled first, so a ticket cannot justify an access retroactively
@@ -192,13 +193,16 @@ func (e *Engine) Event(ev *event.Event) {
 	}
 	e.advance(ev.Time)
 	e.stats.Events++
-	e.fill(ev, nil)
+	c := e.fill(ev)
+	person := e.in.Person
 	for _, d := range e.cfg.Immediate {
 		d.Detect(&e.in, e.alertFn)
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
-		e.pending.push(pending{due: ev.Time.Add(e.cfg.Tickets.Grace), seq: e.seq, ev: ev})
+		due := ev.Time.Add(e.cfg.Tickets.Grace)
+		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
+			person: person, roster: e.roster, customer: c})
 	}
 }
 
@@ -230,12 +234,23 @@ func (e *Engine) advance(t time.Time) {
 }
 
 func (e *Engine) settle(p pending) {
+	ev, c := p.ev, p.customer
+	if c == nil && ev.Subject != "" {
+		c = e.tickets.bySubject[ev.Subject] // it may have appeared since
+	}
 	var m *TicketMatch
-	if p.ev.Action.TouchesSubject() && p.ev.Subject != "" {
-		e.match = e.tickets.Match(p.ev.Actor.ID, p.ev.Subject, p.ev.Ticket, p.ev.Time, e.cfg.Tickets)
+	if ev.Action.TouchesSubject() && ev.Subject != "" {
+		e.match = e.tickets.match(c, ev.Actor.ID, ev.Subject, ev.Ticket, ev.Time, e.cfg.Tickets)
 		m = &e.match
 	}
-	e.fill(p.ev, m)
+	person := p.person
+	if p.roster != e.roster {
+		person = e.people[ev.Actor.ID]
+	}
+	e.in = Input{Event: ev, Person: person, Ticket: m}
+	if c != nil {
+		e.in.Subject = c.record
+	}
 	e.settling = true
 	for _, d := range e.cfg.Settled {
 		d.Detect(&e.in, e.alertFn)
@@ -243,17 +258,32 @@ func (e *Engine) settle(p pending) {
 	e.settling = false
 }
 
-func (e *Engine) fill(ev *event.Event, m *TicketMatch) {
-	e.in = Input{Event: ev, Person: e.people[ev.Actor.ID], Ticket: m}
-	if ev.Subject != "" {
-		e.in.Subject = e.subjects[ev.Subject]
+// fill sets the input of the immediate stage and returns the customer's
+// entry in the ticket index, nil if none.
+func (e *Engine) fill(ev *event.Event) *customer {
+	e.in = Input{Event: ev, Person: e.people[ev.Actor.ID]}
+	if ev.Subject == "" {
+		return nil
 	}
+	c := e.tickets.bySubject[ev.Subject]
+	if c != nil {
+		e.in.Subject = c.record
+	}
+	return c
 }
 
 type pending struct {
 	due time.Time
-	seq uint64
-	ev  *event.Event
+	// dueSec and dueNsec are due's instant, so the heap compares integers.
+	dueSec  int64
+	dueNsec int32
+	seq     uint64
+	ev      *event.Event
+	// The roster entry looked up on arrival, valid while roster is
+	// unchanged, and the customer's entry (updated in place), nil if none.
+	person   *event.Person
+	roster   uint64
+	customer *customer
 }
 
 // pendingQueue is a binary min-heap of accesses ordered by the end of their
@@ -262,8 +292,11 @@ type pending struct {
 type pendingQueue []pending
 
 func (a *pending) less(b *pending) bool {
-	if !a.due.Equal(b.due) {
-		return a.due.Before(b.due)
+	if a.dueSec != b.dueSec {
+		return a.dueSec < b.dueSec
+	}
+	if a.dueNsec != b.dueNsec {
+		return a.dueNsec < b.dueNsec
 	}
 	return a.seq < b.seq
 }

@@ -60,6 +60,10 @@ type ticketState struct {
 type ticket struct {
 	id      string
 	changes []ticketState // in time order
+	// subjects are the customers the ticket is listed under in bySubject,
+	// so a change checks its own ticket (almost always one customer)
+	// rather than scanning the customer's whole ticket list.
+	subjects []string
 }
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
@@ -67,12 +71,32 @@ type ticket struct {
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
 	byID      map[string]*ticket
-	bySubject map[string][]*ticket
+	bySubject map[string]*customer
+}
+
+// customer is one customer's entry: its tickets, in the order first seen,
+// and, for the engine, its record. Keeping both behind one lookup lets an
+// access find the customer once, on arrival, and reuse the entry when it
+// settles (its tickets and record may have changed in between; the entry
+// is updated in place).
+type customer struct {
+	tickets []*ticket
+	record  *event.Subject
 }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string][]*ticket{}}
+	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}}
+}
+
+// customer returns the entry of subject, creating it.
+func (x *Tickets) customer(subject string) *customer {
+	c := x.bySubject[subject]
+	if c == nil {
+		c = &customer{}
+		x.bySubject[subject] = c
+	}
+	return c
 }
 
 // Len returns the number of tickets known.
@@ -82,7 +106,8 @@ func (x *Tickets) Len() int { return len(x.byID) }
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	t := x.byID[tc.ID]
 	if t == nil {
-		t = &ticket{id: tc.ID}
+		// Most tickets see about four changes (new, open, solved, closed).
+		t = &ticket{id: tc.ID, changes: make([]ticketState, 0, 4)}
 		x.byID[tc.ID] = t
 	}
 	st := ticketState{at: tc.Time, subject: tc.Subject, assignee: tc.Assignee, status: tc.Status}
@@ -99,14 +124,16 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if st.subject != "" && !x.indexed(st.subject, t) {
-		x.bySubject[st.subject] = append(x.bySubject[st.subject], t)
+	if st.subject != "" && !t.indexed(st.subject) {
+		c := x.customer(st.subject)
+		c.tickets = append(c.tickets, t)
+		t.subjects = append(t.subjects, st.subject)
 	}
 }
 
-func (x *Tickets) indexed(subject string, t *ticket) bool {
-	for _, u := range x.bySubject[subject] {
-		if u == t {
+func (t *ticket) indexed(subject string) bool {
+	for _, s := range t.subjects {
+		if s == subject {
 			return true
 		}
 	}
@@ -126,66 +153,83 @@ type Windows struct {
 // Match answers: is there a ticket about subject, assigned to actor, being
 // worked on around at? cited is the ticket the event named, if any.
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
+	return x.match(x.bySubject[subject], actor, subject, cited, at, w)
+}
+
+// match is Match given subject's entry (nil if it has none).
+func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
+	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace), otherRank: -1}
 	m := TicketMatch{Verdict: NoTicket}
-	lo, hi := at.Add(-w.AfterClose), at.Add(w.Grace)
-	// Of several other-assignee states, name the one that says the most:
-	// assigned to someone at the access itself, then assigned to someone
-	// within the windows, then unassigned (an email ticket waits unassigned
-	// as "new" minutes before a lead hands it out).
-	otherRank := -1
-	consider := func(t *ticket) {
-		for i, c := range t.changes {
-			if c.at.After(hi) {
-				break
-			}
-			end := maxTime
-			if i+1 < len(t.changes) {
-				end = t.changes[i+1].at
-			}
-			if !c.status.Working() || end.Before(lo) {
-				continue
-			}
-			switch {
-			case c.assignee == actor && c.subject == subject:
-				m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
-				return
-			case c.assignee == actor && t.id == cited && m.Verdict > OtherSubject:
-				m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-			case c.subject == subject && c.assignee != actor && m.Verdict >= OtherAssignee:
-				rank := 0
-				if c.assignee != "" {
-					rank = 1
-					if !c.at.After(at) && end.After(at) {
-						rank = 2
-					}
-				}
-				if rank > otherRank {
-					otherRank = rank
-					m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
-				}
-			}
-		}
-	}
 	if cited != "" {
 		if t := x.byID[cited]; t != nil {
 			m.CitedExists = true
 			m.CitedSubject = t.changes[len(t.changes)-1].subject
-			consider(t)
+			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
 			}
 		}
 	}
-	for _, t := range x.bySubject[subject] {
+	if c == nil {
+		return m
+	}
+	for _, t := range c.tickets {
 		if t.id == cited {
 			continue
 		}
-		consider(t)
+		q.consider(t, &m)
 		if m.Verdict == Justified {
 			return m
 		}
 	}
 	return m
+}
+
+type matchQuery struct {
+	actor, subject, cited string
+	at, lo, hi            time.Time
+	// Of several other-assignee states, name the one that says the most:
+	// assigned to someone at the access itself, then assigned to someone
+	// within the windows, then unassigned (an email ticket waits unassigned
+	// as "new" minutes before a lead hands it out). otherRank is the rank
+	// of the one named so far, -1 for none.
+	otherRank int
+}
+
+// consider improves m with what ticket t says about the access.
+func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
+	for i := range t.changes {
+		c := &t.changes[i]
+		if c.at.After(q.hi) {
+			break
+		}
+		end := maxTime
+		if i+1 < len(t.changes) {
+			end = t.changes[i+1].at
+		}
+		if !c.status.Working() || end.Before(q.lo) {
+			continue
+		}
+		switch {
+		case c.assignee == q.actor && c.subject == q.subject:
+			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
+			return
+		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
+		case c.subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+			rank := 0
+			if c.assignee != "" {
+				rank = 1
+				if !c.at.After(q.at) && end.After(q.at) {
+					rank = 2
+				}
+			}
+			if rank > q.otherRank {
+				q.otherRank = rank
+				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+			}
+		}
+	}
 }
 
 var maxTime = time.Unix(1<<62, 0)

@@ -65,3 +65,25 @@ func BenchmarkUnmarshalMap(b *testing.B) {
 		}
 	}
 }
+
+var benchSubject = []byte(`{"id":"c-000123","tier":"standard","balance_usd":1234.5,"country":"DE"}`)
+
+func BenchmarkDecodeSubject(b *testing.B) {
+	b.SetBytes(int64(len(benchSubject)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeSubject(benchSubject); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeSubjectJSON(b *testing.B) {
+	b.SetBytes(int64(len(benchSubject)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeSubjectJSON(benchSubject); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -322,21 +322,64 @@ type wireSubject struct {
 
 // DecodeSubject decodes and validates one customer record.
 func DecodeSubject(line []byte) (Subject, error) {
+	f, ok := fastSubject(line)
+	if !ok {
+		var w wireSubject
+		if err := unmarshal(line, &w); err != nil {
+			return Subject{}, err
+		}
+		f = w.flat()
+	}
+	return f.validate(line)
+}
+
+// DecodeSubjectJSON is DecodeEventJSON for customer records.
+func DecodeSubjectJSON(line []byte) (Subject, error) {
 	var w wireSubject
 	if err := unmarshal(line, &w); err != nil {
 		return Subject{}, err
 	}
-	if w.ID == nil || *w.ID == "" {
+	f := w.flat()
+	return f.validate(line)
+}
+
+// subjectFields is a customer record as decoded, before validation; both
+// decoding paths fill it.
+type subjectFields struct {
+	id, tier, country string
+	balance           float64
+	hasBalance        bool
+	honeytoken        bool
+	raw               []byte // an owned copy of the line, if the decoder made one
+}
+
+func (w *wireSubject) flat() subjectFields {
+	f := subjectFields{tier: w.Tier, country: w.Country, honeytoken: w.Honeytoken}
+	if w.ID != nil {
+		f.id = *w.ID
+	}
+	if w.BalanceUSD != nil {
+		f.balance, f.hasBalance = *w.BalanceUSD, true
+	}
+	return f
+}
+
+func (f *subjectFields) validate(line []byte) (Subject, error) {
+	if f.id == "" {
 		return Subject{}, missing("id")
 	}
-	s := Subject{ID: *w.ID, Tier: w.Tier, Country: w.Country, Honeytoken: w.Honeytoken}
-	if w.BalanceUSD != nil {
-		if *w.BalanceUSD < 0 {
-			return s, &FieldError{Field: "balance_usd", Reason: fmt.Sprintf("must not be negative, got %v", *w.BalanceUSD)}
+	s := Subject{ID: f.id, Tier: f.tier, Country: f.country, Honeytoken: f.honeytoken}
+	if f.hasBalance {
+		if f.balance < 0 {
+			return s, &FieldError{Field: "balance_usd", Reason: fmt.Sprintf("must not be negative, got %v", f.balance)}
 		}
-		s.BalanceUSD = *w.BalanceUSD
+		s.BalanceUSD = f.balance
 	}
-	s.Raw = keep(line)
+	if f.raw != nil {
+		s.Raw = json.RawMessage(bytes.TrimSpace(f.raw))
+	} else {
+		s.Raw = keep(line)
+	}
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -134,11 +135,54 @@ func fastTicket(line []byte) (w ticketFields, ok bool) {
 	return w, ok && s.end()
 }
 
+// fastSubject decodes the common shape of a customer record the way
+// fastTicket does a ticket change; a balance is parsed as encoding/json
+// parses a float64 (strconv.ParseFloat of the literal).
+func fastSubject(line []byte) (w subjectFields, ok bool) {
+	raw, src := ownedLine(line)
+	s := scanner{b: raw, src: src}
+	w.raw = raw
+	s.ws()
+	if !s.eat('{') {
+		return w, false
+	}
+	ok = s.object(func(key string) bool {
+		var ok bool
+		switch key {
+		case "id":
+			w.id, ok = s.str()
+		case "tier":
+			w.tier, ok = s.str()
+		case "country":
+			w.country, ok = s.str()
+		case "balance_usd":
+			start := s.i
+			if ok = s.number(); ok {
+				var err error
+				w.balance, err = strconv.ParseFloat(src[start:s.i], 64)
+				w.hasBalance, ok = true, err == nil
+			}
+		case "honeytoken":
+			switch {
+			case s.lit("true"):
+				w.honeytoken, ok = true, true
+			case s.lit("false"):
+				w.honeytoken, ok = false, true
+			}
+		default:
+			ok = !foldsToKnown(key, customerKeys) && s.skip(0)
+		}
+		return ok
+	})
+	return w, ok && s.end()
+}
+
 var (
-	ticketKeys  = []string{"time", "id", "subject", "assignee", "status"}
-	eventKeys   = []string{"id", "time", "action", "actor", "subject", "resource", "fields", "ticket", "reason", "query", "count", "duration_ms", "verification", "result", "app"}
-	actorKeys   = []string{"id", "session", "ip", "device", "country"}
-	subjectKeys = []string{"id"}
+	customerKeys = []string{"id", "tier", "balance_usd", "country", "honeytoken"}
+	ticketKeys   = []string{"time", "id", "subject", "assignee", "status"}
+	eventKeys    = []string{"id", "time", "action", "actor", "subject", "resource", "fields", "ticket", "reason", "query", "count", "duration_ms", "verification", "result", "app"}
+	actorKeys    = []string{"id", "session", "ip", "device", "country"}
+	subjectKeys  = []string{"id"}
 )
 
 // foldsToKnown reports whether key matches a known key case-insensitively,

@@ -100,3 +100,53 @@ func checkTicketAgree(t *testing.T, line []byte) {
 		t.Fatalf("%q:\n got %+v\nwant %+v", line, got, want)
 	}
 }
+
+var subjectSeeds = []string{
+	`{"id":"c-000123","tier":"standard","balance_usd":1234.5,"country":"DE"}`,
+	`{"id":"c-9","tier":"vip","balance_usd":2500000,"honeytoken":true}`,
+	`  {"id":"c-9","balance_usd":-0,"honeytoken":false,"x":{"y":[1,-2.5e3,null,true]}}  `,
+	`{"id":"c-9","balance_usd":1e999}`,
+	`{"id":"c-9","balance_usd":-5}`,
+	`{"id":"c-9","balance_usd":null}`,
+	`{"id":"c-9","balance_usd":"5"}`,
+	`{"id":"c-9","balance_usd":01}`,
+	`{"id":"c-9","honeytoken":null}`,
+	`{"id":"c-9","honeytoken":"true"}`,
+	`{"id":"c-9","Tier":"vip"}`,
+	`{"id":"c-9","id":""}`,
+	`{"id":null}`,
+	`{"tier":"vip"}`,
+	`{"id":"c-\u0039"}`,
+	`{"id":"ç-9","country":"FR"}`,
+	`{"id":"c-9"},`,
+	`{"id":"c-9"`,
+	`{"id":9}`,
+}
+
+func TestFastSubjectAgreesWithSlow(t *testing.T) {
+	for _, s := range subjectSeeds {
+		checkSubjectAgree(t, []byte(s))
+	}
+	if _, ok := fastSubject([]byte(subjectSeeds[0])); !ok {
+		t.Error("the typical customer record does not take the fast path")
+	}
+}
+
+func FuzzDecodeSubject(f *testing.F) {
+	for _, s := range subjectSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) { checkSubjectAgree(t, line) })
+}
+
+func checkSubjectAgree(t *testing.T, line []byte) {
+	t.Helper()
+	want, werr := DecodeSubjectJSON(line)
+	got, gerr := DecodeSubject(line)
+	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+		t.Fatalf("%q: error %v, reference %v", line, gerr, werr)
+	}
+	if werr == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\n got %+v\nwant %+v", line, got, want)
+	}
+}

@@ -169,7 +169,11 @@ const (
 )
 
 type item struct {
-	t    time.Time
+	t time.Time
+	// sec and nsec are t's instant, taken on the decoding goroutine so the
+	// merge heap compares integers rather than time.Time values.
+	sec  int64
+	nsec int32
 	kind kind
 	seq  uint64
 	late bool
@@ -209,6 +213,7 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 		push := func(it item) error {
 			seq++
 			it.seq, it.kind = seq, k
+			it.sec, it.nsec = it.t.Unix(), int32(it.t.Nanosecond())
 			batch = append(batch, it)
 			if len(batch) == batchSize && !send() {
 				return ctx.Err()
@@ -329,8 +334,11 @@ func (m *merger) watermark() time.Time {
 type itemHeap []item
 
 func (a *item) less(b *item) bool {
-	if !a.t.Equal(b.t) {
-		return a.t.Before(b.t)
+	if a.sec != b.sec {
+		return a.sec < b.sec
+	}
+	if a.nsec != b.nsec {
+		return a.nsec < b.nsec
 	}
 	if a.kind != b.kind {
 		return a.kind < b.kind
