@@ -20,6 +20,17 @@ func ownedLine(line []byte) ([]byte, string) {
 	return b, unsafe.String(&b[0], len(b))
 }
 
+// openRecord copies line once (ownedLine) and positions a scanner inside its
+// top-level object; ok is false if the line does not start with one. Each
+// fast decoder then reads the members with scanner.object and must end with
+// scanner.end.
+func openRecord(line []byte) (s scanner, raw []byte, ok bool) {
+	raw, src := ownedLine(line)
+	s = scanner{b: raw, src: src}
+	s.ws()
+	return s, raw, s.eat('{')
+}
+
 // fastEvent decodes the common shape of an access event without reflection.
 // It handles what real producers send (ASCII or UTF-8 strings without
 // escapes, integer counts, string lists, unknown fields of any shape) and
@@ -29,11 +40,9 @@ func ownedLine(line []byte) ([]byte, string) {
 // paths accept the same records and say the same things (FuzzDecodeEvent).
 func fastEvent(line []byte) (f eventFields, ok bool) {
 	// One copy of the line backs every string of the event and its Raw.
-	raw, src := ownedLine(line)
-	s := scanner{b: raw, src: src}
+	s, raw, ok := openRecord(line)
 	f.raw = raw
-	s.ws()
-	if !s.eat('{') {
+	if !ok {
 		return f, false
 	}
 	ok = s.object(func(key string) bool {
@@ -106,11 +115,9 @@ func fastEvent(line []byte) (f eventFields, ok bool) {
 // fastTicket is fastEvent for ticket changes: the common shape only, the
 // encoding/json path for anything else (FuzzDecodeTicketChange).
 func fastTicket(line []byte) (w ticketFields, ok bool) {
-	raw, src := ownedLine(line)
-	s := scanner{b: raw, src: src}
+	s, raw, ok := openRecord(line)
 	w.raw = raw
-	s.ws()
-	if !s.eat('{') {
+	if !ok {
 		return w, false
 	}
 	ok = s.object(func(key string) bool {
@@ -139,11 +146,9 @@ func fastTicket(line []byte) (w ticketFields, ok bool) {
 // fastTicket does a ticket change; a balance is parsed as encoding/json
 // parses a float64 (strconv.ParseFloat of the literal).
 func fastSubject(line []byte) (w subjectFields, ok bool) {
-	raw, src := ownedLine(line)
-	s := scanner{b: raw, src: src}
+	s, raw, ok := openRecord(line)
 	w.raw = raw
-	s.ws()
-	if !s.eat('{') {
+	if !ok {
 		return w, false
 	}
 	ok = s.object(func(key string) bool {
@@ -159,7 +164,7 @@ func fastSubject(line []byte) (w subjectFields, ok bool) {
 			start := s.i
 			if ok = s.number(); ok {
 				var err error
-				w.balance, err = strconv.ParseFloat(src[start:s.i], 64)
+				w.balance, err = strconv.ParseFloat(s.src[start:s.i], 64)
 				w.hasBalance, ok = true, err == nil
 			}
 		case "honeytoken":
