@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,10 +15,9 @@ import (
 
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/golden"
 	"github.com/custos-io/custos/internal/replay"
 )
-
-var update = flag.Bool("update", false, "rewrite the scenarios' golden case files")
 
 // replayScenario generates a scenario's organisation and replays it with the
 // shipped configuration, returning the findings as NDJSON.
@@ -100,11 +98,11 @@ func TestScenarios(t *testing.T) {
 				cases[f.ID] = &f
 			}
 			var got []string
-			var golden strings.Builder
+			var summaries strings.Builder
 			for _, id := range order {
 				c := cases[id]
 				got = append(got, c.Actor.ID)
-				golden.WriteString(c.Actor.ID + " opened " + opened[id] + " (" + string(c.Severity) + "): " + c.Summary + "\n")
+				summaries.WriteString(c.Actor.ID + " opened " + opened[id] + " (" + string(c.Severity) + "): " + c.Summary + "\n")
 			}
 			sort.Strings(got)
 			want := append([]string(nil), sc.ExpectCases...)
@@ -115,22 +113,9 @@ func TestScenarios(t *testing.T) {
 					why = append(why, k+" ×"+itoa(n))
 				}
 				sort.Strings(why)
-				t.Errorf("cases for %v, want %v\n%s\nanomaly alerts:\n%s", got, want, golden.String(), strings.Join(why, "\n"))
+				t.Errorf("cases for %v, want %v\n%s\nanomaly alerts:\n%s", got, want, summaries.String(), strings.Join(why, "\n"))
 			}
-			gp := strings.TrimSuffix(path, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(gp, []byte(golden.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			wantG, err := os.ReadFile(gp)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if golden.String() != string(wantG) {
-				t.Errorf("case summaries differ from %s (-update rewrites it):\ngot:\n%s\nwant:\n%s", gp, golden.String(), wantG)
-			}
+			golden.Check(t, strings.TrimSuffix(path, ".yaml")+".golden", []byte(summaries.String()))
 		})
 	}
 }

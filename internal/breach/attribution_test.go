@@ -12,6 +12,7 @@ import (
 
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/golden"
 )
 
 func rankOf(a *Attribution, actor string) (int, *Suspect) {
@@ -192,7 +193,7 @@ func TestAttributeFormats(t *testing.T) {
 		if err := WriteAttribution(&b, a, f); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "testdata/attribution."+f, b.String())
+		golden.Check(t, "testdata/attribution."+f, b.Bytes())
 	}
 }
 

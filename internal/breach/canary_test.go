@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/golden"
 )
 
 func TestMint(t *testing.T) {
@@ -26,7 +27,7 @@ func TestMint(t *testing.T) {
 	if err := WriteCanaries(&b, raw); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/canaries.ndjson", b.String())
+	golden.Check(t, "testdata/canaries.ndjson", b.Bytes())
 	for i, s := range subs {
 		if !s.Honeytoken || s.ID != cs[i].Subject || cs[i].Team != "payments" || !strings.HasPrefix(s.ID, "c-") || len(s.ID) != 12 {
 			t.Errorf("canary %d: %+v %+v", i, s, cs[i])

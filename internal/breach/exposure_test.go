@@ -4,35 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"flag"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/custos-io/custos/internal/engine"
+	"github.com/custos-io/custos/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 var win = engine.Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./internal/breach -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func tiny(t *testing.T) *memory { return loadDir(t, "../replay/testdata/tiny") }
 
@@ -85,7 +65,7 @@ func TestExposureVendorWindowGolden(t *testing.T) {
 		if err := WriteExposure(&b, x, f); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "testdata/exposure_vendor."+f, b.String())
+		golden.Check(t, "testdata/exposure_vendor."+f, b.Bytes())
 	}
 }
 

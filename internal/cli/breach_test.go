@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/golden"
 )
 
 // tinyDB stores the annotated example with replay --db.
@@ -26,7 +27,7 @@ func TestExposureCSVGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "testdata/exposure_vendor.csv", out)
+	golden.Check(t, "testdata/exposure_vendor.csv", []byte(out))
 	file := filepath.Join(t.TempDir(), "notify.csv")
 	if _, errOut, code := runCLI(t, "exposure", "--db", db, "--vendor", "bpo-north", "--format", "csv", "--out", file); code != 0 {
 		t.Fatalf("--out: exit %d: %s", code, errOut)

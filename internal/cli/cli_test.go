@@ -3,38 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/custos-io/custos/internal/golden"
+)
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
 	code = run(context.Background(), args, &o, &e)
 	return o.String(), e.String(), code
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test ./internal/cli -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 // The replay of the annotated example: the honeytoken, after-contract and
@@ -46,7 +28,7 @@ func TestReplayTinyGolden(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	golden(t, "testdata/replay_tiny.golden", out)
+	golden.Check(t, "testdata/replay_tiny.golden", []byte(out))
 	if !strings.Contains(errOut, `rejected: events.ndjson:12: subject.id: missing (required for action "view")`) {
 		t.Errorf("stderr does not report the bad record:\n%s", errOut)
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/custos-io/custos/internal/golden"
 )
 
 // replayDB stores the replay directory dir in a new database.
@@ -29,7 +31,7 @@ func TestRosterExpiringGolden(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d: %s", format, code, errOut)
 		}
-		golden(t, "testdata/roster_expiring."+format, out)
+		golden.Check(t, "testdata/roster_expiring."+format, []byte(out))
 	}
 	out, _, _ := runCLI(t, "roster", "expiring", "--db", db, "--at", "2026-03-03T12:00:00Z", "--within", "2d6h", "--format", "csv")
 	if strings.Contains(out, "a-eve") || !strings.Contains(out, "a-gus") {

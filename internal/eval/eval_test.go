@@ -3,9 +3,7 @@ package eval
 import (
 	"bytes"
 	"context"
-	"flag"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,10 +13,9 @@ import (
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/golden"
 	"github.com/custos-io/custos/internal/sim"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func tinyInput(t *testing.T, name string) Input {
 	t.Helper()
@@ -138,20 +135,7 @@ func TestGoldenReports(t *testing.T) {
 		if err := g.write(&b); err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join("testdata", g.file)
-		if *update {
-			if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create it)", err)
-		}
-		if !bytes.Equal(b.Bytes(), want) {
-			t.Errorf("%s differs:\n%s", g.file, b.String())
-		}
+		golden.Check(t, filepath.Join("testdata", g.file), b.Bytes())
 	}
 }
 

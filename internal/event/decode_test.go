@@ -3,16 +3,15 @@ package event
 import (
 	"bytes"
 	"compress/gzip"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/custos-io/custos/internal/golden"
+)
 
 func TestDecodeEventErrors(t *testing.T) {
 	const ok = `"id":"e-1","time":"2026-03-03T01:00:00Z","actor":{"id":"a-1"}`
@@ -172,7 +171,7 @@ func TestDecodeFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "testdata/mixed.golden", out.Bytes())
+		golden.Check(t, "testdata/mixed.golden", out.Bytes())
 	}
 }
 
@@ -197,22 +196,5 @@ func TestLinesTooLong(t *testing.T) {
 	want := "1:false:7 2:true:10 3:false:7"
 	if strings.Join(got, " ") != want {
 		t.Errorf("got %v, want %s", got, want)
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }

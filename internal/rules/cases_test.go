@@ -11,6 +11,7 @@ import (
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/golden"
 	"github.com/custos-io/custos/internal/replay"
 )
 
@@ -71,19 +72,7 @@ func TestCases(t *testing.T) {
 			if n := ev.Errors(); len(n) > 0 {
 				t.Errorf("run-time errors: %v", n)
 			}
-			golden := filepath.Join(dir, "alerts.golden")
-			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("alerts differ from %s:\ngot:\n%s\nwant:\n%s", golden, got.Bytes(), want)
-			}
+			golden.Check(t, filepath.Join(dir, "alerts.golden"), got.Bytes())
 		})
 	}
 }

@@ -1,14 +1,13 @@
 package rules
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/custos-io/custos/internal/golden"
+)
 
 // Each folder of testdata/lint holds a broken pack and want.txt, the
 // problems Lint must report, one per line, with file:line:column.
@@ -24,19 +23,7 @@ func TestLintCases(t *testing.T) {
 				t.Fatal("no problems reported for a broken pack")
 			}
 			got := errs.Error() + "\n"
-			golden := filepath.Join(dir, "want.txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("problems differ from %s:\ngot:\n%s\nwant:\n%s", golden, got, want)
-			}
+			golden.Check(t, filepath.Join(dir, "want.txt"), []byte(got))
 			// A broken pack never loads, not even in part.
 			if p, err := Load(os.DirFS(dir), "rules"); err == nil && filepath.Base(dir) != "missing_examples" {
 				t.Errorf("Load accepted a broken pack with %d rules", len(p.Rules()))

@@ -3,10 +3,12 @@ package sink
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/golden"
 )
 
 var testProduct = Product{Name: "Custos", Vendor: "Custos", Version: "1.2.3"}
@@ -191,7 +193,7 @@ func TestOCSFCaseRevisionIsAnUpdate(t *testing.T) {
 	if len(rel.([]any)) != 2 {
 		t.Errorf("related_events = %v, want the case's two alerts", rel)
 	}
-	golden(t, "ocsf_case_update.json", append(again, '\n'))
+	golden.Check(t, filepath.Join("testdata", "ocsf_case_update.json"), append(again, '\n'))
 }
 
 func TestOCSFGolden(t *testing.T) {
@@ -202,7 +204,7 @@ func TestOCSFGolden(t *testing.T) {
 	var pretty bytes.Buffer
 	_ = json.Indent(&pretty, b, "", "  ")
 	pretty.WriteByte('\n')
-	golden(t, "ocsf_alert.json", pretty.Bytes())
+	golden.Check(t, filepath.Join("testdata", "ocsf_alert.json"), pretty.Bytes())
 }
 
 func TestCEFEscapingRoundTrips(t *testing.T) {
@@ -238,7 +240,7 @@ func TestCEFEscapingRoundTrips(t *testing.T) {
 			t.Errorf("extension %s = %q, want %q", k, ext[k], v)
 		}
 	}
-	golden(t, "cef_alert.txt", []byte(line+"\n"))
+	golden.Check(t, filepath.Join("testdata", "cef_alert.txt"), []byte(line+"\n"))
 }
 
 func TestCEFSeverityScale(t *testing.T) {
