@@ -148,47 +148,10 @@ type AggEnv struct {
 	A7 int `expr:"a7"`
 }
 
-func (a *AggEnv) set(i, v int) {
-	switch i {
-	case 0:
-		a.A0 = v
-	case 1:
-		a.A1 = v
-	case 2:
-		a.A2 = v
-	case 3:
-		a.A3 = v
-	case 4:
-		a.A4 = v
-	case 5:
-		a.A5 = v
-	case 6:
-		a.A6 = v
-	case 7:
-		a.A7 = v
-	}
-}
-
-func (a *AggEnv) get(i int) int {
-	switch i {
-	case 0:
-		return a.A0
-	case 1:
-		return a.A1
-	case 2:
-		return a.A2
-	case 3:
-		return a.A3
-	case 4:
-		return a.A4
-	case 5:
-		return a.A5
-	case 6:
-		return a.A6
-	case 7:
-		return a.A7
-	}
-	return 0
+// slot returns the field behind aggregate slot i (0 to maxAggregates-1):
+// expr reads the fields by name, the evaluator by number.
+func (a *AggEnv) slot(i int) *int {
+	return [maxAggregates]*int{&a.A0, &a.A1, &a.A2, &a.A3, &a.A4, &a.A5, &a.A6, &a.A7}[i]
 }
 
 var slotNames = [maxAggregates]string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}

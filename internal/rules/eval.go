@@ -124,7 +124,7 @@ func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
 	// every event they count is added either way.
 	final := r.actions.has(ev.Action) && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
 	for i, a := range r.aggs {
-		e.env.Agg.set(a.slot, e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final))
+		*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final)
 	}
 	final = final && e.test(r, r.cond)
 	var hits []seqHit
@@ -481,7 +481,7 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 	if len(r.aggs)+len(r.details) > 0 {
 		a.Details = make(map[string]any, len(r.aggs)+len(r.details))
 		for _, g := range r.aggs {
-			a.Details[g.name] = e.env.Agg.get(g.slot)
+			a.Details[g.name] = *e.env.Agg.slot(g.slot)
 		}
 		for _, d := range r.details {
 			if v, ok := e.value(r, d.prog); ok {

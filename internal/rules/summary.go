@@ -72,7 +72,7 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, 
 	data := envData(env, r.summaryNS)
 	aggs := make(map[string]any, len(r.aggs))
 	for _, a := range r.aggs {
-		aggs[a.name] = env.Agg.get(a.slot)
+		aggs[a.name] = *env.Agg.slot(a.slot)
 	}
 	data["agg"] = aggs
 	data["rule"] = map[string]any{"id": r.ID, "title": r.Title, "severity": string(r.Severity), "risk": r.Risk}
