@@ -6,9 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 // group is a peer group's members active today, with the norm of each
@@ -388,7 +388,7 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	if f.part >= 0 && x > 0 && w.num[f.part] > 0 {
 		part := w.num[f.part]
 		det[d.feats[f.part].Name] = round(part)
-		fmt.Fprintf(&b, "; %.0f %% of them "+f.Of, 100*part/x, detect.Money(d.cfg.HighValueUSD))
+		fmt.Fprintf(&b, "; %.0f %% of them "+f.Of, 100*part/x, wording.Money(d.cfg.HighValueUSD))
 	}
 
 	var ids, subjects []string

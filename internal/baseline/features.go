@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 // Period is the length of time a feature is counted over.
@@ -118,7 +118,7 @@ func Features() []Feature {
 		{Name: "no_ticket_high_value", Period: Day, Count: true, MinScale: 1, MinExcess: 4, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewNoTicket && x.HighValue), 0 },
 			Says: func(v float64, c *Config) string {
-				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), detect.Money(c.HighValueUSD))
+				return fmt.Sprintf("Viewed %s customers holding over %s or VIP with no ticket", num(v), wording.Money(c.HighValueUSD))
 			}},
 		{Name: "others_tickets_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewOthersTicket), 0 },
@@ -128,7 +128,7 @@ func Features() []Feature {
 		{Name: "high_value_share", Period: Day, Ratio: true, Percent: true, MinDen: 10, MinScale: 0.05, MinExcess: 0.15, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewCustomer && x.HighValue), b2f(x.NewCustomer) },
 			Says: func(v float64, c *Config) string {
-				return fmt.Sprintf("%.0f %% of the customers viewed held over %s or were VIP", 100*v, detect.Money(c.HighValueUSD))
+				return fmt.Sprintf("%.0f %% of the customers viewed held over %s or were VIP", 100*v, wording.Money(c.HighValueUSD))
 			}},
 		{Name: "identity_customers", Period: Day, Count: true, MinScale: 1.5, MinExcess: 6, Weight: 1,
 			Add: func(x *Access) (float64, float64) { return b2f(x.NewIdentity), 0 },

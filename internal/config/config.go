@@ -12,7 +12,6 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/custos-io/custos/internal/baseline"
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
@@ -20,6 +19,7 @@ import (
 	"github.com/custos-io/custos/internal/risk"
 	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/sink"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 // Config is the whole configuration. See docs/configuration.md.
@@ -238,7 +238,7 @@ func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.
 		Immediate: immediate,
 		Settled:   settled,
 		NewScorer: risk.New(c.Risk).NewScorer,
-		Describe:  detect.Describe,
+		Describe:  wording.Describe,
 		Risk:      c.Risk.Engine(),
 	}, emit)
 	return eng

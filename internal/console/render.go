@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 //go:embed templates/*.html
@@ -247,7 +247,7 @@ var funcs = template.FuncMap{
 	"sevrank": func(s finding.Severity) int { return s.Rank() },
 	"num":     num,
 	"pct":     pct,
-	"money":   detect.Money,
+	"money":   wording.Money,
 	"short":   shortID,
 	"join":    strings.Join,
 	"riskw": func(risk, max float64) int {

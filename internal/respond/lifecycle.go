@@ -7,9 +7,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 // RuleActiveAfterContract is the rule of the lifecycle alert: a roster
@@ -128,7 +128,7 @@ func (l *Lifecycle) alert(p *event.Person) *finding.Finding {
 		Rule:     RuleActiveAfterContract,
 		Severity: l.severity,
 		Summary: fmt.Sprintf("%s is still active on the roster after the contract ended (%s). %s",
-			detect.Describe(p.ID, p), FormatContractEnd(p.ContractEnd), then),
+			wording.Describe(p.ID, p), FormatContractEnd(p.ContractEnd), then),
 		Details: map[string]any{
 			"contract_end":  FormatContractEnd(p.ContractEnd),
 			"roster_status": string(event.Active),

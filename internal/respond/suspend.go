@@ -13,7 +13,7 @@ import (
 
 // suspend writes the actor's roster entry with status suspended. The
 // engine then judges every further access by the actor as outside the
-// contract (detect.RuleOutOfScope), and the console and API show the entry
+// contract (rule access_outside_contract), and the console and API show the entry
 // as suspended. The entry keeps every other field; three optional fields
 // say why: suspended_by ("custos:<action>"), suspended_for (the finding id)
 // and suspended_at.

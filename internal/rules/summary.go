@@ -8,16 +8,16 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/custos-io/custos/internal/detect"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/wording"
 )
 
 // templateFuncs are the helpers a summary template may call.
 var templateFuncs = template.FuncMap{
 	// money formats dollars compactly: $812, $48k, $3.1M.
-	"money": detect.Money,
+	"money": wording.Money,
 	// ago says how long from one time to another: "85 minutes", "3 days".
-	"ago": func(from, to time.Time) string { return detect.Ago(to.Sub(from)) },
+	"ago": func(from, to time.Time) string { return wording.Ago(to.Sub(from)) },
 	// date is a time's UTC date, 2026-03-02.
 	"date": func(t time.Time) string { return t.UTC().Format(time.DateOnly) },
 	// clock is a time's UTC hour and minute, 03:07 UTC.
@@ -36,7 +36,7 @@ var templateFuncs = template.FuncMap{
 		if d < 2*time.Minute {
 			return fmt.Sprintf("%d seconds", int(d/time.Second))
 		}
-		return detect.Ago(d)
+		return wording.Ago(d)
 	},
 	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 }
@@ -97,12 +97,12 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, 
 		details[d.name] = ac.details[d.name]
 	}
 	data["details"] = details
-	data["who"] = detect.Describe(env.Actor.ID, ac.person)
-	data["verb"] = detect.Verb(event.Action(env.Action))
-	data["cust"] = detect.Customer(env.Subject, ac.subject)
+	data["who"] = wording.Describe(env.Actor.ID, ac.person)
+	data["verb"] = wording.Verb(event.Action(env.Action))
+	data["cust"] = wording.Customer(env.Subject, ac.subject)
 	what := ""
 	if ac.ev != nil {
-		what = detect.What(ac.ev)
+		what = wording.What(ac.ev)
 	}
 	data["what"] = what
 	var b strings.Builder

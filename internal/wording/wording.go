@@ -1,8 +1,8 @@
-// Package detect holds the wording Custos's findings share: how an actor,
+// Package wording holds the wording Custos's findings share: how an actor,
 // a customer, an action and the part of a record touched are named in a
 // summary a support manager reads. The detections themselves are rules
 // (internal/rules, the shipped pack in rules/).
-package detect
+package wording
 
 import (
 	"fmt"
