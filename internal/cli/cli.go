@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,7 @@ type env struct {
 	stdout, stderr io.Writer
 	configPath     string
 	logLevel       string
+	cpuProfile     string
 }
 
 func (e *env) config() (config.Config, error) {
@@ -92,6 +94,30 @@ func newRoot(e *env) *cobra.Command {
 	}
 	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "YAML configuration file (defaults apply without one)")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "", "log level: debug, info, warn, error")
+	root.PersistentFlags().StringVar(&e.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the command to FILE")
+	var prof *os.File
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if e.cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(e.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("cpu profile %s: %w", e.cpuProfile, err)
+		}
+		prof = f
+		return nil
+	}
+	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if prof == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		return prof.Close()
+	}
 	root.AddCommand(newReplay(e), newServe(e), newSinks(e), newRules(e), newRoster(e), newExposure(e), newAttribute(e), newCanary(e))
 	root.AddCommand(newSimulate(e), newEval(e))
 	root.AddCommand(newUsers(e), newDemo(e))
