@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 
@@ -37,6 +38,28 @@ type env struct {
 	configPath     string
 	logLevel       string
 	cpuProfile     string
+	memProfile     string
+	memWritten     bool
+}
+
+// heapProfile writes the --memprofile heap profile, once. Replay calls it
+// while its engine is still live, so the profile shows the state a long run
+// holds; other commands get one when they end.
+func (e *env) heapProfile() error {
+	if e.memProfile == "" || e.memWritten {
+		return nil
+	}
+	e.memWritten = true
+	f, err := os.Create(e.memProfile)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	runtime.GC() // the profile's in-use figures are as of the last collection
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile %s: %w", e.memProfile, err)
+	}
+	return f.Close()
 }
 
 func (e *env) config() (config.Config, error) {
@@ -95,6 +118,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().StringVarP(&e.configPath, "config", "c", "", "YAML configuration file (defaults apply without one)")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&e.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the command to FILE")
+	root.PersistentFlags().StringVar(&e.memProfile, "memprofile", "", "write a pprof heap profile to FILE (replay: at the end of input, engine state live)")
 	var prof *os.File
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if e.cpuProfile == "" {
@@ -112,6 +136,9 @@ func newRoot(e *env) *cobra.Command {
 		return nil
 	}
 	root.PersistentPostRunE = func(*cobra.Command, []string) error {
+		if err := e.heapProfile(); err != nil {
+			return err
+		}
 		if prof == nil {
 			return nil
 		}

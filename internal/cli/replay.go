@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -146,6 +147,10 @@ and a table of alerts and distinct actors per rule goes to standard error
 			}
 			counts, err := replay.Run(ctx, opts, sink)
 			bar.finish()
+			if perr := e.heapProfile(); perr != nil {
+				return perr
+			}
+			runtime.KeepAlive(eng) // live in the heap profile above
 			var stored dbCounts
 			if dbw != nil {
 				var derr error

@@ -174,8 +174,17 @@ func (e *Engine) Person(id string) *event.Person { return e.people[id] }
 // SetPerson adds or replaces a roster entry.
 func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p; e.roster++ }
 
-// SetSubject adds or replaces a customer record.
-func (e *Engine) SetSubject(s *event.Subject) { e.tickets.customer(s.ID).record = s }
+// SetSubject adds or replaces a customer record. The engine keeps a compact
+// copy (shared strings, no raw line): it holds every customer for its whole
+// life, a million of them in a large organisation. A replaced record is never
+// written to, so an input handed out earlier stays as it was.
+func (e *Engine) SetSubject(s *event.Subject) {
+	c := e.tickets.customer(s.ID)
+	r := *s
+	r.ID, r.Raw = c.id, nil
+	r.Tier, r.Country = e.tickets.intern(r.Tier), e.tickets.intern(r.Country)
+	c.record = &r
+}
 
 // Ticket applies a ticket change. Accesses whose grace window ended before it
 // are settled first, so a ticket cannot justify an access retroactively

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -50,8 +52,13 @@ type TicketMatch struct {
 	CitedSubject string
 }
 
+// ticketState is one change of a ticket, as the index keeps it: the index
+// lives as long as the engine and holds every change ever seen (4 per
+// ticket, millions of tickets in a large organisation), so its strings are
+// interned copies rather than slices of the decoded line (which would keep
+// the whole line alive) and its time is an integer instant.
 type ticketState struct {
-	at       time.Time
+	at       int64 // Unix nanoseconds
 	subject  string
 	assignee string
 	status   event.TicketStatus
@@ -72,6 +79,9 @@ type ticket struct {
 type Tickets struct {
 	byID      map[string]*ticket
 	bySubject map[string]*customer
+	// names interns assignees and statuses: a few thousand distinct strings
+	// shared by millions of changes.
+	names map[string]string
 }
 
 // customer is one customer's entry: its tickets, in the order first seen,
@@ -80,20 +90,35 @@ type Tickets struct {
 // settles (its tickets and record may have changed in between; the entry
 // is updated in place).
 type customer struct {
+	id      string // an owned copy: ticket changes share it
 	tickets []*ticket
 	record  *event.Subject
 }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}}
+	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+}
+
+// intern returns an owned copy of s shared by every equal string interned.
+func (x *Tickets) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := x.names[s]; ok {
+		return v
+	}
+	v := strings.Clone(s)
+	x.names[v] = v
+	return v
 }
 
 // customer returns the entry of subject, creating it.
 func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
 	if c == nil {
-		c = &customer{}
+		subject = strings.Clone(subject)
+		c = &customer{id: subject}
 		x.bySubject[subject] = c
 	}
 	return c
@@ -107,37 +132,45 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	t := x.byID[tc.ID]
 	if t == nil {
 		// Most tickets see about four changes (new, open, solved, closed).
-		t = &ticket{id: tc.ID, changes: make([]ticketState, 0, 4)}
-		x.byID[tc.ID] = t
+		id := strings.Clone(tc.ID)
+		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
+		x.byID[id] = t
 	}
-	st := ticketState{at: tc.Time, subject: tc.Subject, assignee: tc.Assignee, status: tc.Status}
-	// A change that names no customer keeps the one the ticket had.
-	if st.subject == "" && len(t.changes) > 0 {
+	at := tc.Time.UnixNano()
+	st := ticketState{at: at, assignee: x.intern(tc.Assignee), status: event.TicketStatus(x.intern(string(tc.Status)))}
+	switch {
+	case tc.Subject != "":
+		st.subject = t.indexed(tc.Subject)
+		if st.subject == "" {
+			c := x.customer(tc.Subject)
+			c.tickets = append(c.tickets, t)
+			t.subjects = append(t.subjects, c.id)
+			st.subject = c.id
+		}
+	case len(t.changes) > 0:
+		// A change that names no customer keeps the one the ticket had.
 		st.subject = t.changes[len(t.changes)-1].subject
 	}
 	n := len(t.changes)
-	if n == 0 || !tc.Time.Before(t.changes[n-1].at) {
+	if n == 0 || at >= t.changes[n-1].at {
 		t.changes = append(t.changes, st)
 	} else {
-		i := sort.Search(n, func(i int) bool { return t.changes[i].at.After(tc.Time) })
+		i := sort.Search(n, func(i int) bool { return t.changes[i].at > at })
 		t.changes = append(t.changes, ticketState{})
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if st.subject != "" && !t.indexed(st.subject) {
-		c := x.customer(st.subject)
-		c.tickets = append(c.tickets, t)
-		t.subjects = append(t.subjects, st.subject)
-	}
 }
 
-func (t *ticket) indexed(subject string) bool {
+// indexed returns the index's copy of subject if the ticket is already
+// listed under it, else "".
+func (t *ticket) indexed(subject string) string {
 	for _, s := range t.subjects {
 		if s == subject {
-			return true
+			return s
 		}
 	}
-	return false
+	return ""
 }
 
 // Windows are the tolerances of ticket matching.
@@ -158,7 +191,8 @@ func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) T
 
 // match is Match given subject's entry (nil if it has none).
 func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at, lo: at.Add(-w.AfterClose), hi: at.Add(w.Grace), otherRank: -1}
+	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at.UnixNano(),
+		lo: at.Add(-w.AfterClose).UnixNano(), hi: at.Add(w.Grace).UnixNano(), otherRank: -1}
 	m := TicketMatch{Verdict: NoTicket}
 	if cited != "" {
 		if t := x.byID[cited]; t != nil {
@@ -187,7 +221,7 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 
 type matchQuery struct {
 	actor, subject, cited string
-	at, lo, hi            time.Time
+	at, lo, hi            int64 // Unix nanoseconds
 	// Of several other-assignee states, name the one that says the most:
 	// assigned to someone at the access itself, then assigned to someone
 	// within the windows, then unassigned (an email ticket waits unassigned
@@ -200,14 +234,14 @@ type matchQuery struct {
 func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 	for i := range t.changes {
 		c := &t.changes[i]
-		if c.at.After(q.hi) {
+		if c.at > q.hi {
 			break
 		}
-		end := maxTime
+		end := int64(math.MaxInt64)
 		if i+1 < len(t.changes) {
 			end = t.changes[i+1].at
 		}
-		if !c.status.Working() || end.Before(q.lo) {
+		if !c.status.Working() || end < q.lo {
 			continue
 		}
 		switch {
@@ -220,7 +254,7 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 			rank := 0
 			if c.assignee != "" {
 				rank = 1
-				if !c.at.After(q.at) && end.After(q.at) {
+				if c.at <= q.at && end > q.at {
 					rank = 2
 				}
 			}
@@ -231,5 +265,3 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 		}
 	}
 }
-
-var maxTime = time.Unix(1<<62, 0)
