@@ -140,7 +140,18 @@ type Engine struct {
 	// roster counts roster changes, so a pending access reuses the roster
 	// entry looked up when it arrived unless the roster changed since.
 	roster uint64
+	// pruneAt is the event time of the next Tickets.Prune.
+	pruneAt time.Time
 }
+
+// TicketRetention is how far behind the latest event time an access may
+// arrive and still be judged against every ticket that could explain it.
+// Tickets closed longer ago than this (plus the after-close window) are
+// pruned from the index, which otherwise grows with every ticket ever seen;
+// a later access is still judged, but only against the tickets kept (an
+// event cited by id is still known). Replay sorts input within its lateness
+// (minutes), so in practice nothing arrives this late.
+const TicketRetention = 24 * time.Hour
 
 // New returns an engine that passes every finding to emit, in order.
 func New(cfg Config, emit func(*finding.Finding)) *Engine {
@@ -236,6 +247,10 @@ func (e *Engine) Flush() {
 func (e *Engine) advance(t time.Time) {
 	if t.After(e.now) {
 		e.now = t
+		if !e.now.Before(e.pruneAt) {
+			e.tickets.Prune(e.now.Add(-TicketRetention - e.cfg.Tickets.AfterClose))
+			e.pruneAt = e.now.Add(time.Hour)
+		}
 	}
 	for len(e.pending) > 0 && e.pending[0].due.Before(e.now) {
 		e.settle(e.pending.pop())

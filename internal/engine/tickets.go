@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -82,6 +83,21 @@ type Tickets struct {
 	// names interns assignees and statuses: a few thousand distinct strings
 	// shared by millions of changes.
 	names map[string]string
+	// closing lists tickets as their last change leaves them solved or
+	// closed, in arrival order, for Prune; closed keeps what is left of a
+	// pruned ticket: enough to answer for an event that cites it.
+	closing []closeMark
+	closed  map[string]closedTicket
+}
+
+type closeMark struct {
+	t  *ticket
+	at int64 // Unix nanoseconds of the change that closed it
+}
+
+type closedTicket struct {
+	subject string
+	at      int64 // when it was last solved or closed
 }
 
 // customer is one customer's entry: its tickets, in the order first seen,
@@ -97,7 +113,8 @@ type customer struct {
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}, names: map[string]string{},
+		closed: map[string]closedTicket{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
@@ -129,27 +146,41 @@ func (x *Tickets) Len() int { return len(x.byID) }
 
 // Apply records one ticket change.
 func (x *Tickets) Apply(tc *event.TicketChange) {
+	at := tc.Time.UnixNano()
 	t := x.byID[tc.ID]
+	var inherited string
 	if t == nil {
+		if old, ok := x.closed[tc.ID]; ok {
+			if at < old.at {
+				// Older than a history that was pruned for being out of
+				// every window: it could not change any verdict.
+				return
+			}
+			delete(x.closed, tc.ID) // reopened
+			inherited = old.subject
+		}
 		// Most tickets see about four changes (new, open, solved, closed).
 		id := strings.Clone(tc.ID)
 		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
 		x.byID[id] = t
 	}
-	at := tc.Time.UnixNano()
 	st := ticketState{at: at, assignee: x.intern(tc.Assignee), status: event.TicketStatus(x.intern(string(tc.Status)))}
-	switch {
-	case tc.Subject != "":
-		st.subject = t.indexed(tc.Subject)
+	subject := tc.Subject
+	if subject == "" {
+		// A change that names no customer keeps the one the ticket had.
+		subject = inherited
+		if n := len(t.changes); n > 0 {
+			subject = t.changes[n-1].subject
+		}
+	}
+	if subject != "" {
+		st.subject = t.indexed(subject)
 		if st.subject == "" {
-			c := x.customer(tc.Subject)
+			c := x.customer(subject)
 			c.tickets = append(c.tickets, t)
 			t.subjects = append(t.subjects, c.id)
 			st.subject = c.id
 		}
-	case len(t.changes) > 0:
-		// A change that names no customer keeps the one the ticket had.
-		st.subject = t.changes[len(t.changes)-1].subject
 	}
 	n := len(t.changes)
 	if n == 0 || at >= t.changes[n-1].at {
@@ -160,6 +191,40 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
+	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.status.Working() {
+		x.closing = append(x.closing, closeMark{t: t, at: at})
+	}
+}
+
+// Prune forgets the history of tickets solved or closed before horizon and
+// not reopened since: no access at or after horizon+AfterClose can be
+// explained by them (their working states all ended before), so they only
+// cost memory, a few hundred bytes a ticket for as long as the engine
+// lives. A pruned ticket keeps its customer and closing time, so an event
+// that cites it still finds it (TicketMatch.CitedExists, CitedSubject) and
+// a late change older than its closing is ignored rather than taken for a
+// new ticket. The engine calls it as event time advances; the other users
+// of the index (breach questions, the console) never do.
+func (x *Tickets) Prune(horizon time.Time) {
+	h := horizon.UnixNano()
+	n := 0
+	for ; n < len(x.closing) && x.closing[n].at < h; n++ {
+		m := x.closing[n]
+		t := m.t
+		last := &t.changes[len(t.changes)-1]
+		if x.byID[t.id] != t || last.at != m.at || last.status.Working() {
+			continue // changed since: reopened, or pruned by an earlier mark
+		}
+		for _, subject := range t.subjects {
+			c := x.bySubject[subject]
+			if i := slices.Index(c.tickets, t); i >= 0 {
+				c.tickets = slices.Delete(c.tickets, i, i+1)
+			}
+		}
+		delete(x.byID, t.id)
+		x.closed[t.id] = closedTicket{subject: last.subject, at: last.at}
+	}
+	x.closing = slices.Delete(x.closing, 0, n)
 }
 
 // indexed returns the index's copy of subject if the ticket is already
@@ -202,6 +267,8 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			if m.Verdict == Justified {
 				return m
 			}
+		} else if old, ok := x.closed[cited]; ok {
+			m.CitedExists, m.CitedSubject = true, old.subject
 		}
 	}
 	if c == nil {

@@ -75,3 +75,43 @@ func TestTicketMatch(t *testing.T) {
 		t.Errorf("cited ticket facts for a reviewer: %+v", m)
 	}
 }
+
+// TestTicketPrune checks that pruning forgets only what cannot matter: a
+// ticket closed before the horizon stops being listed for its customer but
+// is still known when cited, a late change older than its closing is
+// ignored, and a reopened ticket keeps its customer.
+func TestTicketPrune(t *testing.T) {
+	w := Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}
+	x := NewTickets()
+	for _, c := range []*event.TicketChange{
+		change(0, "T-1", "c-1", "ana", event.TicketOpen),
+		change(10, "T-1", "c-1", "ana", event.TicketClosed),
+		change(0, "T-2", "c-1", "bob", event.TicketOpen), // still being worked
+		change(0, "T-3", "c-3", "ana", event.TicketOpen),
+		change(20, "T-3", "c-3", "ana", event.TicketSolved),
+		change(30, "T-3", "c-3", "ana", event.TicketOpen), // reopened: kept
+	} {
+		x.Apply(c)
+	}
+	x.Prune(at(15))
+	if x.Len() != 2 {
+		t.Fatalf("%d tickets after pruning, want 2 (T-2, T-3)", x.Len())
+	}
+	m := x.Match("ana", "c-1", "T-1", at(200), w)
+	if m.Verdict != OtherAssignee || m.Ticket != "T-2" || !m.CitedExists || m.CitedSubject != "c-1" {
+		t.Errorf("access citing pruned T-1: %+v, want other_assignee via T-2, cited T-1 known for c-1", m)
+	}
+	if m := x.Match("ana", "c-3", "", at(200), w); m.Verdict != Justified || m.Ticket != "T-3" {
+		t.Errorf("reopened T-3 was pruned: %+v", m)
+	}
+	// A change older than T-1's closing is ignored; a newer one reopens it
+	// for the same customer.
+	x.Apply(change(5, "T-1", "", "ana", event.TicketOpen))
+	if x.Len() != 2 {
+		t.Fatalf("a late change brought back pruned T-1")
+	}
+	x.Apply(change(300, "T-1", "", "ana", event.TicketOpen))
+	if m := x.Match("ana", "c-1", "", at(301), w); m.Verdict != Justified || m.Ticket != "T-1" {
+		t.Errorf("reopened T-1: %+v, want justified for c-1", m)
+	}
+}
