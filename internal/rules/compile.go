@@ -56,7 +56,7 @@ type Rule struct {
 	suppressFor time.Duration
 	suppressKey *vm.Program
 	summary     *template.Template
-	summaryNS   map[string]bool // the Env namespaces the summary names
+	summaryUses []string // the top-level names of its data the summary reads
 	details     []detail
 	usesHistory bool
 	tests       []testCase
@@ -529,7 +529,7 @@ func (c *compiler) summary() {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
-	c.rule.summaryNS = namespaces(s)
+	c.rule.summaryUses = summaryUses(t)
 	// Render once against an empty event so a misspelt name is a load
 	// error, not a broken alert in production.
 	var sample Env
@@ -539,7 +539,7 @@ func (c *compiler) summary() {
 	for _, d := range c.rule.details {
 		details[d.name], _ = vm.Run(d.prog, &sample)
 	}
-	if _, err := render(t, c.rule, &sample, &alertContext{details: details}); err != nil {
+	if _, err := render(t, c.rule, &sample, &alertContext{details: details}, nil); err != nil {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}

@@ -42,6 +42,7 @@ type stage struct {
 
 	errors  map[string]int
 	onError func(rule string, err error)
+	scratch renderScratch
 }
 
 // NewEvaluator returns an evaluator of the pack. people looks up roster
@@ -540,7 +541,7 @@ func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit
 	// The engine renders the summary only if the alert is not suppressed,
 	// during emit, while the Env still describes this event.
 	a.Render = func() string {
-		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
+		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details}, &e.scratch)
 		if err != nil {
 			e.fail(r, fmt.Errorf("summary: %w", err))
 			s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)

@@ -1,11 +1,12 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -68,18 +69,144 @@ type alertContext struct {
 // sequence's earlier steps, and ready-made phrases: who (the actor with vendor, team
 // and role), verb (what they did), cust (the customer with tier and
 // balance) and what (the part of the record: ": contact [email, phone]").
-func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, error) {
-	data := envData(env, r.summaryNS)
-	aggs := make(map[string]any, len(r.aggs))
-	for _, a := range r.aggs {
-		aggs[a.name] = *env.Agg.slot(a.slot)
+// Only the names the template reads are built (r.summaryUses): rendering
+// happens on every alert, and building all of them would cost more than
+// the rest. sc holds maps reused from one rendering to the next; nil makes
+// new ones.
+func render(t *template.Template, r *Rule, env *Env, ac *alertContext, sc *renderScratch) (string, error) {
+	if sc == nil {
+		sc = &renderScratch{}
 	}
-	data["agg"] = aggs
-	data["rule"] = map[string]any{"id": r.ID, "title": r.Title, "severity": string(r.Severity), "risk": r.Risk}
-	var seq []any
 	if ac == nil {
 		ac = &alertContext{}
 	}
+	data := sc.reuse(&sc.data, len(r.summaryUses))
+	for _, name := range r.summaryUses {
+		data[name] = summaryValue(name, r, env, ac, sc)
+	}
+	b := &sc.out
+	b.Reset()
+	if err := t.Execute(b, data); err != nil {
+		return "", err
+	}
+	return strings.Join(strings.Fields(b.String()), " "), nil
+}
+
+// renderScratch is what one evaluator stage reuses between renderings. A
+// template cannot keep its data, so the maps live only for one call.
+type renderScratch struct {
+	data, actor, customer, ticket, history map[string]any
+	out                                    bytes.Buffer
+}
+
+func (sc *renderScratch) reuse(m *map[string]any, n int) map[string]any {
+	if *m == nil {
+		*m = make(map[string]any, n)
+	}
+	clear(*m)
+	return *m
+}
+
+// summaryNames are the names a summary template may read at its top level.
+var summaryNames = []string{
+	"id", "time", "hour", "weekday", "action", "subject", "resource", "fields", "reason", "query", "count",
+	"duration_ms", "verification", "denied", "app", "actor", "customer", "ticket", "history",
+	"agg", "rule", "seq", "details", "who", "verb", "cust", "what",
+}
+
+// summaryValue is the value of one top-level name of the template's data.
+func summaryValue(name string, r *Rule, env *Env, ac *alertContext, sc *renderScratch) any {
+	switch name {
+	case "id":
+		return env.ID
+	case "time":
+		return env.Time
+	case "hour":
+		return env.Hour
+	case "weekday":
+		return env.Weekday
+	case "action":
+		return env.Action
+	case "subject":
+		return env.Subject
+	case "resource":
+		return env.Resource
+	case "fields":
+		return env.Fields
+	case "reason":
+		return env.Reason
+	case "query":
+		return env.Query
+	case "count":
+		return env.Count
+	case "duration_ms":
+		return env.DurationMS
+	case "verification":
+		return env.Verification
+	case "denied":
+		return env.Denied
+	case "app":
+		return env.App
+	case "actor":
+		return actorData(&env.Actor, sc.reuse(&sc.actor, 24))
+	case "customer":
+		c := &env.Customer
+		m := sc.reuse(&sc.customer, 6)
+		m["id"], m["known"], m["tier"], m["balance_usd"], m["country"], m["honeytoken"] = c.ID, c.Known, c.Tier, c.BalanceUSD, c.Country, c.Honeytoken
+		return m
+	case "ticket":
+		t := &env.Ticket
+		m := sc.reuse(&sc.ticket, 8)
+		m["cited"], m["verdict"], m["id"], m["assignee"], m["assignee_team"] = t.Cited, t.Verdict, t.ID, t.Assignee, t.AssigneeTeam
+		m["subject"], m["cited_exists"], m["cited_subject"] = t.Subject, t.CitedExists, t.CitedSubject
+		return m
+	case "history":
+		h := &env.History
+		m := sc.reuse(&sc.history, 9)
+		m["events"], m["days_active"], m["first_seen"], m["idle_days"], m["new_device"] = h.Events, h.DaysActive, h.FirstSeen, h.IdleDays, h.NewDevice
+		m["new_country"], m["new_ip"], m["hour_share"], m["watched_days"] = h.NewCountry, h.NewIP, h.HourShare, h.WatchedDays
+		return m
+	case "agg":
+		aggs := make(map[string]any, len(r.aggs))
+		for _, a := range r.aggs {
+			aggs[a.name] = *env.Agg.slot(a.slot)
+		}
+		return aggs
+	case "rule":
+		return map[string]any{"id": r.ID, "title": r.Title, "severity": string(r.Severity), "risk": r.Risk}
+	case "seq":
+		return seqData(r, env, ac)
+	case "details":
+		details := make(map[string]any, len(r.details))
+		for _, d := range r.details {
+			details[d.name] = ac.details[d.name]
+		}
+		return details
+	case "who":
+		return wording.Describe(env.Actor.ID, ac.person)
+	case "verb":
+		return wording.Verb(event.Action(env.Action))
+	case "cust":
+		return wording.Customer(env.Subject, ac.subject)
+	case "what":
+		if ac.ev != nil {
+			return wording.What(ac.ev)
+		}
+		return ""
+	}
+	return nil
+}
+
+func actorData(a *ActorEnv, m map[string]any) map[string]any {
+	m["id"], m["session"], m["ip"], m["device"], m["country"] = a.ID, a.Session, a.IP, a.Device, a.Country
+	m["on_roster"], m["name"], m["vendor"], m["team"], m["role"], m["site"] = a.OnRoster, a.Name, a.Vendor, a.Team, a.Role, a.Site
+	m["site_country"], m["status"], m["manager"], m["contract_start"], m["contract_end"] = a.SiteCountry, a.Status, a.Manager, a.ContractStart, a.ContractEnd
+	m["before_contract"], m["after_contract"], m["tenure_days"] = a.BeforeContract, a.AfterContract, a.TenureDays
+	return m
+}
+
+func seqData(r *Rule, env *Env, ac *alertContext) []any {
+	var seq []any
 	for _, h := range ac.seq {
 		seq = append(seq, map[string]any{"step": h.step, "event": h.event, "actor": h.actor, "subject": h.subject,
 			"device": h.device, "country": h.country, "ip": h.ip, "time": h.at})
@@ -91,80 +218,79 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext) (string, 
 				"device": "", "country": "", "ip": "", "time": env.Time})
 		}
 	}
-	data["seq"] = seq
-	details := make(map[string]any, len(r.details))
-	for _, d := range r.details {
-		details[d.name] = ac.details[d.name]
-	}
-	data["details"] = details
-	data["who"] = wording.Describe(env.Actor.ID, ac.person)
-	data["verb"] = wording.Verb(event.Action(env.Action))
-	data["cust"] = wording.Customer(env.Subject, ac.subject)
-	what := ""
-	if ac.ev != nil {
-		what = wording.What(ac.ev)
-	}
-	data["what"] = what
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", err
-	}
-	return strings.Join(strings.Fields(b.String()), " "), nil
+	return seq
 }
 
-// envData mirrors the Env as nested maps under the expr names, so a
-// template says {{.actor.team}} where an expression says actor.team. Only
-// the namespaces the template names are built (ns): rendering happens on
-// every alert, and building all of them would cost more than the rest.
-func envData(env *Env, ns map[string]bool) map[string]any {
-	v := reflect.ValueOf(env).Elem()
-	m := structMap(v, ns)
-	delete(m, "agg")
-	delete(m, "person")
-	return m
-}
-
-// namespaces lists the Env's nested parts a template text names.
-func namespaces(text string) map[string]bool {
-	ns := map[string]bool{}
-	for _, n := range []string{"actor", "customer", "ticket", "history"} {
-		if strings.Contains(text, "."+n) {
-			ns[n] = true
+// summaryUses lists the top-level names of the template's data that its
+// text reads: the first name of every field chain (.actor.team, $.time).
+// A template that passes the data itself anywhere ({{.}}, {{$}}, index .)
+// may read any name, and gets them all.
+func summaryUses(t *template.Template) []string {
+	used := map[string]bool{}
+	all := false
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if all || n == nil || reflect.ValueOf(n).IsNil() {
+			return
 		}
-	}
-	return ns
-}
-
-type fieldName struct {
-	index int
-	name  string
-}
-
-var fieldNames sync.Map // reflect.Type -> []fieldName
-
-func structMap(v reflect.Value, ns map[string]bool) map[string]any {
-	t := v.Type()
-	var fs []fieldName
-	if c, ok := fieldNames.Load(t); ok {
-		fs = c.([]fieldName)
-	} else {
-		for i := range t.NumField() {
-			if n := t.Field(i).Tag.Get("expr"); n != "" {
-				fs = append(fs, fieldName{i, n})
+		switch n := n.(type) {
+		case *parse.ListNode:
+			for _, c := range n.Nodes {
+				walk(c)
 			}
-		}
-		fieldNames.Store(t, fs)
-	}
-	m := make(map[string]any, len(fs))
-	for _, f := range fs {
-		fv := v.Field(f.index)
-		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeFor[time.Time]() {
-			if ns == nil || ns[f.name] {
-				m[f.name] = structMap(fv, nil)
+		case *parse.ActionNode:
+			walk(n.Pipe)
+		case *parse.PipeNode:
+			for _, v := range n.Decl {
+				walk(v)
 			}
-			continue
+			for _, c := range n.Cmds {
+				walk(c)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parse.FieldNode:
+			used[n.Ident[0]] = true
+		case *parse.VariableNode:
+			if n.Ident[0] == "$" {
+				if len(n.Ident) == 1 {
+					all = true
+				} else {
+					used[n.Ident[1]] = true
+				}
+			}
+		case *parse.ChainNode:
+			walk(n.Node)
+		case *parse.IfNode:
+			walk(&n.BranchNode)
+		case *parse.RangeNode:
+			walk(&n.BranchNode)
+		case *parse.WithNode:
+			walk(&n.BranchNode)
+		case *parse.BranchNode:
+			walk(n.Pipe)
+			walk(n.List)
+			walk(n.ElseList)
+		case *parse.TemplateNode:
+			walk(n.Pipe)
+		case *parse.TextNode, *parse.CommentNode, *parse.BoolNode, *parse.NumberNode, *parse.StringNode,
+			*parse.NilNode, *parse.IdentifierNode, *parse.BreakNode, *parse.ContinueNode:
+		default: // the data itself (DotNode), or a node this walk does not know
+			all = true
 		}
-		m[f.name] = fv.Interface()
 	}
-	return m
+	for _, tt := range t.Templates() {
+		if tt.Tree != nil {
+			walk(tt.Tree.Root)
+		}
+	}
+	var out []string
+	for _, name := range summaryNames {
+		if all || used[name] {
+			out = append(out, name)
+		}
+	}
+	return out
 }
