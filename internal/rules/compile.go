@@ -56,7 +56,8 @@ type Rule struct {
 	suppressFor time.Duration
 	suppressKey *vm.Program
 	summary     *template.Template
-	summaryUses []string // the top-level names of its data the summary reads
+	summaryUses []string            // the top-level names of its data the summary reads
+	summarySub  map[string][]string // and the fields of a namespace it reads only by name; nil: all
 	details     []detail
 	usesHistory bool
 	tests       []testCase
@@ -529,7 +530,7 @@ func (c *compiler) summary() {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
-	c.rule.summaryUses = summaryUses(t)
+	c.rule.summaryUses, c.rule.summarySub = summaryUses(t)
 	// Render once against an empty event so a misspelt name is a load
 	// error, not a broken alert in production.
 	var sample Env

@@ -43,6 +43,12 @@ type stage struct {
 	errors  map[string]int
 	onError func(rule string, err error)
 	scratch renderScratch
+	// emitting is the rule whose alert is being emitted, and emittingCtx
+	// what its summary needs; renderFn is e.renderEmitting, made once
+	// because a method value allocates.
+	emitting    *Rule
+	emittingCtx alertContext
+	renderFn    func() string
 }
 
 // NewEvaluator returns an evaluator of the pack. people looks up roster
@@ -80,6 +86,7 @@ func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 			e.actorRules++
 		}
 	}
+	e.renderFn = e.renderEmitting
 	e.env.Person = func(id string) PersonEnv {
 		if e.people == nil {
 			return PersonEnv{ID: id}
@@ -539,14 +546,24 @@ func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit
 		}
 	}
 	// The engine renders the summary only if the alert is not suppressed,
-	// during emit, while the Env still describes this event.
-	a.Render = func() string {
-		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details}, &e.scratch)
-		if err != nil {
-			e.fail(r, fmt.Errorf("summary: %w", err))
-			s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
-		}
-		return s
-	}
+	// during emit, while the Env still describes this event: Render is
+	// valid only until emit returns.
+	e.emitting, e.emittingCtx = r, alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details}
+	a.Render = e.renderFn
 	emit(a)
+	e.emitting, e.emittingCtx = nil, alertContext{}
+}
+
+// renderEmitting renders the summary of the alert being emitted.
+func (e *stage) renderEmitting() string {
+	r, ac := e.emitting, &e.emittingCtx
+	if r == nil {
+		panic("rules: Alert.Render called after emit returned")
+	}
+	s, err := render(r.summary, r, &e.env, ac, &e.scratch)
+	if err != nil {
+		e.fail(r, fmt.Errorf("summary: %w", err))
+		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ac.ev.Actor.ID)
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -148,24 +149,13 @@ func summaryValue(name string, r *Rule, env *Env, ac *alertContext, sc *renderSc
 	case "app":
 		return env.App
 	case "actor":
-		return actorData(&env.Actor, sc.reuse(&sc.actor, 24))
+		return nsData(r.summarySub["actor"], actorFields, &env.Actor, sc.reuse(&sc.actor, len(actorFields)))
 	case "customer":
-		c := &env.Customer
-		m := sc.reuse(&sc.customer, 6)
-		m["id"], m["known"], m["tier"], m["balance_usd"], m["country"], m["honeytoken"] = c.ID, c.Known, c.Tier, c.BalanceUSD, c.Country, c.Honeytoken
-		return m
+		return nsData(r.summarySub["customer"], customerFields, &env.Customer, sc.reuse(&sc.customer, len(customerFields)))
 	case "ticket":
-		t := &env.Ticket
-		m := sc.reuse(&sc.ticket, 8)
-		m["cited"], m["verdict"], m["id"], m["assignee"], m["assignee_team"] = t.Cited, t.Verdict, t.ID, t.Assignee, t.AssigneeTeam
-		m["subject"], m["cited_exists"], m["cited_subject"] = t.Subject, t.CitedExists, t.CitedSubject
-		return m
+		return nsData(r.summarySub["ticket"], ticketFields, &env.Ticket, sc.reuse(&sc.ticket, len(ticketFields)))
 	case "history":
-		h := &env.History
-		m := sc.reuse(&sc.history, 9)
-		m["events"], m["days_active"], m["first_seen"], m["idle_days"], m["new_device"] = h.Events, h.DaysActive, h.FirstSeen, h.IdleDays, h.NewDevice
-		m["new_country"], m["new_ip"], m["hour_share"], m["watched_days"] = h.NewCountry, h.NewIP, h.HourShare, h.WatchedDays
-		return m
+		return nsData(r.summarySub["history"], historyFields, &env.History, sc.reuse(&sc.history, len(historyFields)))
 	case "agg":
 		aggs := make(map[string]any, len(r.aggs))
 		for _, a := range r.aggs {
@@ -197,13 +187,76 @@ func summaryValue(name string, r *Rule, env *Env, ac *alertContext, sc *renderSc
 	return nil
 }
 
-func actorData(a *ActorEnv, m map[string]any) map[string]any {
-	m["id"], m["session"], m["ip"], m["device"], m["country"] = a.ID, a.Session, a.IP, a.Device, a.Country
-	m["on_roster"], m["name"], m["vendor"], m["team"], m["role"], m["site"] = a.OnRoster, a.Name, a.Vendor, a.Team, a.Role, a.Site
-	m["site_country"], m["status"], m["manager"], m["contract_start"], m["contract_end"] = a.SiteCountry, a.Status, a.Manager, a.ContractStart, a.ContractEnd
-	m["before_contract"], m["after_contract"], m["tenure_days"] = a.BeforeContract, a.AfterContract, a.TenureDays
+// field is one name of an Env namespace in template data.
+type field[T any] struct {
+	name string
+	get  func(*T) any
+}
+
+// nsData fills m with the namespace's fields named in use (all if nil).
+func nsData[T any](use []string, fs []field[T], v *T, m map[string]any) map[string]any {
+	for _, f := range fs {
+		if use == nil || slices.Contains(use, f.name) {
+			m[f.name] = f.get(v)
+		}
+	}
 	return m
 }
+
+// The namespaces' fields under their expr tags (TestSummaryDataMirrorsEnv
+// checks them against the tags).
+var (
+	actorFields = []field[ActorEnv]{
+		{"id", func(a *ActorEnv) any { return a.ID }},
+		{"session", func(a *ActorEnv) any { return a.Session }},
+		{"ip", func(a *ActorEnv) any { return a.IP }},
+		{"device", func(a *ActorEnv) any { return a.Device }},
+		{"country", func(a *ActorEnv) any { return a.Country }},
+		{"on_roster", func(a *ActorEnv) any { return a.OnRoster }},
+		{"name", func(a *ActorEnv) any { return a.Name }},
+		{"vendor", func(a *ActorEnv) any { return a.Vendor }},
+		{"team", func(a *ActorEnv) any { return a.Team }},
+		{"role", func(a *ActorEnv) any { return a.Role }},
+		{"site", func(a *ActorEnv) any { return a.Site }},
+		{"site_country", func(a *ActorEnv) any { return a.SiteCountry }},
+		{"status", func(a *ActorEnv) any { return a.Status }},
+		{"manager", func(a *ActorEnv) any { return a.Manager }},
+		{"contract_start", func(a *ActorEnv) any { return a.ContractStart }},
+		{"contract_end", func(a *ActorEnv) any { return a.ContractEnd }},
+		{"before_contract", func(a *ActorEnv) any { return a.BeforeContract }},
+		{"after_contract", func(a *ActorEnv) any { return a.AfterContract }},
+		{"tenure_days", func(a *ActorEnv) any { return a.TenureDays }},
+	}
+	customerFields = []field[CustomerEnv]{
+		{"id", func(c *CustomerEnv) any { return c.ID }},
+		{"known", func(c *CustomerEnv) any { return c.Known }},
+		{"tier", func(c *CustomerEnv) any { return c.Tier }},
+		{"balance_usd", func(c *CustomerEnv) any { return c.BalanceUSD }},
+		{"country", func(c *CustomerEnv) any { return c.Country }},
+		{"honeytoken", func(c *CustomerEnv) any { return c.Honeytoken }},
+	}
+	ticketFields = []field[TicketEnv]{
+		{"cited", func(t *TicketEnv) any { return t.Cited }},
+		{"verdict", func(t *TicketEnv) any { return t.Verdict }},
+		{"id", func(t *TicketEnv) any { return t.ID }},
+		{"assignee", func(t *TicketEnv) any { return t.Assignee }},
+		{"assignee_team", func(t *TicketEnv) any { return t.AssigneeTeam }},
+		{"subject", func(t *TicketEnv) any { return t.Subject }},
+		{"cited_exists", func(t *TicketEnv) any { return t.CitedExists }},
+		{"cited_subject", func(t *TicketEnv) any { return t.CitedSubject }},
+	}
+	historyFields = []field[HistoryEnv]{
+		{"events", func(h *HistoryEnv) any { return h.Events }},
+		{"days_active", func(h *HistoryEnv) any { return h.DaysActive }},
+		{"first_seen", func(h *HistoryEnv) any { return h.FirstSeen }},
+		{"idle_days", func(h *HistoryEnv) any { return h.IdleDays }},
+		{"new_device", func(h *HistoryEnv) any { return h.NewDevice }},
+		{"new_country", func(h *HistoryEnv) any { return h.NewCountry }},
+		{"new_ip", func(h *HistoryEnv) any { return h.NewIP }},
+		{"hour_share", func(h *HistoryEnv) any { return h.HourShare }},
+		{"watched_days", func(h *HistoryEnv) any { return h.WatchedDays }},
+	}
+)
 
 func seqData(r *Rule, env *Env, ac *alertContext) []any {
 	var seq []any
@@ -222,11 +275,24 @@ func seqData(r *Rule, env *Env, ac *alertContext) []any {
 }
 
 // summaryUses lists the top-level names of the template's data that its
-// text reads: the first name of every field chain (.actor.team, $.time).
+// text reads: the first name of every field chain (.actor.team, $.time),
+// and for a name read only through such chains, the second names (team).
 // A template that passes the data itself anywhere ({{.}}, {{$}}, index .)
-// may read any name, and gets them all.
-func summaryUses(t *template.Template) []string {
+// may read any name, and gets them all; a name read whole ({{with .actor}})
+// gets all its fields.
+func summaryUses(t *template.Template) (names []string, sub map[string][]string) {
 	used := map[string]bool{}
+	// whole: namespaces read other than as .ns.field, which get every field
+	whole := map[string]bool{}
+	sub = map[string][]string{}
+	chain := func(idents []string) {
+		used[idents[0]] = true
+		if len(idents) == 1 {
+			whole[idents[0]] = true
+		} else if !slices.Contains(sub[idents[0]], idents[1]) {
+			sub[idents[0]] = append(sub[idents[0]], idents[1])
+		}
+	}
 	all := false
 	var walk func(n parse.Node)
 	walk = func(n parse.Node) {
@@ -252,16 +318,20 @@ func summaryUses(t *template.Template) []string {
 				walk(a)
 			}
 		case *parse.FieldNode:
-			used[n.Ident[0]] = true
+			chain(n.Ident)
 		case *parse.VariableNode:
 			if n.Ident[0] == "$" {
 				if len(n.Ident) == 1 {
 					all = true
 				} else {
-					used[n.Ident[1]] = true
+					chain(n.Ident[1:])
 				}
 			}
 		case *parse.ChainNode:
+			if f, ok := n.Node.(*parse.FieldNode); ok && len(n.Field) > 0 {
+				chain(append(slices.Clone(f.Ident), n.Field...))
+				return
+			}
 			walk(n.Node)
 		case *parse.IfNode:
 			walk(&n.BranchNode)
@@ -286,11 +356,15 @@ func summaryUses(t *template.Template) []string {
 			walk(tt.Tree.Root)
 		}
 	}
-	var out []string
 	for _, name := range summaryNames {
 		if all || used[name] {
-			out = append(out, name)
+			names = append(names, name)
 		}
 	}
-	return out
+	for ns := range sub {
+		if all || whole[ns] {
+			delete(sub, ns)
+		}
+	}
+	return names, sub
 }

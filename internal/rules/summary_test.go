@@ -79,15 +79,20 @@ func TestSummaryUses(t *testing.T) {
 	for _, c := range []struct {
 		text string
 		want []string
+		sub  map[string][]string
 	}{
-		{"{{.who}} {{.actor.team}} {{with .ticket}}{{.id}}{{end}}", []string{"id", "actor", "ticket", "who"}},
-		{"{{$.time | date}} {{range .seq}}{{.step}}{{end}}", []string{"time", "seq"}},
-		{"{{index . \"who\"}}", summaryNames},
-		{"{{$x := $}}{{$x.who}}", summaryNames},
+		{"{{.who}} {{.actor.team}} {{with .ticket}}{{.id}}{{end}} {{.actor.id}}", []string{"id", "actor", "ticket", "who"},
+			map[string][]string{"actor": {"team", "id"}}},
+		{"{{$.time | date}} {{range .seq}}{{.step}}{{end}} {{$.customer.tier}}", []string{"time", "customer", "seq"},
+			map[string][]string{"customer": {"tier"}}},
+		{"{{(.actor).team}}", []string{"actor"}, map[string][]string{}},
+		{"{{index . \"who\"}} {{.actor.team}}", summaryNames, map[string][]string{}},
+		{"{{$x := $}}{{$x.who}}", summaryNames, map[string][]string{}},
 	} {
 		tt := template.Must(template.New("t").Funcs(templateFuncs).Parse(c.text))
-		if got := summaryUses(tt); !slices.Equal(got, c.want) {
-			t.Errorf("%s: got %v, want %v", c.text, got, c.want)
+		got, sub := summaryUses(tt)
+		if !slices.Equal(got, c.want) || !reflect.DeepEqual(sub, c.sub) {
+			t.Errorf("%s: got %v %v, want %v %v", c.text, got, sub, c.want, c.sub)
 		}
 	}
 }
