@@ -130,9 +130,9 @@ const smallDistinct = 16
 
 // distinct is a sliding distinct count. Times are Unix nanoseconds.
 type distinct struct {
-	small  []tk             // (last time, value) while few; unordered
+	small  []tk       // (last time, value) while few; unordered
 	last   *lastTimes // value -> last time seen, once past smallDistinct
-	order  []tk             // (time, value), sorted by time; may hold stale entries
+	order  []tk       // (time, value), sorted by time; may hold stale entries
 	latest int64
 	sk     *sketchRing // non-nil once approximate
 }
