@@ -58,6 +58,7 @@ type Rule struct {
 	summary     *template.Template
 	summaryUses []string            // the top-level names of its data the summary reads
 	summarySub  map[string][]string // and the fields of a namespace it reads only by name; nil: all
+	plain       []piece             // the summary without text/template, if it is plain (plainSummary)
 	details     []detail
 	usesHistory bool
 	tests       []testCase
@@ -540,11 +541,15 @@ func (c *compiler) summary() {
 	for _, d := range c.rule.details {
 		details[d.name], _ = vm.Run(d.prog, &sample)
 	}
-	if _, err := render(t, c.rule, &sample, &alertContext{details: details}, nil); err != nil {
+	want, err := render(t, c.rule, &sample, &alertContext{details: details}, nil)
+	if err != nil {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
 	c.rule.summary = t
+	if ps := plainSummary(t, c.rule); ps != nil && renderPlain(ps, &sample, &alertContext{}, &renderScratch{}) == want {
+		c.rule.plain = ps
+	}
 }
 
 func templateMessage(err error) string {

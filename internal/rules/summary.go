@@ -81,6 +81,9 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext, sc *rende
 	if ac == nil {
 		ac = &alertContext{}
 	}
+	if r.plain != nil {
+		return renderPlain(r.plain, env, ac, sc), nil
+	}
 	data := sc.reuse(&sc.data, len(r.summaryUses))
 	for _, name := range r.summaryUses {
 		data[name] = summaryValue(name, r, env, ac, sc)
@@ -90,7 +93,7 @@ func render(t *template.Template, r *Rule, env *Env, ac *alertContext, sc *rende
 	if err := t.Execute(b, data); err != nil {
 		return "", err
 	}
-	return strings.Join(strings.Fields(b.String()), " "), nil
+	return collapseSpace(b.Bytes()), nil
 }
 
 // renderScratch is what one evaluator stage reuses between renderings. A

@@ -3,9 +3,12 @@ package rules
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/custos-io/custos/internal/event"
 )
 
 // TestSummaryDataMirrorsEnv checks the hand-built template data against
@@ -93,6 +96,50 @@ func TestSummaryUses(t *testing.T) {
 		got, sub := summaryUses(tt)
 		if !slices.Equal(got, c.want) || !reflect.DeepEqual(sub, c.sub) {
 			t.Errorf("%s: got %v %v, want %v %v", c.text, got, sub, c.want, c.sub)
+		}
+	}
+}
+
+// A plain summary must read exactly as text/template renders it.
+func TestPlainSummaryAsTemplate(t *testing.T) {
+	p, err := Shipped()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env Env
+	fillDistinct(reflect.ValueOf(&env).Elem(), new(int))
+	env.Actor.Name = "Ana  María\u00a0x" // spaces text/template output collapses
+	ev := &event.Event{ID: env.ID, Resource: "profile", Fields: []string{"email", "phone"}}
+	ac := &alertContext{ev: ev, person: &event.Person{ID: env.Actor.ID, Team: "payments", Role: "agent"},
+		subject: &event.Subject{ID: env.Subject, Tier: "vip", BalanceUSD: 123456}}
+	plain := 0
+	for _, r := range p.Rules() {
+		if r.plain == nil {
+			continue
+		}
+		plain++
+		viaTemplate := *r
+		viaTemplate.plain = nil
+		for i := range r.aggs {
+			*env.Agg.slot(i) = 1000 * (i + 1)
+		}
+		want, err := render(r.summary, &viaTemplate, &env, ac, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := render(r.summary, r, &env, ac, nil); got != want {
+			t.Errorf("%s:\n got %q\nwant %q", r.ID, got, want)
+		}
+	}
+	if plain == 0 {
+		t.Error("no shipped summary is plain")
+	}
+}
+
+func TestCollapseSpace(t *testing.T) {
+	for _, s := range []string{"", "  ", " a  b\tc\n", "a", "x\u00a0y  z", "\u2003a b "} {
+		if got, want := collapseSpace([]byte(s)), strings.Join(strings.Fields(s), " "); got != want {
+			t.Errorf("%q: got %q, want %q", s, got, want)
 		}
 	}
 }
