@@ -126,6 +126,14 @@ func (n nStrEq) eval(e *Env) bool {
 	return (v == n.s) == n.eq
 }
 
+// nFieldEq compares two string fields: ticket.id == ticket.cited.
+type nFieldEq struct {
+	a, b *accessor
+	eq   bool
+}
+
+func (n nFieldEq) eval(e *Env) bool { return (n.a.str(e) == n.b.str(e)) == n.eq }
+
 // nAnyIn is any(list, # in [...]).
 type nAnyIn struct {
 	a   *accessor
@@ -342,6 +350,12 @@ func toNative(n ast.Node, aggs map[string]int) native {
 				return nStrEq{a: a, s: s.Value, eq: v.Operator == "==", trim: true}
 			}
 			a, lit, op := fieldPath(v.Left, aggs), v.Right, v.Operator
+			if b := fieldPath(lit, aggs); a != nil && b != nil {
+				if a.kind == reflect.String && b.kind == reflect.String && (op == "==" || op == "!=") {
+					return nFieldEq{a: a, b: b, eq: op == "=="}
+				}
+				return nil
+			}
 			if a == nil {
 				a, lit, op = fieldPath(v.Right, aggs), v.Left, flip(op)
 			}
