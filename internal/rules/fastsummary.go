@@ -89,7 +89,7 @@ func plainWriter(chain []string, r *Rule) func(b *bytes.Buffer, env *Env, ac *al
 	switch chain[0] {
 	case "who":
 		return func(b *bytes.Buffer, env *Env, ac *alertContext) {
-			b.WriteString(wording.Describe(env.Actor.ID, ac.person))
+			b.Write(wording.AppendDescribe(b.AvailableBuffer(), env.Actor.ID, ac.person))
 		}
 	case "verb":
 		return func(b *bytes.Buffer, env *Env, _ *alertContext) {
@@ -97,12 +97,12 @@ func plainWriter(chain []string, r *Rule) func(b *bytes.Buffer, env *Env, ac *al
 		}
 	case "cust":
 		return func(b *bytes.Buffer, env *Env, ac *alertContext) {
-			b.WriteString(wording.Customer(env.Subject, ac.subject))
+			b.Write(wording.AppendCustomer(b.AvailableBuffer(), env.Subject, ac.subject))
 		}
 	case "what":
 		return func(b *bytes.Buffer, _ *Env, ac *alertContext) {
 			if ac.ev != nil {
-				b.WriteString(wording.What(ac.ev))
+				b.Write(wording.AppendWhat(b.AvailableBuffer(), ac.ev))
 			}
 		}
 	case "agg", "rule", "seq", "details", "actor", "customer", "ticket", "history":
