@@ -54,7 +54,7 @@ type Rule struct {
 	seq         *sequence
 	exc         exceptions
 	suppressFor time.Duration
-	suppressKey *vm.Program
+	suppressKey *value
 	summary     *template.Template
 	summaryUses []string            // the top-level names of its data the summary reads
 	summarySub  map[string][]string // and the fields of a namespace it reads only by name; nil: all
@@ -345,14 +345,14 @@ func (c *compiler) aggregates() {
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to count distinct values of, e.g. subject")
 			} else {
-				g.of = c.compileValue(path+".of", a.Of, kindString)
+				g.of = c.compileValue(path+".of", a.Of, kindString, false)
 			}
 		case "sum":
 			g.kind = aggSum
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to add up, e.g. count")
 			} else {
-				g.of = c.compileValue(path+".of", a.Of, kindInt)
+				g.of = c.compileValue(path+".of", a.Of, kindInt, false)
 			}
 		case "":
 			c.errorf(path+".kind", "missing (want count, distinct or sum)")
@@ -375,7 +375,7 @@ func (c *compiler) aggregates() {
 			c.errorf(path+".per", "unknown value %q (want actor, team, vendor, site, subject or all)", a.Per)
 		}
 		if a.By != "" {
-			g.by = c.compileValue(path+".by", a.By, kindString)
+			g.by = c.compileValue(path+".by", a.By, kindString, false)
 		}
 		c.rule.aggs = append(c.rule.aggs, g)
 	}
@@ -473,7 +473,7 @@ func (c *compiler) suppress() {
 		if s.For == "" {
 			c.errorf("suppress.key", "a key without suppress.for suppresses nothing")
 		}
-		c.rule.suppressKey = c.compileExpr("suppress.key", s.Key, kindString, true)
+		c.rule.suppressKey = c.compileValue("suppress.key", s.Key, kindString, true)
 	}
 }
 

@@ -532,7 +532,7 @@ func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit
 		}
 	}
 	if r.suppressKey != nil {
-		a.Key, _ = e.str(r, r.suppressKey)
+		a.Key, _ = e.strValue(r, r.suppressKey)
 	}
 	if len(r.aggs)+len(r.details) > 0 {
 		a.Details = make(map[string]any, len(r.aggs)+len(r.details))
