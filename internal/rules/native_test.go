@@ -34,8 +34,12 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 		`actor.after_contract || actor.before_contract || actor.status in ["suspended"]`,
 		`ticket.id == ticket.cited && ticket.assignee_team != actor.team`,
 		`!(actor.role == "qa" && ticket.cited_subject == subject)`,
-		`agg.views * 2 >= agg.custs && count > 1`, // partly native
-		`len(fields) > 1 && !denied`,              // partly native
+		`agg.views * 2 >= agg.custs && count > 1`,
+		`1.0 * agg.views / agg.custs > 3.0 * count / max(duration_ms, 1)`,
+		`(agg.views - agg.custs) / max(agg.custs - 1, 1) >= 0.5 && min(agg.views, 7) < agg.custs`,
+		`customer.balance_usd / 1000 >= count + 1`,
+		`count % 7 == 0 && !denied`,  // partly native
+		`len(fields) > 1 && !denied`, // partly native
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }
