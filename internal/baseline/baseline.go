@@ -18,6 +18,7 @@ import (
 
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/hashtable"
 )
 
 // RulePrefix starts the rule id of every anomaly alert.
@@ -265,9 +266,9 @@ type window struct {
 	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
 	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
 	ev       [][]ref
-	seen     map[uint64]seen
-	hours    uint32 // hours of the day with activity
-	lastHour int64  // last hour with activity
+	seen     hashtable.Table[seen] // by fnv64 of the customer or ticket
+	hours    uint32                // hours of the day with activity
+	lastHour int64                 // last hour with activity
 	weekend  bool
 	changed  bool // an event arrived since the last checkpoint
 }
@@ -390,9 +391,9 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	}
 
 	k := fnv64(ev.Subject)
-	s, ok := w.seen[k]
+	s, ok := w.seen.Get(k)
 	if !ok {
-		if len(w.seen) >= maxSeen {
+		if w.seen.Len() >= maxSeen {
 			s = seen{}
 		} else {
 			s = seen{hour: -1}
@@ -415,13 +416,13 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		x.NewIdentity = true
 		s.flags |= seenIdentity
 	}
-	if len(w.seen) < maxSeen || ok {
-		w.seen[k] = s
+	if w.seen.Len() < maxSeen || ok {
+		w.seen.Set(k, s)
 	}
 	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" {
 		tk := fnv64(m.Ticket) ^ 0x9e3779b97f4a7c15 // tickets and customers share the set
-		if _, ok := w.seen[tk]; !ok && len(w.seen) < maxSeen {
-			w.seen[tk] = seen{}
+		if _, ok := w.seen.Get(tk); !ok && w.seen.Len() < maxSeen {
+			w.seen.Set(tk, seen{})
 			x.NewTicket = true
 		}
 	}
@@ -444,7 +445,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 		nf := len(d.feats)
 		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
 			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
-			ev: make([][]ref, nf), seen: map[uint64]seen{}, groups: make([]*group, len(d.groups))}
+			ev: make([][]ref, nf), groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
 	wd := t.Weekday()
@@ -504,10 +505,10 @@ func (d *Detector) release(a *actor) {
 		clear(w.ev[i])
 		w.ev[i] = w.ev[i][:0]
 	}
-	if len(w.seen) > 1024 {
-		w.seen = map[uint64]seen{} // let an unusually large day's map go
+	if w.seen.Len() > 1024 {
+		w.seen = hashtable.Table[seen]{} // let an unusually large day's table go
 	} else {
-		clear(w.seen)
+		w.seen.Clear()
 	}
 	clear(w.groups)
 	w.hours, w.changed = 0, false

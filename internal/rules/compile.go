@@ -54,9 +54,11 @@ type Rule struct {
 	seq         *sequence
 	exc         exceptions
 	suppressFor time.Duration
-	suppressKey *vm.Program
+	suppressKey *value
 	summary     *template.Template
-	summaryNS   map[string]bool // the Env namespaces the summary names
+	summaryUses []string            // the top-level names of its data the summary reads
+	summarySub  map[string][]string // and the fields of a namespace it reads only by name; nil: all
+	plain       []piece             // the summary without text/template, if it is plain (plainSummary)
 	details     []detail
 	usesHistory bool
 	tests       []testCase
@@ -343,14 +345,14 @@ func (c *compiler) aggregates() {
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to count distinct values of, e.g. subject")
 			} else {
-				g.of = c.compileValue(path+".of", a.Of, kindString)
+				g.of = c.compileValue(path+".of", a.Of, kindString, false)
 			}
 		case "sum":
 			g.kind = aggSum
 			if a.Of == "" {
 				c.errorf(path+".of", "missing: what to add up, e.g. count")
 			} else {
-				g.of = c.compileValue(path+".of", a.Of, kindInt)
+				g.of = c.compileValue(path+".of", a.Of, kindInt, false)
 			}
 		case "":
 			c.errorf(path+".kind", "missing (want count, distinct or sum)")
@@ -373,7 +375,7 @@ func (c *compiler) aggregates() {
 			c.errorf(path+".per", "unknown value %q (want actor, team, vendor, site, subject or all)", a.Per)
 		}
 		if a.By != "" {
-			g.by = c.compileValue(path+".by", a.By, kindString)
+			g.by = c.compileValue(path+".by", a.By, kindString, false)
 		}
 		c.rule.aggs = append(c.rule.aggs, g)
 	}
@@ -471,7 +473,7 @@ func (c *compiler) suppress() {
 		if s.For == "" {
 			c.errorf("suppress.key", "a key without suppress.for suppresses nothing")
 		}
-		c.rule.suppressKey = c.compileExpr("suppress.key", s.Key, kindString, true)
+		c.rule.suppressKey = c.compileValue("suppress.key", s.Key, kindString, true)
 	}
 }
 
@@ -529,7 +531,7 @@ func (c *compiler) summary() {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
-	c.rule.summaryNS = namespaces(s)
+	c.rule.summaryUses, c.rule.summarySub = summaryUses(t)
 	// Render once against an empty event so a misspelt name is a load
 	// error, not a broken alert in production.
 	var sample Env
@@ -539,11 +541,15 @@ func (c *compiler) summary() {
 	for _, d := range c.rule.details {
 		details[d.name], _ = vm.Run(d.prog, &sample)
 	}
-	if _, err := render(t, c.rule, &sample, &alertContext{details: details}); err != nil {
+	want, err := render(t, c.rule, &sample, &alertContext{details: details}, nil)
+	if err != nil {
 		c.errorf("summary", "%s", templateMessage(err))
 		return
 	}
 	c.rule.summary = t
+	if ps := plainSummary(t, c.rule); ps != nil && renderPlain(ps, &sample, &alertContext{}, &renderScratch{}) == want {
+		c.rule.plain = ps
+	}
 }
 
 func templateMessage(err error) string {

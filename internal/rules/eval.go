@@ -13,41 +13,80 @@ import (
 
 // Evaluator runs a pack inside one engine. It keeps the state the rules
 // declare (windows, sequences, the actors' history), keyed by actor (or by
-// team, vendor, site or customer where a rule asks), and is driven by the
-// engine's single goroutine like the engine itself: not safe for
-// concurrent use.
+// team, vendor, site or customer where a rule asks). A rule runs at one
+// stage only, so each stage's detector owns its rules' state outright: the
+// two detectors share nothing mutable and may each be driven by its own
+// goroutine, while one detector is not safe for concurrent use.
 type Evaluator struct {
-	pack   *Pack
-	people func(id string) *event.Person
-	env    Env
-	vm     vm.VM
+	stages [2]*stage // by Stage
+}
 
-	aggs   [][]aggTable // by rule position, then aggregate slot; not per actor
-	seqs   []seqTable   // by rule position
-	actors map[string]*actorState
-	cur    *actorState // the actor of the event being evaluated
-	first  time.Time   // the earliest event time seen
+// stage is the evaluator of one stage's rules, with everything they keep.
+type stage struct {
+	pack    *Pack
+	s       Stage
+	people  func(id string) *event.Person
+	env     Env
+	vm      vm.VM
+	history bool // this stage keeps the actors' history
+
+	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
+	seqs []seqTable   // by rule position
+	// actorRule numbers this stage's rules with aggregates kept per actor
+	// (by rule position; -1 for the others), indexing actorState.aggs.
+	actorRule  []int
+	actorRules int
+	actors     map[string]*actorState
+	cur        *actorState // the actor of the event being evaluated
+	first      time.Time   // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
+	scratch renderScratch
+	// emitting is the rule whose alert is being emitted, and emittingCtx
+	// what its summary needs; renderFn is e.renderEmitting, made once
+	// because a method value allocates.
+	emitting    *Rule
+	emittingCtx alertContext
+	renderFn    func() string
 }
 
 // NewEvaluator returns an evaluator of the pack. people looks up roster
 // entries (for ticket.assignee_team and person(id)); it may be nil.
 func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
-	e := &Evaluator{
-		pack:   p,
-		people: people,
-		aggs:   make([][]aggTable, len(p.rules)),
-		seqs:   make([]seqTable, len(p.rules)),
-		actors: map[string]*actorState{},
-		errors: map[string]int{},
+	ev := &Evaluator{}
+	for s := range ev.stages {
+		ev.stages[s] = newStage(p, Stage(s), people)
 	}
+	return ev
+}
+
+func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
+	e := &stage{
+		pack:    p,
+		s:       s,
+		people:  people,
+		history: s == Immediate && p.history,
+		aggs:    make([][]aggTable, len(p.rules)),
+		seqs:    make([]seqTable, len(p.rules)),
+		actors:  map[string]*actorState{},
+		errors:  map[string]int{},
+	}
+	e.actorRule = make([]int, len(p.rules))
 	for i, r := range p.rules {
+		e.actorRule[i] = -1
+		if r.Stage != s {
+			continue
+		}
 		if len(r.aggs) > 0 {
 			e.aggs[i] = make([]aggTable, len(r.aggs))
 		}
+		if slices.ContainsFunc(r.aggs, func(a *aggregate) bool { return a.perActor() }) {
+			e.actorRule[i] = e.actorRules
+			e.actorRules++
+		}
 	}
+	e.renderFn = e.renderEmitting
 	e.env.Person = func(id string) PersonEnv {
 		if e.people == nil {
 			return PersonEnv{ID: id}
@@ -59,34 +98,45 @@ func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
 
 // OnError sets a function told about every expression or template that
 // failed at run time (a division by zero, say); the rule is then treated as
-// not matching. Failures are counted either way (Errors).
-func (e *Evaluator) OnError(fn func(rule string, err error)) { e.onError = fn }
+// not matching. Failures are counted either way (Errors). Each stage calls
+// it from the goroutine driving that stage's detector.
+func (e *Evaluator) OnError(fn func(rule string, err error)) {
+	for _, s := range e.stages {
+		s.onError = fn
+	}
+}
 
-// Errors returns the run-time failures so far, by rule id.
-func (e *Evaluator) Errors() map[string]int { return e.errors }
+// Errors returns the run-time failures so far, by rule id. Call it when no
+// detector is running.
+func (e *Evaluator) Errors() map[string]int {
+	out := map[string]int{}
+	for _, s := range e.stages {
+		for id, n := range s.errors {
+			out[id] += n
+		}
+	}
+	return out
+}
 
 // Immediate returns the detector of the rules that run as events arrive.
-func (e *Evaluator) Immediate() engine.Detector { return stageDetector{e, Immediate} }
+func (e *Evaluator) Immediate() engine.Detector { return e.stages[Immediate] }
 
 // Settled returns the detector of the rules that run once the ticket
 // verdict is known.
-func (e *Evaluator) Settled() engine.Detector { return stageDetector{e, Settled} }
+func (e *Evaluator) Settled() engine.Detector { return e.stages[Settled] }
 
-type stageDetector struct {
-	e *Evaluator
-	s Stage
-}
+// Detect evaluates the stage's rules on one input.
+func (e *stage) Detect(in *engine.Input, emit engine.Emit) { e.detect(in, emit) }
 
-func (d stageDetector) Detect(in *engine.Input, emit engine.Emit) { d.e.detect(d.s, in, emit) }
-
-func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
+func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	ev := in.Event
 	ai := actionIndex(ev.Action)
 	if ai < 0 {
 		return
 	}
+	s := e.s
 	entries := e.pack.index[s][ai]
-	withHistory := s == Immediate && e.pack.history
+	withHistory := e.history
 	if len(entries) == 0 && !withHistory {
 		return
 	}
@@ -96,7 +146,10 @@ func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
 	}
 	st := e.actors[ev.Actor.ID]
 	if st == nil {
-		st = &actorState{aggs: make([][]aggWindow, len(e.pack.rules))}
+		st = &actorState{aggs: make([][]aggWindow, e.actorRules)}
+		if withHistory {
+			st.hist = &history{}
+		}
 		e.actors[ev.Actor.ID] = st
 	}
 	e.cur = st
@@ -104,7 +157,7 @@ func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
 		if e.first.IsZero() || ev.Time.Before(e.first) {
 			e.first = ev.Time
 		}
-		h := &st.hist
+		h := st.hist
 		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 		e.env.History.WatchedDays = ev.Time.Sub(e.first).Hours() / 24
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
@@ -114,7 +167,7 @@ func (e *Evaluator) detect(s Stage, in *engine.Input, emit engine.Emit) {
 	}
 }
 
-func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
+func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
 	if len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
 		return
@@ -150,7 +203,7 @@ func (e *Evaluator) run(en entry, in *engine.Input, emit engine.Emit) {
 }
 
 // excluded reports whether the actor is on one of the rule's allowlists.
-func (e *Evaluator) excluded(r *Rule) bool {
+func (e *stage) excluded(r *Rule) bool {
 	a := &e.env.Actor
 	x := &r.exc
 	return (len(x.roles) > 0 && a.Role != "" && slices.Contains(x.roles, a.Role)) ||
@@ -159,7 +212,7 @@ func (e *Evaluator) excluded(r *Rule) bool {
 		(len(x.actors) > 0 && slices.Contains(x.actors, a.ID))
 }
 
-func (e *Evaluator) fail(r *Rule, err error) {
+func (e *stage) fail(r *Rule, err error) {
 	e.errors[r.ID]++
 	if e.onError != nil {
 		e.onError(r.ID, err)
@@ -168,7 +221,7 @@ func (e *Evaluator) fail(r *Rule, err error) {
 
 // test evaluates a condition: its native guard first, the VM only if the
 // guard passes and is not the whole condition.
-func (e *Evaluator) test(r *Rule, c *cond) bool {
+func (e *stage) test(r *Rule, c *cond) bool {
 	if c.guard != nil {
 		if !c.guard.eval(&e.env) {
 			return false
@@ -180,7 +233,7 @@ func (e *Evaluator) test(r *Rule, c *cond) bool {
 	return e.bool(r, c.prog)
 }
 
-func (e *Evaluator) bool(r *Rule, p *vm.Program) bool {
+func (e *stage) bool(r *Rule, p *vm.Program) bool {
 	out, err := e.vm.Run(p, &e.env)
 	if err != nil {
 		e.fail(r, err)
@@ -190,7 +243,7 @@ func (e *Evaluator) bool(r *Rule, p *vm.Program) bool {
 	return b
 }
 
-func (e *Evaluator) str(r *Rule, p *vm.Program) (string, bool) {
+func (e *stage) str(r *Rule, p *vm.Program) (string, bool) {
 	out, err := e.vm.Run(p, &e.env)
 	if err != nil {
 		e.fail(r, err)
@@ -200,14 +253,14 @@ func (e *Evaluator) str(r *Rule, p *vm.Program) (string, bool) {
 	return s, true
 }
 
-func (e *Evaluator) strValue(r *Rule, v *value) (string, bool) {
+func (e *stage) strValue(r *Rule, v *value) (string, bool) {
 	if v.acc != nil {
 		return v.acc.str(&e.env), true
 	}
 	return e.str(r, v.prog)
 }
 
-func (e *Evaluator) intValue(r *Rule, v *value) (int64, bool) {
+func (e *stage) intValue(r *Rule, v *value) (int64, bool) {
 	if v.acc != nil {
 		return v.acc.int(&e.env), true
 	}
@@ -216,7 +269,7 @@ func (e *Evaluator) intValue(r *Rule, v *value) (int64, bool) {
 	return int64(n), ok
 }
 
-func (e *Evaluator) value(r *Rule, p *vm.Program) (any, bool) {
+func (e *stage) value(r *Rule, p *vm.Program) (any, bool) {
 	out, err := e.vm.Run(p, &e.env)
 	if err != nil {
 		e.fail(r, err)
@@ -229,7 +282,7 @@ func (e *Evaluator) value(r *Rule, p *vm.Program) (any, bool) {
 // windows of the aggregates grouped by actor alone, found with one lookup
 // per event.
 type actorState struct {
-	hist history
+	hist *history      // nil unless the stage keeps history
 	aggs [][]aggWindow // by rule position, then slot; nil until used
 }
 
@@ -247,7 +300,7 @@ type aggTable struct {
 	pruneAt int
 }
 
-func (e *Evaluator) partition(per string) (string, bool) {
+func (e *stage) partition(per string) (string, bool) {
 	switch per {
 	case perActor:
 		return e.env.Actor.ID, true
@@ -267,7 +320,7 @@ func (e *Evaluator) partition(per string) (string, bool) {
 
 // aggregate adds the event to the aggregate if it counts, and returns the
 // aggregate's value for the event's group if read is set (0 otherwise).
-func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
+func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
 	feeds := a.actions.has(ev.Action)
 	if !feeds && !read {
 		return 0
@@ -275,12 +328,11 @@ func (e *Evaluator) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *e
 	var w *aggWindow
 	var k groupKey
 	ok := true
-	perActor := a.per == perActor && a.by == nil
-	if perActor {
-		ws := e.cur.aggs[pos]
+	if a.perActor() {
+		ws := e.cur.aggs[e.actorRule[pos]]
 		if ws == nil {
 			ws = make([]aggWindow, len(r.aggs))
-			e.cur.aggs[pos] = ws
+			e.cur.aggs[e.actorRule[pos]] = ws
 		}
 		w = &ws[a.slot]
 	} else {
@@ -338,6 +390,10 @@ read:
 	return int(w.c.value(now, window))
 }
 
+// perActor reports whether the aggregate's windows are kept in the actors'
+// state, found with the one lookup per event, rather than in its table.
+func (a *aggregate) perActor() bool { return a.per == perActor && a.by == nil }
+
 // prune drops the windows with nothing left in them, so a table holds only
 // the groups active within the window.
 func (t *aggTable) prune(a *aggregate, now int64) {
@@ -367,7 +423,7 @@ type seqTable struct {
 	pruneAt int
 }
 
-func (e *Evaluator) seqKey(q *sequence) (groupKey, bool) {
+func (e *stage) seqKey(q *sequence) (groupKey, bool) {
 	switch q.per {
 	case perSubject:
 		return groupKey{part: e.env.Subject}, e.env.Subject != ""
@@ -379,7 +435,7 @@ func (e *Evaluator) seqKey(q *sequence) (groupKey, bool) {
 
 // complete returns the earlier steps if the event, which matched the rule's
 // condition, completes the sequence within its time.
-func (e *Evaluator) complete(r *Rule, t *seqTable, ev *event.Event, now int64) []seqHit {
+func (e *stage) complete(r *Rule, t *seqTable, ev *event.Event, now int64) []seqHit {
 	q := r.seq
 	k, ok := e.seqKey(q)
 	if !ok {
@@ -398,7 +454,7 @@ func (e *Evaluator) complete(r *Rule, t *seqTable, ev *event.Event, now int64) [
 
 // advance records the event against the sequence's earlier steps. Later
 // steps go first so one event never advances two steps.
-func (e *Evaluator) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
+func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 	q := r.seq
 	var k groupKey
 	keyed := false
@@ -459,7 +515,7 @@ func (t *seqTable) prune(q *sequence, now int64) {
 	t.pruneAt = max(1024, 2*len(t.m))
 }
 
-func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit) {
+func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit) {
 	ev := in.Event
 	a := engine.Alert{Rule: r.ID, Severity: r.Severity, Risk: r.Risk, SuppressFor: r.suppressFor}
 	if ev.Subject != "" {
@@ -476,7 +532,7 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 		}
 	}
 	if r.suppressKey != nil {
-		a.Key, _ = e.str(r, r.suppressKey)
+		a.Key, _ = e.strValue(r, r.suppressKey)
 	}
 	if len(r.aggs)+len(r.details) > 0 {
 		a.Details = make(map[string]any, len(r.aggs)+len(r.details))
@@ -490,14 +546,24 @@ func (e *Evaluator) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.
 		}
 	}
 	// The engine renders the summary only if the alert is not suppressed,
-	// during emit, while the Env still describes this event.
-	a.Render = func() string {
-		s, err := render(r.summary, r, &e.env, &alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details})
-		if err != nil {
-			e.fail(r, fmt.Errorf("summary: %w", err))
-			s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ev.Actor.ID)
-		}
-		return s
-	}
+	// during emit, while the Env still describes this event: Render is
+	// valid only until emit returns.
+	e.emitting, e.emittingCtx = r, alertContext{ev: ev, person: in.Person, subject: in.Subject, seq: hits, details: a.Details}
+	a.Render = e.renderFn
 	emit(a)
+	e.emitting, e.emittingCtx = nil, alertContext{}
+}
+
+// renderEmitting renders the summary of the alert being emitted.
+func (e *stage) renderEmitting() string {
+	r, ac := e.emitting, &e.emittingCtx
+	if r == nil {
+		panic("rules: Alert.Render called after emit returned")
+	}
+	s, err := render(r.summary, r, &e.env, ac, &e.scratch)
+	if err != nil {
+		e.fail(r, fmt.Errorf("summary: %w", err))
+		s = fmt.Sprintf("%s: %s (%s)", r.ID, r.Title, ac.ev.Actor.ID)
+	}
+	return s
 }

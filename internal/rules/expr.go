@@ -57,9 +57,10 @@ func (c *compiler) compileCond(path, src string, withAgg bool) *cond {
 }
 
 // compileValue compiles an expression read for its value; a bare field
-// of the right kind is read natively.
-func (c *compiler) compileValue(path, src string, kind exprKind) *value {
-	prog, root := c.compileTree(path, src, kind, false)
+// of the right kind is read natively. withAgg says whether agg.<name> may
+// be used.
+func (c *compiler) compileValue(path, src string, kind exprKind, withAgg bool) *value {
+	prog, root := c.compileTree(path, src, kind, withAgg)
 	if prog == nil {
 		return nil
 	}

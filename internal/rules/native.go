@@ -126,6 +126,14 @@ func (n nStrEq) eval(e *Env) bool {
 	return (v == n.s) == n.eq
 }
 
+// nFieldEq compares two string fields: ticket.id == ticket.cited.
+type nFieldEq struct {
+	a, b *accessor
+	eq   bool
+}
+
+func (n nFieldEq) eval(e *Env) bool { return (n.a.str(e) == n.b.str(e)) == n.eq }
+
 // nAnyIn is any(list, # in [...]).
 type nAnyIn struct {
 	a   *accessor
@@ -154,23 +162,129 @@ type nNum struct {
 	v  float64
 }
 
-func (n nNum) eval(e *Env) bool {
-	x := n.a.num(e)
-	switch n.op {
+func (n nNum) eval(e *Env) bool { return compare(n.a.num(e), n.op, n.v) }
+
+func compare(x float64, op string, y float64) bool {
+	switch op {
 	case "==":
-		return x == n.v
+		return x == y
 	case "!=":
-		return x != n.v
+		return x != y
 	case "<":
-		return x < n.v
+		return x < y
 	case "<=":
-		return x <= n.v
+		return x <= y
 	case ">":
-		return x > n.v
+		return x > y
 	case ">=":
-		return x >= n.v
+		return x >= y
 	}
 	return false
+}
+
+// numeric is arithmetic over numeric fields and literals, computed in
+// float64: expr divides in float64 too, and the sums and products of the
+// integers rules read (counts, aggregates, milliseconds) are exact in a
+// float64 far beyond any they reach.
+type numeric interface{ value(e *Env) float64 }
+
+type xField struct{ a *accessor }
+
+func (x xField) value(e *Env) float64 { return x.a.num(e) }
+
+type xConst float64
+
+func (x xConst) value(*Env) float64 { return float64(x) }
+
+type xArith struct {
+	op   string
+	l, r numeric
+}
+
+func (x xArith) value(e *Env) float64 {
+	l, r := x.l.value(e), x.r.value(e)
+	switch x.op {
+	case "+":
+		return l + r
+	case "-":
+		return l - r
+	case "*":
+		return l * r
+	}
+	return l / r
+}
+
+// xMax is max or min of integers (of floats, NaN would need expr's rules).
+type xMax struct {
+	args []numeric
+	min  bool
+}
+
+func (x xMax) value(e *Env) float64 {
+	m := x.args[0].value(e)
+	for _, a := range x.args[1:] {
+		if v := a.value(e); (v > m) != x.min && v != m {
+			m = v
+		}
+	}
+	return m
+}
+
+// nCmp compares two numeric expressions: agg.a * 2 >= agg.b.
+type nCmp struct {
+	l, r numeric
+	op   string
+}
+
+func (n nCmp) eval(e *Env) bool { return compare(n.l.value(e), n.op, n.r.value(e)) }
+
+// toNumeric is the native form of a numeric expression, or nil.
+func toNumeric(n ast.Node, aggs map[string]int) numeric {
+	switch v := n.(type) {
+	case *ast.IntegerNode:
+		return xConst(v.Value)
+	case *ast.FloatNode:
+		return xConst(v.Value)
+	case *ast.BinaryNode:
+		switch v.Operator {
+		case "+", "-", "*", "/":
+			l, r := toNumeric(v.Left, aggs), toNumeric(v.Right, aggs)
+			if l == nil || r == nil {
+				return nil
+			}
+			return xArith{v.Operator, l, r}
+		}
+		return nil
+	case *ast.BuiltinNode:
+		if (v.Name != "max" && v.Name != "min") || len(v.Arguments) == 0 {
+			return nil
+		}
+		x := xMax{min: v.Name == "min"}
+		for _, a := range v.Arguments {
+			if !isInt(a, aggs) {
+				return nil
+			}
+			x.args = append(x.args, toNumeric(a, aggs))
+		}
+		return x
+	}
+	if a := fieldPath(n, aggs); a != nil && (a.kind == reflect.Int || a.kind == reflect.Float64) {
+		return xField{a}
+	}
+	return nil
+}
+
+// isInt reports whether n is an integer: a field, a literal, or a sum,
+// difference or product of integers.
+func isInt(n ast.Node, aggs map[string]int) bool {
+	switch v := n.(type) {
+	case *ast.IntegerNode:
+		return true
+	case *ast.BinaryNode:
+		return (v.Operator == "+" || v.Operator == "-" || v.Operator == "*") && isInt(v.Left, aggs) && isInt(v.Right, aggs)
+	}
+	a := fieldPath(n, aggs)
+	return a != nil && a.kind == reflect.Int
 }
 
 // cond is a compiled boolean expression: its VM program and the native
@@ -341,40 +455,60 @@ func toNative(n ast.Node, aggs map[string]int) native {
 				}
 				return nStrEq{a: a, s: s.Value, eq: v.Operator == "==", trim: true}
 			}
-			a, lit, op := fieldPath(v.Left, aggs), v.Right, v.Operator
-			if a == nil {
-				a, lit, op = fieldPath(v.Right, aggs), v.Left, flip(op)
+			if x := simpleCompare(v, aggs); x != nil {
+				return x
 			}
-			if a == nil {
+			l, r := toNumeric(v.Left, aggs), toNumeric(v.Right, aggs)
+			if l == nil || r == nil {
 				return nil
 			}
-			switch l := lit.(type) {
-			case *ast.StringNode:
-				if a.kind == reflect.String && (op == "==" || op == "!=") {
-					return nStrEq{a: a, s: l.Value, eq: op == "=="}
-				}
-			case *ast.IntegerNode:
-				if a.kind == reflect.Int || a.kind == reflect.Float64 {
-					return nNum{a, op, float64(l.Value)}
-				}
-			case *ast.FloatNode:
-				if a.kind == reflect.Int || a.kind == reflect.Float64 {
-					return nNum{a, op, l.Value}
-				}
-			case *ast.BoolNode:
-				if a.kind == reflect.Bool && (op == "==" || op == "!=") {
-					var x native = nBool{a}
-					if l.Value != (op == "==") {
-						x = nNot{x}
-					}
-					return x
-				}
-			}
+			return nCmp{l, r, v.Operator}
 		}
 		return nil
 	}
 	if a := fieldPath(n, aggs); a != nil && a.kind == reflect.Bool {
 		return nBool{a}
+	}
+	return nil
+}
+
+// simpleCompare is a comparison of a field with a literal or another
+// string field, or nil.
+func simpleCompare(v *ast.BinaryNode, aggs map[string]int) native {
+	a, lit, op := fieldPath(v.Left, aggs), v.Right, v.Operator
+	if b := fieldPath(lit, aggs); a != nil && b != nil {
+		if a.kind == reflect.String && b.kind == reflect.String && (op == "==" || op == "!=") {
+			return nFieldEq{a: a, b: b, eq: op == "=="}
+		}
+		return nil
+	}
+	if a == nil {
+		a, lit, op = fieldPath(v.Right, aggs), v.Left, flip(op)
+	}
+	if a == nil {
+		return nil
+	}
+	switch l := lit.(type) {
+	case *ast.StringNode:
+		if a.kind == reflect.String && (op == "==" || op == "!=") {
+			return nStrEq{a: a, s: l.Value, eq: op == "=="}
+		}
+	case *ast.IntegerNode:
+		if a.kind == reflect.Int || a.kind == reflect.Float64 {
+			return nNum{a, op, float64(l.Value)}
+		}
+	case *ast.FloatNode:
+		if a.kind == reflect.Int || a.kind == reflect.Float64 {
+			return nNum{a, op, l.Value}
+		}
+	case *ast.BoolNode:
+		if a.kind == reflect.Bool && (op == "==" || op == "!=") {
+			var x native = nBool{a}
+			if l.Value != (op == "==") {
+				x = nNot{x}
+			}
+			return x
+		}
 	}
 	return nil
 }

@@ -32,8 +32,14 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 		`history.hour_share < 0.05 && history.days_active >= 10`,
 		`ticket.verdict in ["no_ticket", "other_subject"] && !(actor.role == "qa")`,
 		`actor.after_contract || actor.before_contract || actor.status in ["suspended"]`,
-		`agg.views * 2 >= agg.custs && count > 1`, // partly native
-		`len(fields) > 1 && !denied`,              // partly native
+		`ticket.id == ticket.cited && ticket.assignee_team != actor.team`,
+		`!(actor.role == "qa" && ticket.cited_subject == subject)`,
+		`agg.views * 2 >= agg.custs && count > 1`,
+		`1.0 * agg.views / agg.custs > 3.0 * count / max(duration_ms, 1)`,
+		`(agg.views - agg.custs) / max(agg.custs - 1, 1) >= 0.5 && min(agg.views, 7) < agg.custs`,
+		`customer.balance_usd / 1000 >= count + 1`,
+		`count % 7 == 0 && !denied`,  // partly native
+		`len(fields) > 1 && !denied`, // partly native
 	}
 	r := rand.New(rand.NewPCG(3, 4))
 	pick := func(s ...string) string { return s[r.IntN(len(s))] }
@@ -70,7 +76,11 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 			e.Agg.A0, e.Agg.A1 = r.IntN(40), r.IntN(40)
 			e.History = HistoryEnv{HourShare: r.Float64() / 5, DaysActive: r.IntN(20)}
 			e.Ticket.Verdict = pick("justified", "no_ticket", "other_subject")
-			e.Actor = ActorEnv{Role: pick("qa", "agent"), Status: pick("active", "suspended"), AfterContract: r.IntN(3) == 0, BeforeContract: r.IntN(3) == 0}
+			e.Ticket.ID, e.Ticket.Cited = pick("", "T-1", "T-2"), pick("", "T-1", "T-2")
+			e.Ticket.AssigneeTeam, e.Ticket.CitedSubject = pick("", "kyc", "payments"), pick("c-1", "c-2")
+			e.Subject = pick("c-1", "c-2")
+			e.Actor = ActorEnv{Role: pick("qa", "agent"), Status: pick("active", "suspended"), AfterContract: r.IntN(3) == 0, BeforeContract: r.IntN(3) == 0,
+				Team: pick("", "kyc", "payments")}
 			out, err := machine.Run(prog, &e)
 			if err != nil {
 				t.Fatal(err)

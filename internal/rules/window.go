@@ -4,6 +4,8 @@ import (
 	"sort"
 
 	"github.com/axiomhq/hyperloglog"
+
+	"github.com/custos-io/custos/internal/hashtable"
 )
 
 // Sliding windows in event time, with memory bounded per window.
@@ -130,9 +132,9 @@ const smallDistinct = 16
 
 // distinct is a sliding distinct count. Times are Unix nanoseconds.
 type distinct struct {
-	small  []tk             // (last time, value) while few; unordered
-	last   map[uint64]int64 // value -> last time seen, once past smallDistinct
-	order  []tk             // (time, value), sorted by time; may hold stale entries
+	small  []tk                    // (last time, value) while few; unordered
+	last   *hashtable.Table[int64] // value -> last time seen, once past smallDistinct
+	order  []tk                    // (time, value), sorted by time; may hold stale entries
 	latest int64
 	sk     *sketchRing // non-nil once approximate
 }
@@ -186,10 +188,10 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 		}
 		d.toMap()
 	}
-	if prev, ok := d.last[k]; ok && prev >= t {
+	if prev, ok := d.last.Get(k); ok && prev >= t {
 		return
 	}
-	d.last[k] = t
+	d.last.Set(k, t)
 	n := len(d.order)
 	if n == 0 || t >= d.order[n-1].t {
 		d.order = append(d.order, tk{t, k})
@@ -200,10 +202,10 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 		d.order[i] = tk{t, k}
 	}
 	d.expire(d.latest, window)
-	if len(d.order) > 2*len(d.last)+64 {
+	if len(d.order) > 2*d.last.Len()+64 {
 		d.compact()
 	}
-	if len(d.last) > exactDistinct {
+	if d.last.Len() > exactDistinct {
 		d.toSketch(window)
 	}
 }
@@ -223,10 +225,10 @@ func (d *distinct) expireSmall(now, window int64) {
 
 // toMap moves the slice's values to the map and its time-ordered log.
 func (d *distinct) toMap() {
-	d.last = make(map[uint64]int64, 2*smallDistinct)
+	d.last = &hashtable.Table[int64]{}
 	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
 	for _, e := range d.small {
-		d.last[e.k] = e.t
+		d.last.Set(e.k, e.t)
 		d.order = append(d.order, e)
 	}
 	d.small = nil
@@ -236,8 +238,8 @@ func (d *distinct) toMap() {
 func (d *distinct) expire(now, window int64) {
 	i := 0
 	for i < len(d.order) && d.order[i].t <= now-window {
-		if e := d.order[i]; d.last[e.k] == e.t {
-			delete(d.last, e.k)
+		if e := d.order[i]; d.lastAt(e.k) == e.t {
+			d.last.Delete(e.k)
 		}
 		i++
 	}
@@ -250,7 +252,7 @@ func (d *distinct) expire(now, window int64) {
 func (d *distinct) compact() {
 	j := 0
 	for _, e := range d.order {
-		if d.last[e.k] == e.t {
+		if d.lastAt(e.k) == e.t {
 			d.order[j] = e
 			j++
 		}
@@ -262,7 +264,7 @@ func (d *distinct) compact() {
 func (d *distinct) toSketch(window int64) {
 	d.sk = newSketchRing(window)
 	for _, e := range d.order {
-		if d.last[e.k] == e.t {
+		if d.lastAt(e.k) == e.t {
 			d.sk.add(e.t, e.k)
 		}
 	}
@@ -281,7 +283,14 @@ func (d *distinct) value(now, window int64) int64 {
 		return int64(len(d.small))
 	}
 	d.expire(now, window)
-	return int64(len(d.last))
+	return int64(d.last.Len())
+}
+
+// lastAt is the value's last time, 0 if it is not in the set (as a Go map
+// reads a missing key).
+func (d *distinct) lastAt(k uint64) int64 {
+	t, _ := d.last.Get(k)
+	return t
 }
 
 // sketchRing is a ring of HyperLogLog sketches, one per window/

@@ -6,7 +6,7 @@ package wording
 
 import (
 	"fmt"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -14,50 +14,75 @@ import (
 
 // Describe names an actor with the roster facts a support manager needs:
 // "a-ana (bpo-north payments agent)".
-func Describe(id string, p *event.Person) string {
+func Describe(id string, p *event.Person) string { return string(AppendDescribe(nil, id, p)) }
+
+// AppendDescribe appends Describe's phrase to b, for a caller writing a
+// summary into a buffer it reuses.
+func AppendDescribe(b []byte, id string, p *event.Person) []byte {
+	b = append(b, id...)
 	if p == nil {
-		return id + " (not on the roster)"
+		return append(b, " (not on the roster)"...)
 	}
-	var parts []string
-	for _, s := range []string{p.Vendor, p.Team, p.Role} {
-		if s != "" {
-			parts = append(parts, strings.ReplaceAll(s, "_", " "))
+	n := 0
+	for _, s := range [...]string{p.Vendor, p.Team, p.Role} {
+		if s == "" {
+			continue
+		}
+		if n == 0 {
+			b = append(b, " ("...)
+		} else {
+			b = append(b, ' ')
+		}
+		n++
+		for i := range len(s) {
+			if s[i] == '_' {
+				b = append(b, ' ')
+			} else {
+				b = append(b, s[i])
+			}
 		}
 	}
-	if len(parts) == 0 {
-		return id
+	if n > 0 {
+		b = append(b, ')')
 	}
-	return id + " (" + strings.Join(parts, " ") + ")"
+	return b
 }
 
 // Customer names a customer with its tier and balance:
 // "customer c-1003 (vip, $3.1M)".
-func Customer(id string, s *event.Subject) string {
-	if s == nil {
-		return "customer " + id
+func Customer(id string, s *event.Subject) string { return string(AppendCustomer(nil, id, s)) }
+
+// AppendCustomer appends Customer's phrase to b.
+func AppendCustomer(b []byte, id string, s *event.Subject) []byte {
+	b = append(b, "customer "...)
+	b = append(b, id...)
+	if s == nil || (s.Tier == "" && !(s.BalanceUSD > 0)) {
+		return b
 	}
-	var parts []string
-	if s.Tier != "" {
-		parts = append(parts, s.Tier)
-	}
+	b = append(b, " ("...)
+	b = append(b, s.Tier...)
 	if s.BalanceUSD > 0 {
-		parts = append(parts, Money(s.BalanceUSD))
+		if s.Tier != "" {
+			b = append(b, ", "...)
+		}
+		b = AppendMoney(b, s.BalanceUSD)
 	}
-	if len(parts) == 0 {
-		return "customer " + id
-	}
-	return fmt.Sprintf("customer %s (%s)", id, strings.Join(parts, ", "))
+	return append(b, ')')
 }
 
 // Money formats a dollar amount compactly: $812, $48k, $3.1M.
-func Money(v float64) string {
+func Money(v float64) string { return string(AppendMoney(nil, v)) }
+
+// AppendMoney appends Money's figure to b (as fmt's %.1f and %.0f would).
+func AppendMoney(b []byte, v float64) []byte {
+	b = append(b, '$')
 	switch {
 	case v >= 1e6:
-		return fmt.Sprintf("$%.1fM", v/1e6)
+		return append(strconv.AppendFloat(b, v/1e6, 'f', 1, 64), 'M')
 	case v >= 1e4:
-		return fmt.Sprintf("$%.0fk", v/1e3)
+		return append(strconv.AppendFloat(b, v/1e3, 'f', 0, 64), 'k')
 	}
-	return fmt.Sprintf("$%.0f", v)
+	return strconv.AppendFloat(b, v, 'f', 0, 64)
 }
 
 // Verb is the past-tense phrase for an action: "viewed", "reset MFA of".
@@ -86,16 +111,31 @@ func Verb(a event.Action) string {
 }
 
 // What names the part of the record touched: ": contact [email, phone]".
-func What(ev *event.Event) string {
-	switch {
-	case ev.Resource != "" && len(ev.Fields) > 0:
-		return fmt.Sprintf(": %s [%s]", ev.Resource, strings.Join(ev.Fields, ", "))
-	case ev.Resource != "":
-		return ": " + ev.Resource
-	case len(ev.Fields) > 0:
-		return " [" + strings.Join(ev.Fields, ", ") + "]"
+func What(ev *event.Event) string { return string(AppendWhat(nil, ev)) }
+
+// AppendWhat appends What's phrase to b.
+func AppendWhat(b []byte, ev *event.Event) []byte {
+	if ev.Resource != "" {
+		b = append(b, ": "...)
+		b = append(b, ev.Resource...)
+		if len(ev.Fields) > 0 {
+			b = append(b, ' ')
+		}
 	}
-	return ""
+	if len(ev.Fields) > 0 {
+		if ev.Resource == "" {
+			b = append(b, ' ')
+		}
+		b = append(b, '[')
+		for i, f := range ev.Fields {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = append(b, f...)
+		}
+		b = append(b, ']')
+	}
+	return b
 }
 
 // Ago formats a duration the way a person says it: "85 minutes", "2 hours", "3 days".
