@@ -247,13 +247,15 @@ func (e *Engine) Flush() {
 func (e *Engine) advance(t time.Time) {
 	if t.After(e.now) {
 		e.now = t
-		if !e.now.Before(e.pruneAt) {
-			e.tickets.Prune(e.now.Add(-TicketRetention - e.cfg.Tickets.AfterClose))
-			e.pruneAt = e.now.Add(time.Hour)
-		}
 	}
 	for len(e.pending) > 0 && e.pending[0].due.Before(e.now) {
 		e.settle(e.pending.pop())
+	}
+	// Only after settling: event time may jump a weekend ahead, and the
+	// accesses it just settled still needed their tickets.
+	if !e.now.Before(e.pruneAt) {
+		e.tickets.Prune(e.now.Add(-TicketRetention - e.cfg.Tickets.AfterClose))
+		e.pruneAt = e.now.Add(time.Hour)
 	}
 }
 

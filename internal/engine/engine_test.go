@@ -147,3 +147,24 @@ func TestRenderOnlyUnsuppressed(t *testing.T) {
 		t.Errorf("summaries %q", got)
 	}
 }
+
+// TestPruneAfterAGap checks that a jump in event time (a quiet weekend)
+// settles the accesses waiting for their grace window before the tickets
+// that explain them are pruned, and that closed tickets are pruned then.
+func TestPruneAfterAGap(t *testing.T) {
+	var seen []string
+	probe := DetectorFunc(func(in *Input, emit Emit) {
+		seen = append(seen, fmt.Sprintf("%s:%v", in.Event.ID, in.Ticket.Verdict))
+	})
+	e := New(Config{Tickets: Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}, Settled: []Detector{probe}}, func(*finding.Finding) {})
+	e.Ticket(change(0, "T-1", "c-1", "ana", event.TicketOpen))
+	e.Ticket(change(5, "T-1", "c-1", "ana", event.TicketSolved))
+	e.Event(view(10, "e1", "ana", "c-1")) // within after_close of T-1
+	e.Event(view(3*24*60, "e2", "ana", "c-2"))
+	if strings.Join(seen, " ") != "e1:justified" {
+		t.Fatalf("after a three-day gap: %v", seen)
+	}
+	if n := e.Tickets().Len(); n != 0 {
+		t.Errorf("%d tickets kept three days after closing, want 0", n)
+	}
+}
