@@ -308,7 +308,9 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	a := d.actors[ev.Actor.ID]
 	if a == nil {
-		a = &actor{id: ev.Actor.ID, hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
+		// An owned copy of the id: a slice of the event would keep its
+		// whole decoded line alive for the actor's life.
+		a = &actor{id: strings.Clone(ev.Actor.ID), hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
 			devices: recentSet{size: 4}, country: recentSet{size: 4}}
 		d.actors[a.id] = a
 	}
@@ -336,7 +338,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 		w.num[i] += n
 		w.den[i] += dn
 		if n > 0 && len(w.ev[i]) < evidenceK {
-			w.ev[i] = append(w.ev[i], ref{ev.ID, ev.Subject})
+			w.ev[i] = append(w.ev[i], ref{strings.Clone(ev.ID), strings.Clone(ev.Subject)}) // owned: see actor.id
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -150,7 +151,8 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		if withHistory {
 			st.hist = &history{}
 		}
-		e.actors[ev.Actor.ID] = st
+		// An owned copy: the event's strings keep its whole line alive.
+		e.actors[strings.Clone(ev.Actor.ID)] = st
 	}
 	e.cur = st
 	if withHistory {
@@ -290,6 +292,10 @@ type actorState struct {
 // partition (an actor, team, customer, ...) and the optional by value.
 type groupKey struct{ part, by string }
 
+// owned returns k with its own copies of its strings, for a key kept in a
+// table: slices of an event would keep its whole decoded line alive.
+func (k groupKey) owned() groupKey { return groupKey{strings.Clone(k.part), strings.Clone(k.by)} }
+
 type aggWindow struct {
 	c counter
 	d distinct
@@ -372,7 +378,7 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 				t.prune(a, now)
 			}
 			w = &aggWindow{}
-			t.m[k] = w
+			t.m[k.owned()] = w
 		}
 		if a.kind == aggDistinct {
 			w.d.add(now, hashString(item), window)
@@ -491,10 +497,12 @@ func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 				t.prune(q, now)
 			}
 			st = &seqState{reached: make([]partial, len(q.steps))}
-			t.m[k] = st
+			t.m[k.owned()] = st
 		}
-		hit := seqHit{step: s.name, event: ev.ID, actor: ev.Actor.ID, subject: ev.Subject,
-			device: ev.Actor.Device, country: ev.Actor.Country, ip: ev.Actor.IP, at: ev.Time}
+		// Owned copies: a partial match may wait days, and slices of the
+		// event would keep its whole line alive.
+		hit := seqHit{step: s.name, event: strings.Clone(ev.ID), actor: strings.Clone(ev.Actor.ID), subject: strings.Clone(ev.Subject),
+			device: strings.Clone(ev.Actor.Device), country: strings.Clone(ev.Actor.Country), ip: strings.Clone(ev.Actor.IP), at: ev.Time}
 		if i == 0 {
 			st.reached[0] = partial{start: now, hits: []seqHit{hit}}
 		} else {
