@@ -114,6 +114,15 @@ type Config struct {
 	// CaseWindow is how far back alerts that came before a case opened are
 	// listed as its contributing alerts; zero means 7 days.
 	CaseWindow time.Duration
+	// Concurrent runs each detector stage on a goroutine of its own once
+	// Start is called (see pipeline.go): the findings are the same, but
+	// they come out in batches, up to a few thousand detector calls after
+	// the input that caused them, and all of them by Flush. Each detector
+	// is then called from one goroutine, not the caller's: detectors of
+	// different stages must not share state, and what they look up (the
+	// roster through Engine.Person) must be safe to read concurrently.
+	// For batch work (replay); a live server wants each finding at once.
+	Concurrent bool
 }
 
 // Stats counts what the engine has seen and concluded.
@@ -122,7 +131,8 @@ type Stats struct {
 	Late                                                    int64 // events older than one already processed
 }
 
-// Engine is not safe for concurrent use; one goroutine owns it.
+// Engine is not safe for concurrent use; one goroutine owns it (and, with
+// Config.Concurrent, the stage goroutines it starts).
 type Engine struct {
 	cfg      Config
 	emit     func(*finding.Finding)
@@ -140,6 +150,7 @@ type Engine struct {
 	// roster counts roster changes, so a pending access reuses the roster
 	// entry looked up when it arrived unless the roster changed since.
 	roster uint64
+	pipe   *pipeline // nil unless started concurrent
 }
 
 // New returns an engine that passes every finding to emit, in order.
@@ -158,7 +169,7 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		tickets: NewTickets(),
 		actors:  map[string]*actorState{},
 	}
-	e.alertFn = e.alert
+	e.alertFn = func(a Alert) { e.handle(a, e.in.Event, e.settling, e.now) }
 	return e
 }
 
@@ -171,8 +182,16 @@ func (e *Engine) Tickets() *Tickets { return e.tickets }
 // Person returns the roster entry for id, or nil.
 func (e *Engine) Person(id string) *event.Person { return e.people[id] }
 
-// SetPerson adds or replaces a roster entry.
-func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p; e.roster++ }
+// SetPerson adds or replaces a roster entry. With the stages running
+// concurrently it first waits for them: detectors look the roster up, and
+// must see it as it was when their input arrived.
+func (e *Engine) SetPerson(p *event.Person) {
+	if e.pipe != nil {
+		e.drain()
+	}
+	e.people[p.ID] = p
+	e.roster++
+}
 
 // SetSubject adds or replaces a customer record.
 func (e *Engine) SetSubject(s *event.Subject) { e.tickets.customer(s.ID).record = s }
@@ -195,8 +214,14 @@ func (e *Engine) Event(ev *event.Event) {
 	e.stats.Events++
 	c := e.fill(ev)
 	person := e.in.Person
-	for _, d := range e.cfg.Immediate {
-		d.Detect(&e.in, e.alertFn)
+	if e.pipe != nil {
+		if len(e.cfg.Immediate) > 0 {
+			e.add(0, job{in: e.in})
+		}
+	} else {
+		for _, d := range e.cfg.Immediate {
+			d.Detect(&e.in, e.alertFn)
+		}
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
@@ -210,6 +235,13 @@ func (e *Engine) Event(ev *event.Event) {
 func (e *Engine) Flush() {
 	for len(e.pending) > 0 {
 		e.settle(e.pending.pop())
+	}
+	if e.pipe != nil {
+		for i := range e.pipe.stages {
+			e.add(i, job{in: Input{Event: e.in.Event}, settled: true, flush: true, now: e.now})
+		}
+		e.drain()
+		return
 	}
 	e.settling = true
 	for _, stage := range [][]Detector{e.cfg.Immediate, e.cfg.Settled} {
@@ -250,6 +282,14 @@ func (e *Engine) settle(p pending) {
 	e.in = Input{Event: ev, Person: person, Ticket: m}
 	if c != nil {
 		e.in.Subject = c.record
+	}
+	if e.pipe != nil {
+		j := job{in: e.in, settled: true}
+		if m != nil {
+			j.in.Ticket, j.match, j.hasMatch = nil, *m, true
+		}
+		e.add(1, j)
+		return
 	}
 	e.settling = true
 	for _, d := range e.cfg.Settled {
