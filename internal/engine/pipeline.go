@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ const (
 	// engine cannot run unboundedly ahead of a slow stage.
 	stageBatches = 6
 )
+
+// stageNames label the stage goroutines in CPU profiles.
+var stageNames = [2]string{"immediate", "settled"}
 
 // job is one detector call handed to a stage goroutine. It holds copies of
 // everything the engine reuses or replaces: the input and the ticket
@@ -119,7 +123,7 @@ func (e *Engine) Start(ctx context.Context) {
 		}
 		p.stages[i] = s
 		p.wg.Add(1)
-		go p.run(ctx, s, dets)
+		go pprof.Do(ctx, pprof.Labels("stage", stageNames[i]), func(ctx context.Context) { p.run(ctx, s, dets) })
 	}
 	e.pipe = p
 }
