@@ -194,6 +194,19 @@ const streamBatches = 8
 // go; records leave the engine soon after their grace window.
 const slabSize = 128
 
+// slab hands out records allocated slabSize at a time.
+type slab[T any] []T
+
+func (s *slab[T]) put(v T) *T {
+	if len(*s) == 0 {
+		*s = make([]T, slabSize)
+	}
+	p := &(*s)[0]
+	*p = v
+	*s = (*s)[1:]
+	return p
+}
+
 // stream decodes one file on its own goroutine, so decoding overlaps with
 // the engine, and hands items over in batches in file order. The merge
 // gives each batch back once it has copied its items, to be filled again.
@@ -256,26 +269,14 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 		bad := func(e *event.RecordError) { _ = push(item{bad: e}) }
 		var err error
 		if k == kindEvent {
-			var slab []event.Event
+			var events slab[event.Event]
 			err = event.Decode(f, f.Name, event.DecodeEvent, func(e event.Event) error {
-				if len(slab) == 0 {
-					slab = make([]event.Event, slabSize)
-				}
-				slab[0] = e
-				p := &slab[0]
-				slab = slab[1:]
-				return push(item{t: e.Time, ev: p})
+				return push(item{t: e.Time, ev: events.put(e)})
 			}, bad)
 		} else {
-			var slab []event.TicketChange
+			var changes slab[event.TicketChange]
 			err = event.Decode(f, f.Name, event.DecodeTicketChange, func(tc event.TicketChange) error {
-				if len(slab) == 0 {
-					slab = make([]event.TicketChange, slabSize)
-				}
-				slab[0] = tc
-				p := &slab[0]
-				slab = slab[1:]
-				return push(item{t: tc.Time, tc: p})
+				return push(item{t: tc.Time, tc: changes.put(tc)})
 			}, bad)
 		}
 		if err == nil && len(batch) > 0 {
