@@ -223,5 +223,5 @@ func (e *Engine) describe(actor string) string {
 	if e.cfg.Describe == nil {
 		return actor
 	}
-	return e.cfg.Describe(actor, e.people[actor])
+	return e.cfg.Describe(actor, e.Person(actor))
 }

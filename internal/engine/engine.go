@@ -26,6 +26,11 @@ type Input struct {
 	// only for events that touch a customer. Like the Input itself, it is
 	// reused after the call: a detector copies what it keeps.
 	Ticket *TicketMatch
+	// ActorIndex numbers the event's actor densely, from 0 in the order
+	// the engine first heard of each (roster entries first), and never
+	// changes for an actor: a detector may keep per-actor state in a slice
+	// indexed by it instead of a map keyed by the actor's id.
+	ActorIndex int
 }
 
 // Alert is a detector's conclusion about one input. The engine fills in the
@@ -136,7 +141,8 @@ type Stats struct {
 type Engine struct {
 	cfg      Config
 	emit     func(*finding.Finding)
-	people   map[string]*event.Person
+	people   map[string]*rosterEntry // read by detectors (Person): changed only by SetPerson
+	unlisted map[string]int          // the ActorIndex of actors not on the roster
 	tickets  *Tickets
 	actors   map[string]*actorState
 	pending  pendingQueue
@@ -163,11 +169,12 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
 	e := &Engine{
-		cfg:     cfg,
-		emit:    emit,
-		people:  map[string]*event.Person{},
-		tickets: NewTickets(),
-		actors:  map[string]*actorState{},
+		cfg:      cfg,
+		emit:     emit,
+		people:   map[string]*rosterEntry{},
+		unlisted: map[string]int{},
+		tickets:  NewTickets(),
+		actors:   map[string]*actorState{},
 	}
 	e.alertFn = func(a Alert) { e.handle(a, e.in.Event, e.settling, e.now) }
 	return e
@@ -180,7 +187,31 @@ func (e *Engine) Stats() Stats { return e.stats }
 func (e *Engine) Tickets() *Tickets { return e.tickets }
 
 // Person returns the roster entry for id, or nil.
-func (e *Engine) Person(id string) *event.Person { return e.people[id] }
+func (e *Engine) Person(id string) *event.Person {
+	if r := e.people[id]; r != nil {
+		return r.person
+	}
+	return nil
+}
+
+// rosterEntry is an actor on the roster: its entry and its ActorIndex.
+type rosterEntry struct {
+	person *event.Person
+	index  int
+}
+
+// actorIndex returns the ActorIndex and roster entry (nil if none) of id.
+func (e *Engine) actorIndex(id string) (int, *event.Person) {
+	if r := e.people[id]; r != nil {
+		return r.index, r.person
+	}
+	i, ok := e.unlisted[id]
+	if !ok {
+		i = len(e.people) + len(e.unlisted)
+		e.unlisted[id] = i
+	}
+	return i, nil
+}
 
 // SetPerson adds or replaces a roster entry. With the stages running
 // concurrently it first waits for them: detectors look the roster up, and
@@ -189,7 +220,13 @@ func (e *Engine) SetPerson(p *event.Person) {
 	if e.pipe != nil {
 		e.drain()
 	}
-	e.people[p.ID] = p
+	if r := e.people[p.ID]; r != nil {
+		r.person = p
+	} else {
+		i, _ := e.actorIndex(p.ID)
+		delete(e.unlisted, p.ID)
+		e.people[p.ID] = &rosterEntry{person: p, index: i}
+	}
 	e.roster++
 }
 
@@ -227,7 +264,7 @@ func (e *Engine) Event(ev *event.Event) {
 		e.seq++
 		due := ev.Time.Add(e.cfg.Tickets.Grace)
 		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
-			person: person, roster: e.roster, customer: c})
+			person: person, roster: e.roster, customer: c, actorIndex: e.in.ActorIndex})
 	}
 }
 
@@ -277,9 +314,9 @@ func (e *Engine) settle(p pending) {
 	}
 	person := p.person
 	if p.roster != e.roster {
-		person = e.people[ev.Actor.ID]
+		person = e.Person(ev.Actor.ID)
 	}
-	e.in = Input{Event: ev, Person: person, Ticket: m}
+	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex}
 	if c != nil {
 		e.in.Subject = c.record
 	}
@@ -301,7 +338,8 @@ func (e *Engine) settle(p pending) {
 // fill sets the input of the immediate stage and returns the customer's
 // entry in the ticket index, nil if none.
 func (e *Engine) fill(ev *event.Event) *customer {
-	e.in = Input{Event: ev, Person: e.people[ev.Actor.ID]}
+	i, person := e.actorIndex(ev.Actor.ID)
+	e.in = Input{Event: ev, Person: person, ActorIndex: i}
 	if ev.Subject == "" {
 		return nil
 	}
@@ -321,9 +359,10 @@ type pending struct {
 	ev      *event.Event
 	// The roster entry looked up on arrival, valid while roster is
 	// unchanged, and the customer's entry (updated in place), nil if none.
-	person   *event.Person
-	roster   uint64
-	customer *customer
+	person     *event.Person
+	roster     uint64
+	customer   *customer
+	actorIndex int
 }
 
 // pendingQueue is a binary min-heap of accesses ordered by the end of their
