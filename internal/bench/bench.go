@@ -165,14 +165,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	var heap uint64
 	var actors int
 	row, err = measure("replay: full pack + baselines", func() (int64, int64, error) {
-		eng := o.Config.EngineWith(pack, func(f *finding.Finding) {
+		eng := o.Config.BatchEngineWith(pack, func(f *finding.Finding) {
 			findings++
 			if _, err := finding.MarshalLine(f); err != nil {
 				panic(err) // a finding that cannot be marshalled is a bug
 			}
 		})
+		eng.Start(ctx)
 		var err error
 		counts, err = replay.Run(ctx, replay.Options{Dir: dir, Lateness: o.Config.Replay.Lateness}, eng)
+		if cerr := eng.Close(); err == nil {
+			err = cerr
+		}
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)

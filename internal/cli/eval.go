@@ -83,7 +83,7 @@ of Custos's rules, baselines and risk can be measured against it.`,
 						return err
 					}
 				} else {
-					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.EngineWith(pack, emit) }
+					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.BatchEngineWith(pack, emit) }
 					if naive {
 						build = func(emit func(*finding.Finding)) *engine.Engine { return base.Engine(windows, emit) }
 					}

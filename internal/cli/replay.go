@@ -101,7 +101,7 @@ and a table of alerts and distinct actors per rule goes to standard error
 			var werr error
 			var alerts, cases int64
 			stats := newRuleStats(pack)
-			eng := cfg.EngineWith(pack, func(f *finding.Finding) {
+			eng := cfg.BatchEngineWith(pack, func(f *finding.Finding) {
 				if dbw != nil {
 					dbw.finding(f)
 				}
@@ -145,7 +145,11 @@ and a table of alerts and distinct actors per rule goes to standard error
 			if dbw != nil {
 				sink = teeSink{Sink: eng, w: dbw}
 			}
+			eng.Start(ctx)
 			counts, err := replay.Run(ctx, opts, sink)
+			if cerr := eng.Close(); err == nil {
+				err = cerr
+			}
 			bar.finish()
 			if perr := e.heapProfile(); perr != nil {
 				return perr

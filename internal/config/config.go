@@ -219,27 +219,41 @@ func (c *Config) Engine(emit func(*finding.Finding)) (*engine.Engine, error) {
 
 // EngineWith assembles the engine with the given rule pack.
 func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
+	return c.engine(p, emit, false)
+}
+
+// BatchEngineWith is EngineWith for batch work (replay, eval, bench): its
+// detector stages run concurrently once the engine is started
+// (engine.Config.Concurrent); the caller calls Start and Close.
+func (c *Config) BatchEngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
+	return c.engine(p, emit, true)
+}
+
+func (c *Config) engine(p *rules.Pack, emit func(*finding.Finding), concurrent bool) *engine.Engine {
 	var eng *engine.Engine
 	people := func(id string) *event.Person { return eng.Person(id) }
-	ev := rules.NewEvaluator(p, people)
+	// One evaluator per stage: a concurrent engine calls each stage from a
+	// goroutine of its own, and the stages' rules share no state (each rule
+	// runs at one stage; the history is the immediate stage's).
 	var immediate, settled []engine.Detector
 	imm, set := p.Stages()
 	if imm {
-		immediate = append(immediate, ev.Immediate())
+		immediate = append(immediate, rules.NewEvaluator(p, people).Immediate())
 	}
 	if set {
-		settled = append(settled, ev.Settled())
+		settled = append(settled, rules.NewEvaluator(p, people).Settled())
 	}
 	if c.Baseline.Enabled {
 		settled = append(settled, baseline.New(c.Baseline, people))
 	}
 	eng = engine.New(engine.Config{
-		Tickets:   c.TicketWindows(),
-		Immediate: immediate,
-		Settled:   settled,
-		NewScorer: risk.New(c.Risk).NewScorer,
-		Describe:  wording.Describe,
-		Risk:      c.Risk.Engine(),
+		Tickets:    c.TicketWindows(),
+		Immediate:  immediate,
+		Settled:    settled,
+		NewScorer:  risk.New(c.Risk).NewScorer,
+		Describe:   wording.Describe,
+		Risk:       c.Risk.Engine(),
+		Concurrent: concurrent,
 	}, emit)
 	return eng
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 )
 
@@ -67,20 +68,22 @@ func (e *Engine) actor(id string) *actorState {
 // Actors returns the number of actors with state.
 func (e *Engine) Actors() int { return len(e.actors) }
 
-// stageTime is when a detection at the current stage could be known: the
-// event's time, or the end of its grace window once settled.
-func (e *Engine) stageTime() time.Time {
-	if e.in.Event == nil {
-		return e.now
+// stageTime is when a detection at a stage could be known: the event's
+// time, or the end of its grace window once settled; now without an event.
+func (e *Engine) stageTime(ev *event.Event, settled bool, now time.Time) time.Time {
+	if ev == nil {
+		return now
 	}
-	if e.settling {
-		return e.in.Event.Time.Add(e.cfg.Tickets.Grace)
+	if settled {
+		return ev.Time.Add(e.cfg.Tickets.Grace)
 	}
-	return e.in.Event.Time
+	return ev.Time
 }
 
-func (e *Engine) alert(a Alert) {
-	ev := e.in.Event
+// handle turns a detector's alert into a finding, subject to suppression,
+// and adds it to the actor's risk and case. ev is the event the detector was
+// looking at (nil if none), settled its stage, now the watermark then.
+func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	if a.Actor == "" {
 		if ev == nil {
 			return // nothing to attribute it to
@@ -89,7 +92,7 @@ func (e *Engine) alert(a Alert) {
 	}
 	at := a.At
 	if at.IsZero() {
-		at = e.stageTime()
+		at = e.stageTime(ev, settled, now)
 	}
 	st := e.actor(a.Actor)
 	if a.SuppressFor > 0 {
@@ -220,5 +223,5 @@ func (e *Engine) describe(actor string) string {
 	if e.cfg.Describe == nil {
 		return actor
 	}
-	return e.cfg.Describe(actor, e.people[actor])
+	return e.cfg.Describe(actor, e.Person(actor))
 }

@@ -11,6 +11,7 @@
 package engine
 
 import (
+	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -26,6 +27,11 @@ type Input struct {
 	// only for events that touch a customer. Like the Input itself, it is
 	// reused after the call: a detector copies what it keeps.
 	Ticket *TicketMatch
+	// ActorIndex numbers the event's actor densely, from 0 in the order
+	// the engine first heard of each (roster entries first), and never
+	// changes for an actor: a detector may keep per-actor state in a slice
+	// indexed by it instead of a map keyed by the actor's id.
+	ActorIndex int
 }
 
 // Alert is a detector's conclusion about one input. The engine fills in the
@@ -114,6 +120,15 @@ type Config struct {
 	// CaseWindow is how far back alerts that came before a case opened are
 	// listed as its contributing alerts; zero means 7 days.
 	CaseWindow time.Duration
+	// Concurrent runs each detector stage on a goroutine of its own once
+	// Start is called (see pipeline.go): the findings are the same, but
+	// they come out in batches, up to a few thousand detector calls after
+	// the input that caused them, and all of them by Flush. Each detector
+	// is then called from one goroutine, not the caller's: detectors of
+	// different stages must not share state, and what they look up (the
+	// roster through Engine.Person) must be safe to read concurrently.
+	// For batch work (replay); a live server wants each finding at once.
+	Concurrent bool
 }
 
 // Stats counts what the engine has seen and concluded.
@@ -122,11 +137,13 @@ type Stats struct {
 	Late                                                    int64 // events older than one already processed
 }
 
-// Engine is not safe for concurrent use; one goroutine owns it.
+// Engine is not safe for concurrent use; one goroutine owns it (and, with
+// Config.Concurrent, the stage goroutines it starts).
 type Engine struct {
 	cfg      Config
 	emit     func(*finding.Finding)
-	people   map[string]*event.Person
+	people   map[string]*rosterEntry // read by detectors (Person): changed only by SetPerson
+	unlisted map[string]int          // the ActorIndex of actors not on the roster
 	tickets  *Tickets
 	actors   map[string]*actorState
 	pending  pendingQueue
@@ -142,6 +159,7 @@ type Engine struct {
 	roster uint64
 	// pruneAt is the event time of the next Tickets.Prune.
 	pruneAt time.Time
+	pipe    *pipeline // nil unless started concurrent
 }
 
 // TicketRetention is how far behind the latest event time an access may
@@ -163,13 +181,14 @@ func New(cfg Config, emit func(*finding.Finding)) *Engine {
 		cfg.CaseWindow = 7 * 24 * time.Hour
 	}
 	e := &Engine{
-		cfg:     cfg,
-		emit:    emit,
-		people:  map[string]*event.Person{},
-		tickets: NewTickets(),
-		actors:  map[string]*actorState{},
+		cfg:      cfg,
+		emit:     emit,
+		people:   map[string]*rosterEntry{},
+		unlisted: map[string]int{},
+		tickets:  NewTickets(),
+		actors:   map[string]*actorState{},
 	}
-	e.alertFn = e.alert
+	e.alertFn = func(a Alert) { e.handle(a, e.in.Event, e.settling, e.now) }
 	return e
 }
 
@@ -180,10 +199,48 @@ func (e *Engine) Stats() Stats { return e.stats }
 func (e *Engine) Tickets() *Tickets { return e.tickets }
 
 // Person returns the roster entry for id, or nil.
-func (e *Engine) Person(id string) *event.Person { return e.people[id] }
+func (e *Engine) Person(id string) *event.Person {
+	if r := e.people[id]; r != nil {
+		return r.person
+	}
+	return nil
+}
 
-// SetPerson adds or replaces a roster entry.
-func (e *Engine) SetPerson(p *event.Person) { e.people[p.ID] = p; e.roster++ }
+// rosterEntry is an actor on the roster: its entry and its ActorIndex.
+type rosterEntry struct {
+	person *event.Person
+	index  int
+}
+
+// actorIndex returns the ActorIndex and roster entry (nil if none) of id.
+func (e *Engine) actorIndex(id string) (int, *event.Person) {
+	if r := e.people[id]; r != nil {
+		return r.index, r.person
+	}
+	i, ok := e.unlisted[id]
+	if !ok {
+		i = len(e.people) + len(e.unlisted)
+		e.unlisted[strings.Clone(id)] = i // owned: a slice of the event keeps its line alive
+	}
+	return i, nil
+}
+
+// SetPerson adds or replaces a roster entry. With the stages running
+// concurrently it first waits for them: detectors look the roster up, and
+// must see it as it was when their input arrived.
+func (e *Engine) SetPerson(p *event.Person) {
+	if e.pipe != nil {
+		e.drain()
+	}
+	if r := e.people[p.ID]; r != nil {
+		r.person = p
+	} else {
+		i, _ := e.actorIndex(p.ID)
+		delete(e.unlisted, p.ID)
+		e.people[p.ID] = &rosterEntry{person: p, index: i}
+	}
+	e.roster++
+}
 
 // SetSubject adds or replaces a customer record. The engine keeps a compact
 // copy (shared strings, no raw line): it holds every customer for its whole
@@ -215,14 +272,20 @@ func (e *Engine) Event(ev *event.Event) {
 	e.stats.Events++
 	c := e.fill(ev)
 	person := e.in.Person
-	for _, d := range e.cfg.Immediate {
-		d.Detect(&e.in, e.alertFn)
+	if e.pipe != nil {
+		if len(e.cfg.Immediate) > 0 {
+			e.add(0, job{in: e.in})
+		}
+	} else {
+		for _, d := range e.cfg.Immediate {
+			d.Detect(&e.in, e.alertFn)
+		}
 	}
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
 		due := ev.Time.Add(e.cfg.Tickets.Grace)
 		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
-			person: person, roster: e.roster, customer: c})
+			person: person, roster: e.roster, customer: c, actorIndex: e.in.ActorIndex})
 	}
 }
 
@@ -230,6 +293,13 @@ func (e *Engine) Event(ev *event.Event) {
 func (e *Engine) Flush() {
 	for len(e.pending) > 0 {
 		e.settle(e.pending.pop())
+	}
+	if e.pipe != nil {
+		for i := range e.pipe.stages {
+			e.add(i, job{in: Input{Event: e.in.Event}, settled: true, flush: true, now: e.now})
+		}
+		e.drain()
+		return
 	}
 	e.settling = true
 	for _, stage := range [][]Detector{e.cfg.Immediate, e.cfg.Settled} {
@@ -271,11 +341,19 @@ func (e *Engine) settle(p pending) {
 	}
 	person := p.person
 	if p.roster != e.roster {
-		person = e.people[ev.Actor.ID]
+		person = e.Person(ev.Actor.ID)
 	}
-	e.in = Input{Event: ev, Person: person, Ticket: m}
+	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex}
 	if c != nil {
 		e.in.Subject = c.record
+	}
+	if e.pipe != nil {
+		j := job{in: e.in, settled: true}
+		if m != nil {
+			j.in.Ticket, j.match, j.hasMatch = nil, *m, true
+		}
+		e.add(1, j)
+		return
 	}
 	e.settling = true
 	for _, d := range e.cfg.Settled {
@@ -287,7 +365,8 @@ func (e *Engine) settle(p pending) {
 // fill sets the input of the immediate stage and returns the customer's
 // entry in the ticket index, nil if none.
 func (e *Engine) fill(ev *event.Event) *customer {
-	e.in = Input{Event: ev, Person: e.people[ev.Actor.ID]}
+	i, person := e.actorIndex(ev.Actor.ID)
+	e.in = Input{Event: ev, Person: person, ActorIndex: i}
 	if ev.Subject == "" {
 		return nil
 	}
@@ -307,9 +386,10 @@ type pending struct {
 	ev      *event.Event
 	// The roster entry looked up on arrival, valid while roster is
 	// unchanged, and the customer's entry (updated in place), nil if none.
-	person   *event.Person
-	roster   uint64
-	customer *customer
+	person     *event.Person
+	roster     uint64
+	customer   *customer
+	actorIndex int
 }
 
 // pendingQueue is a binary min-heap of accesses ordered by the end of their

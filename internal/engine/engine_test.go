@@ -168,3 +168,26 @@ func TestPruneAfterAGap(t *testing.T) {
 		t.Errorf("%d tickets kept three days after closing, want 0", n)
 	}
 }
+
+// ActorIndex is dense, stable for an actor, the same at both stages, and
+// kept when an actor first seen in events joins the roster.
+func TestActorIndex(t *testing.T) {
+	got := map[string][]int{}
+	probe := DetectorFunc(func(in *Input, emit Emit) {
+		got[in.Event.Actor.ID] = append(got[in.Event.Actor.ID], in.ActorIndex)
+	})
+	e := New(Config{Tickets: Windows{Grace: time.Minute}, Immediate: []Detector{probe}, Settled: []Detector{probe}}, func(*finding.Finding) {})
+	e.SetPerson(&event.Person{ID: "ana"})
+	e.SetPerson(&event.Person{ID: "bob"})
+	e.Event(view(0, "e1", "cid", "c-1")) // not on the roster
+	e.Event(view(1, "e2", "bob", "c-1"))
+	e.SetPerson(&event.Person{ID: "cid"}) // joins: keeps its number
+	e.SetPerson(&event.Person{ID: "ana", Team: "t"})
+	e.Event(view(2, "e3", "cid", "c-1"))
+	e.Event(view(3, "e4", "ana", "c-1"))
+	e.Flush()
+	want := map[string][]int{"cid": {2, 2, 2, 2}, "bob": {1, 1}, "ana": {0, 0}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("indexes %v, want %v", got, want)
+	}
+}

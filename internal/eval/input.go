@@ -110,7 +110,11 @@ func (c *Collect) Emit(f *finding.Finding) {
 func Replay(ctx context.Context, dir string, lateness time.Duration, build func(emit func(*finding.Finding)) *engine.Engine) ([]Finding, replay.Counts, error) {
 	var c Collect
 	eng := build(c.Emit)
+	eng.Start(ctx) // concurrent if build made it so
 	counts, err := replay.Run(ctx, replay.Options{Dir: dir, Lateness: lateness}, eng)
+	if cerr := eng.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, counts, fmt.Errorf("replaying %s: %w", dir, err)
 	}

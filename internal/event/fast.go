@@ -2,6 +2,8 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -271,25 +273,52 @@ func (s *scanner) rawStr() ([]byte, bool) {
 		return nil, false
 	}
 	start := s.i
-	j := bytes.IndexByte(s.b[start:], '"')
-	if j < 0 {
+	// Eight bytes at a time: the first quote, backslash, control or
+	// non-ASCII byte ends the fast scan; only a quote ends the string
+	// (escapes and control bytes are the slow path's), and non-ASCII text
+	// is checked as UTF-8 below.
+	b := s.b
+	j := start
+	for ; j+8 <= len(b); j += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) / 8
+			break
+		}
+	}
+	for ; j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < 0x80; j++ {
+	}
+	if j < len(b) && b[j] == '"' {
+		s.i = j + 1
+		return b[start:j], true
+	}
+	if j >= len(b) || b[j] < 0x80 {
+		return nil, false // unterminated, an escape or a control byte
+	}
+	end := bytes.IndexByte(b[j:], '"')
+	if end < 0 {
 		return nil, false
 	}
-	raw := s.b[start : start+j]
-	ascii := true
+	raw := b[start : j+end]
 	for _, c := range raw {
 		if c == '\\' || c < 0x20 {
 			return nil, false
 		}
-		if c >= 0x80 {
-			ascii = false
-		}
 	}
-	if !ascii && !utf8.Valid(raw) {
+	if !utf8.Valid(raw) {
 		return nil, false
 	}
-	s.i = start + j + 1
+	s.i = j + end + 1
 	return raw, true
+}
+
+// special has the high bit set in each byte of w, and in no byte before the
+// first such, that is a quote, a backslash, below 0x20 or from 0x80 up
+// (bytes after the first may be flagged spuriously by borrows).
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	bs := w ^ (ones * '\\')
+	return ((q-ones)&^q | (bs-ones)&^bs | (w-ones*0x20)&^w | w) & highs
 }
 
 func (s *scanner) str() (string, bool) {

@@ -1,7 +1,10 @@
 package event
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -148,5 +151,31 @@ func checkSubjectAgree(t *testing.T, line []byte) {
 	}
 	if werr == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\n got %+v\nwant %+v", line, got, want)
+	}
+}
+
+// The string scan works eight bytes at a time: a quote, an escape, a
+// control byte or non-ASCII text at every offset of a word, and strings
+// ending at every length, take the same path as encoding/json says.
+func TestFastStringScanEveryOffset(t *testing.T) {
+	for _, odd := range []string{`\"`, `\\`, `\n`, "\x01", "\x1f", "é", "\xff", "\u2028", ""} {
+		for n := 0; n < 20; n++ {
+			id := strings.Repeat("x", n) + odd + strings.Repeat("y", n%9)
+			checkAgree(t, []byte(`{"id":"`+id+`","time":"2026-03-03T01:00:00Z","actor":{"id":"a"},"action":"login"}`))
+		}
+	}
+}
+
+func TestSpecialFindsFirst(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			m := special(binary.LittleEndian.Uint64(w))
+			want := c == '"' || c == '\\' || c < 0x20 || c >= 0x80
+			if got := m != 0 && bits.TrailingZeros64(m)/8 == pos; got != want {
+				t.Fatalf("byte %#x at %d: flagged first %v, want %v", c, pos, got, want)
+			}
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -184,27 +185,72 @@ type item struct {
 
 const batchSize = 512
 
+// streamBatches is how many batches a stream has: enough for the decoder
+// to run ahead of the merge while the merge holds one.
+const streamBatches = 8
+
+// slabSize is how many records are allocated together: one allocation per
+// slab rather than per record. A slab lives until its last record is let
+// go; records leave the engine soon after their grace window.
+const slabSize = 128
+
+// slab hands out records allocated slabSize at a time.
+type slab[T any] []T
+
+func (s *slab[T]) put(v T) *T {
+	if len(*s) == 0 {
+		*s = make([]T, slabSize)
+	}
+	p := &(*s)[0]
+	*p = v
+	*s = (*s)[1:]
+	return p
+}
+
 // stream decodes one file on its own goroutine, so decoding overlaps with
-// the engine, and hands items over in batches in file order.
+// the engine, and hands items over in batches in file order. The merge
+// gives each batch back once it has copied its items, to be filled again.
 type stream struct {
 	ch      chan []item
+	free    chan []item
 	errc    chan error
 	buf     []item
+	held    []item // the batch buf is in, to give back
 	done    bool
 	maxSeen time.Time
 	kind    kind
+	// fifo holds the items pulled but not yet released that are in order
+	// (not before the one pulled before them); the rest go to the merge's
+	// heap. Files are nearly always in order, and a queue is cheaper than
+	// a heap.
+	fifo     []item
+	head     int
+	tailSec  int64
+	tailNsec int32
+}
+
+func newStream(k kind) *stream {
+	return &stream{ch: make(chan []item, streamBatches), free: make(chan []item, streamBatches), errc: make(chan error, 1),
+		kind: k, tailSec: math.MinInt64}
 }
 
 func startStream(ctx context.Context, f *event.File, k kind) *stream {
-	s := &stream{ch: make(chan []item, 8), errc: make(chan error, 1), kind: k}
+	s := newStream(k)
+	for range streamBatches {
+		s.free <- make([]item, 0, batchSize)
+	}
 	go func() {
 		defer close(s.ch)
-		batch := make([]item, 0, batchSize)
+		batch := <-s.free
 		var seq uint64
 		send := func() bool {
 			select {
 			case s.ch <- batch:
-				batch = make([]item, 0, batchSize)
+			case <-ctx.Done():
+				return false
+			}
+			select {
+			case batch = <-s.free:
 				return true
 			case <-ctx.Done():
 				return false
@@ -223,12 +269,14 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 		bad := func(e *event.RecordError) { _ = push(item{bad: e}) }
 		var err error
 		if k == kindEvent {
+			var events slab[event.Event]
 			err = event.Decode(f, f.Name, event.DecodeEvent, func(e event.Event) error {
-				return push(item{t: e.Time, ev: &e})
+				return push(item{t: e.Time, ev: events.put(e)})
 			}, bad)
 		} else {
+			var changes slab[event.TicketChange]
 			err = event.Decode(f, f.Name, event.DecodeTicketChange, func(tc event.TicketChange) error {
-				return push(item{t: tc.Time, tc: &tc})
+				return push(item{t: tc.Time, tc: changes.put(tc)})
 			}, bad)
 		}
 		if err == nil && len(batch) > 0 {
@@ -244,6 +292,11 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 // pull returns the stream's next item; ok is false at its end.
 func (s *stream) pull() (item, bool, error) {
 	for len(s.buf) == 0 {
+		if s.held != nil {
+			clear(s.held)
+			s.free <- s.held[:0] // never blocks: free holds every batch there is
+			s.held = nil
+		}
 		b, open := <-s.ch
 		if !open {
 			s.done = true
@@ -254,7 +307,7 @@ func (s *stream) pull() (item, bool, error) {
 				return item{}, false, nil
 			}
 		}
-		s.buf = b
+		s.buf, s.held = b, b
 	}
 	it := s.buf[0]
 	s.buf = s.buf[1:]
@@ -273,8 +326,7 @@ type merger struct {
 // unfinished stream has read past its time plus the lateness window.
 func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 	for {
-		if len(m.q) > 0 && !m.q[0].t.After(m.watermark()) {
-			it := m.q.pop()
+		if it, ok := m.release(); ok {
 			if it.t.Before(m.last) {
 				it.late = true
 			} else {
@@ -300,8 +352,49 @@ func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 		if it.t.After(s.maxSeen) {
 			s.maxSeen = it.t
 		}
-		m.q.push(it)
+		if it.sec > s.tailSec || (it.sec == s.tailSec && it.nsec >= s.tailNsec) {
+			// In order within its file: kind and seq make it sort after
+			// the items queued before it.
+			s.fifo = append(s.fifo, it)
+			s.tailSec, s.tailNsec = it.sec, it.nsec
+		} else {
+			m.q.push(it)
+		}
 	}
+}
+
+// release takes the earliest buffered item if its time has passed the
+// watermark: the earliest of the streams' queue heads and the heap's top.
+func (m *merger) release() (item, bool) {
+	var min *item
+	var from *stream
+	for _, s := range m.streams {
+		if s.head < len(s.fifo) {
+			if h := &s.fifo[s.head]; min == nil || h.less(min) {
+				min, from = h, s
+			}
+		}
+	}
+	if len(m.q) > 0 && (min == nil || m.q[0].less(min)) {
+		min, from = &m.q[0], nil
+	}
+	if min == nil || min.t.After(m.watermark()) {
+		return item{}, false
+	}
+	if from == nil {
+		return m.q.pop(), true
+	}
+	it := *min
+	*min = item{}
+	from.head++
+	if from.head == len(from.fifo) {
+		from.fifo, from.head = from.fifo[:0], 0
+	} else if from.head >= 1024 && from.head*2 >= len(from.fifo) {
+		n := copy(from.fifo, from.fifo[from.head:])
+		clear(from.fifo[n:])
+		from.fifo, from.head = from.fifo[:n], 0
+	}
+	return it, true
 }
 
 func (m *merger) behind() *stream {
