@@ -25,6 +25,7 @@ import (
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
 	"github.com/custos-io/custos/internal/replay"
+	"github.com/custos-io/custos/internal/rules"
 	"github.com/custos-io/custos/internal/sim"
 )
 
@@ -47,6 +48,10 @@ type Options struct {
 	// LatencyEvents how many events it offers (0: skip).
 	LatencyRate   int
 	LatencyEvents int
+	// Runs is how many times every stage is measured (default 1). The stages
+	// run in turn, once each per round, so a change in the machine's load
+	// touches every stage alike; the report gives each figure's median.
+	Runs int
 	// Progress, if set, is told what is being measured.
 	Progress io.Writer
 }
@@ -59,6 +64,10 @@ type Row struct {
 	Wall    time.Duration // elapsed
 	CPU     time.Duration // user+system CPU of the whole process
 	Note    string
+	// Runs is how many runs Wall and CPU are the medians of; WallMin and
+	// WallMax their spread.
+	Runs             int
+	WallMin, WallMax time.Duration
 }
 
 // PerSec is records per wall second.
@@ -85,6 +94,8 @@ type Report struct {
 	ReplayPeakRSS int64 // VmHWM during the replay phase, if it could be reset
 	ReplayHeap    uint64
 	Actors        int
+	// Runs is how many times each stage ran; figures are medians.
+	Runs int
 }
 
 // Run measures. It never asserts a time: the report is the result.
@@ -129,6 +140,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	var trials []*Report
+	for i := range max(o.Runs, 1) {
+		if o.Runs > 1 {
+			logf("round %d of %d", i+1, o.Runs)
+		}
+		t, err := trial(ctx, o, pack, logf, evPath, evBytes+tkBytes)
+		if err != nil {
+			return nil, err
+		}
+		trials = append(trials, t)
+	}
+	rep.combine(trials)
+	rep.PeakRSS = peakRSS()
+	rep.Load += " -> " + loadavg()
+	return rep, nil
+}
+
+// trial measures every stage once.
+func trial(ctx context.Context, o Options, pack *rules.Pack, logf func(string, ...any), evPath string, inBytes int64) (*Report, error) {
+	rep := &Report{}
+	dir := o.Dir
 
 	// 1. Lines: the floor, reading and splitting.
 	logf("scanning lines")
@@ -182,7 +214,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		runtime.ReadMemStats(&ms)
 		heap, actors = ms.HeapAlloc, eng.Actors()
 		runtime.KeepAlive(eng)
-		return counts.Events, evBytes + tkBytes, err
+		return counts.Events, inBytes, err
 	})
 	if err != nil {
 		return nil, err
@@ -215,9 +247,45 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.FindP50, rep.FindP99, rep.FindN = r.p50, r.p99, r.max
 		rep.FindCount, rep.FindRate = r.n, r.rate
 	}
-	rep.PeakRSS = peakRSS()
-	rep.Load += " -> " + loadavg()
 	return rep, nil
+}
+
+// combine sets r's figures to the medians of the trials' (peak memory: the
+// highest), each row's wall and CPU time taken apart.
+func (r *Report) combine(trials []*Report) {
+	pick := func(f func(t *Report) time.Duration) time.Duration {
+		d := make([]time.Duration, len(trials))
+		for i, t := range trials {
+			d[i] = f(t)
+		}
+		slices.Sort(d)
+		return percentile(d, 0.5)
+	}
+	first := trials[0]
+	r.Rows = slices.Clone(first.Rows)
+	for i := range r.Rows {
+		row := &r.Rows[i]
+		row.Runs = len(trials)
+		row.Wall = pick(func(t *Report) time.Duration { return t.Rows[i].Wall })
+		row.CPU = pick(func(t *Report) time.Duration { return t.Rows[i].CPU })
+		row.WallMin, row.WallMax = row.Wall, row.Wall
+		for _, t := range trials {
+			row.WallMin, row.WallMax = min(row.WallMin, t.Rows[i].Wall), max(row.WallMax, t.Rows[i].Wall)
+		}
+	}
+	r.Findings, r.Actors, r.FindCount = first.Findings, first.Actors, first.FindCount
+	r.AckP50 = pick(func(t *Report) time.Duration { return t.AckP50 })
+	r.AckP99 = pick(func(t *Report) time.Duration { return t.AckP99 })
+	r.AckMax = pick(func(t *Report) time.Duration { return t.AckMax })
+	r.FindP50 = pick(func(t *Report) time.Duration { return t.FindP50 })
+	r.FindP99 = pick(func(t *Report) time.Duration { return t.FindP99 })
+	r.FindN = pick(func(t *Report) time.Duration { return t.FindN })
+	r.FindRate = float64(pick(func(t *Report) time.Duration { return time.Duration(t.FindRate) }))
+	r.ReplayHeap = uint64(pick(func(t *Report) time.Duration { return time.Duration(t.ReplayHeap) }))
+	for _, t := range trials {
+		r.ReplayPeakRSS = max(r.ReplayPeakRSS, t.ReplayPeakRSS)
+	}
+	r.Runs = len(trials)
 }
 
 // measure times fn in wall and process CPU time.
@@ -334,7 +402,11 @@ func sortDurations(d []time.Duration) { slices.Sort(d) }
 // Write prints the report as Markdown.
 func (r *Report) Write(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "date: %s\nmachine: %s\norg: %s\nload average (1, 5, 15 min): %s\n\n", r.Date.Format(time.RFC3339), r.Machine, r.Org, r.Load)
+	fmt.Fprintf(&b, "date: %s\nmachine: %s\norg: %s\nload average (1, 5, 15 min): %s\n", r.Date.Format(time.RFC3339), r.Machine, r.Org, r.Load)
+	if r.Runs > 1 {
+		fmt.Fprintf(&b, "every stage ran %d times in rounds; figures are medians (wall and CPU each), the wall range in the note\n", r.Runs)
+	}
+	b.WriteString("\n")
 	var jsonRate float64
 	for _, row := range r.Rows {
 		if strings.Contains(row.Name, "encoding/json") {
@@ -351,8 +423,12 @@ func (r *Report) Write(w io.Writer) error {
 		if row.Bytes > 0 {
 			mbs = fmt.Sprintf("%.0f", float64(row.Bytes)/1e6/max(row.Wall.Seconds(), 1e-9))
 		}
+		note := row.Note
+		if row.Runs > 1 {
+			note = strings.TrimPrefix(fmt.Sprintf("%s; wall %s-%s", note, row.WallMin.Round(time.Millisecond), row.WallMax.Round(time.Millisecond)), "; ")
+		}
 		fmt.Fprintf(&b, "| %s | %d | %s | %.0f | %s | %.0f | %s | %s | %s |\n", row.Name, row.Records,
-			row.Wall.Round(time.Millisecond), row.PerSec(), row.CPU.Round(time.Millisecond), row.PerCPUSec(), mbs, ratio, row.Note)
+			row.Wall.Round(time.Millisecond), row.PerSec(), row.CPU.Round(time.Millisecond), row.PerCPUSec(), mbs, ratio, note)
 	}
 	b.WriteString("\n")
 	if r.AckP50 > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/custos-io/custos/internal/config"
 	"github.com/custos-io/custos/internal/event"
@@ -20,7 +21,7 @@ func TestRunSmall(t *testing.T) {
 	}
 	sc := sim.Default()
 	sc.Agents, sc.Days, sc.Customers = 40, 3, 2000
-	o := Options{Sim: sc, Config: config.Default(), ServeEvents: 2000, ServeBatch: 250, LatencyRate: 20000, LatencyEvents: 2000}
+	o := Options{Sim: sc, Config: config.Default(), ServeEvents: 2000, ServeBatch: 250, LatencyRate: 20000, LatencyEvents: 2000, Runs: 2}
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestRunSmall(t *testing.T) {
 	if err := rep.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| replay: full pack + baselines |", "acknowledgement latency", "event-to-finding latency", "peak RSS"} {
+	for _, want := range []string{"| replay: full pack + baselines |", "acknowledgement latency", "event-to-finding latency", "peak RSS", "ran 2 times"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
@@ -136,4 +137,21 @@ func (r *recorder) feed(s replay.Sink) {
 		}
 	}
 	s.Flush()
+}
+
+// TestCombine checks that a report of several runs gives each figure's
+// median, wall and CPU apart, and the wall range.
+func TestCombine(t *testing.T) {
+	run := func(wall, cpu, p99 time.Duration) *Report {
+		return &Report{Rows: []Row{{Name: "replay", Records: 10, Wall: wall, CPU: cpu}}, AckP99: p99}
+	}
+	var r Report
+	r.combine([]*Report{run(9*time.Second, 1*time.Second, 30), run(3*time.Second, 5*time.Second, 10), run(5*time.Second, 2*time.Second, 20)})
+	row := r.Rows[0]
+	if row.Wall != 5*time.Second || row.CPU != 2*time.Second || r.AckP99 != 20 {
+		t.Errorf("medians: wall %v cpu %v p99 %v, want 5s 2s 20ns", row.Wall, row.CPU, r.AckP99)
+	}
+	if row.WallMin != 3*time.Second || row.WallMax != 9*time.Second || row.Runs != 3 || r.Runs != 3 {
+		t.Errorf("spread %v-%v over %d runs, want 3s-9s over 3", row.WallMin, row.WallMax, row.Runs)
+	}
 }

@@ -47,5 +47,6 @@ docs/BENCHMARKS.md is written from it.`,
 	f.IntVar(&o.ServeBatch, "serve-batch", 1000, "events per request in the serve ingest test")
 	f.IntVar(&o.LatencyRate, "latency-rate", 50_000, "offered load of the event-to-finding test, events/s")
 	f.IntVar(&o.LatencyEvents, "latency-events", 250_000, "events offered in the event-to-finding test (0 skips it)")
+	f.IntVar(&o.Runs, "runs", 1, "measure every stage this many times, in rounds, and report medians")
 	return cmd
 }
