@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -270,6 +271,12 @@ func newIndexQueue() *indexQueue {
 // push queues c for the indexer. If wait, it first waits while
 // maxUnindexed acknowledged records are waiting. It fails once the queue
 // is closed.
+//
+// Findings go ahead of the records waiting: the engine waits for their
+// commit, and behind a backlog of records it would stall and add the
+// backlog to every finding's latency. Their order among themselves stays
+// (the engine writes one batch at a time), and nothing else depends on
+// when they are stored relative to records.
 func (q *indexQueue) push(c *commit, wait bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -279,7 +286,15 @@ func (q *indexQueue) push(c *commit, wait bool) error {
 	if q.closed {
 		return errClosed
 	}
-	q.items = append(q.items, c)
+	if c.w.Findings != nil {
+		i := 0
+		for i < len(q.items) && q.items[i].w.Findings != nil {
+			i++
+		}
+		q.items = slices.Insert(q.items, i, c)
+	} else {
+		q.items = append(q.items, c)
+	}
 	if c.acked {
 		q.records += len(c.w.Recs)
 	}
