@@ -235,7 +235,7 @@ func (s *Server) caughtUp(ctx context.Context) {
 // stores them.
 func (s *Server) indexAcked(c *commit, err error) {
 	for attempt := 1; ; attempt++ {
-		if s.index.isClosed() && attempt > 3 {
+		if s.index.isStopping() && attempt > 3 {
 			s.log.Error("the store refuses acknowledged records; the ingest journal keeps them and the next start stores them",
 				"records", len(c.w.Recs), "err", err)
 			s.indexBroken = true
@@ -260,6 +260,9 @@ type indexQueue struct {
 	items   []*commit
 	records int // records of acknowledged items waiting
 	closed  bool
+	// stopping: the server is stopping; push no longer waits for room,
+	// so a store that refuses every write cannot hold the shutdown.
+	stopping bool
 }
 
 func newIndexQueue() *indexQueue {
@@ -280,7 +283,7 @@ func newIndexQueue() *indexQueue {
 func (q *indexQueue) push(c *commit, wait bool) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for wait && q.records >= maxUnindexed && !q.closed {
+	for wait && q.records >= maxUnindexed && !q.closed && !q.stopping {
 		q.cond.Wait()
 	}
 	if q.closed {
@@ -335,10 +338,18 @@ func (q *indexQueue) close() {
 	q.cond.Broadcast()
 }
 
-func (q *indexQueue) isClosed() bool {
+// stop marks the server stopping.
+func (q *indexQueue) stop() {
+	q.mu.Lock()
+	q.stopping = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+func (q *indexQueue) isStopping() bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.closed
+	return q.stopping
 }
 
 // feed is the committed work waiting for the engine, in commit order.

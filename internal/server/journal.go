@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -24,6 +25,15 @@ const (
 )
 
 func appendRecords(buf []byte, recs []store.Record) []byte {
+	size := 0
+	for i := range recs {
+		if e := recs[i].Event; e != nil {
+			size += len(e.Raw) + 1 + binary.MaxVarintLen32
+		} else {
+			size += len(recs[i].Ticket.Raw) + 1 + binary.MaxVarintLen32
+		}
+	}
+	buf = slices.Grow(buf, size)
 	for i := range recs {
 		kind, raw := byte(kindTicket), []byte(nil)
 		if e := recs[i].Event; e != nil {
@@ -83,6 +93,7 @@ func (s *Server) journalGroup(group []*commit) {
 			continue
 		}
 		recs := c.w.Recs
+		c.keys = make([]string, 0, len(recs))
 		n := 0
 		var err error
 		for i := range recs {

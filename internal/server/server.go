@@ -350,6 +350,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 		err = fmt.Errorf("server: serving on %s: %w", ln.Addr(), err)
 	}
 	s.hook("shutdown")
+	// From here the writer no longer waits for the indexer to make room:
+	// a store refusing writes must not hold the shutdown.
+	s.index.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	if serr := srv.Shutdown(sctx); serr != nil {
 		s.log.Warn("requests still running after the shutdown timeout; closing their connections",
