@@ -16,8 +16,9 @@ import (
 // store, and, when the filter says maybe, the store itself. The filter has
 // no false negatives, and a key leaves pending only after its record is
 // committed to the store, so a record that is in neither filter nor pending
-// nor store is new. Only the writer goroutine calls check; the indexer calls
-// done.
+// nor store is new. Only the writer goroutine calls check; done is called
+// by the indexer once the store has the records, or by the writer when
+// their journal append failed.
 type seen struct {
 	st interface {
 		Stored(ctx context.Context, r store.Record) (bool, error)
