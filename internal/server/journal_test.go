@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -123,5 +128,85 @@ func TestTicketDuplicatesBeforeTheStore(t *testing.T) {
 	r.json(t, &res)
 	if res.Accepted != 2 || res.Duplicates != 1 {
 		t.Fatalf("%d %s, want 2 accepted, 1 duplicate", r.status, r.body)
+	}
+}
+
+// TestHelperServe is not a test: TestKilledServer runs the test binary
+// again with CUSTOS_HELPER_DB set, to serve that database in a process it
+// can kill. The indexer is held, so what it acknowledges is only in the
+// journal.
+func TestHelperServe(t *testing.T) {
+	path := os.Getenv("CUSTOS_HELPER_DB")
+	if path == "" {
+		t.Skip("helper process for TestKilledServer")
+	}
+	h := start(t, path, func(s *setup) { s.bind = func(srv *Server) { srv.indexGate = make(chan struct{}) } })
+	fmt.Println("url", h.url)
+	select {} // until killed
+}
+
+// A server killed with SIGKILL after acknowledging records (held in its
+// journal, not yet in its database) loses none of them: the next start
+// stores them and feeds them to the engine.
+func TestKilledServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	path := dbPath(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$", "-test.v")
+	cmd.Env = append(os.Environ(), "CUSTOS_HELPER_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	url := ""
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "url "); ok {
+			url = u
+			break
+		}
+	}
+	if url == "" {
+		t.Fatalf("the helper process printed no url: %v", sc.Err())
+	}
+	var want []string
+	for i := range 3 {
+		var lines []string
+		for j := range 100 {
+			id := fmt.Sprintf("k-%d-%03d", i, j)
+			want = append(want, id)
+			lines = append(lines, evLine(id, "2026-03-03T01:00:00Z", "ana", "view", fmt.Sprintf("c%d", j)))
+		}
+		req, _ := http.NewRequest("POST", url+"/v1/events", strings.NewReader(strings.Join(lines, "\n")))
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("batch %d: %d", i, res.StatusCode)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	h := start(t, path)
+	h.sync()
+	got := storedEvents(t, h.st)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("after SIGKILL the store has %d events, want the %d acknowledged", len(got), len(want))
+	}
+	if n := h.events.Load(); n != int64(len(want)) {
+		t.Errorf("the engine was fed %d events, want %d", n, len(want))
 	}
 }
