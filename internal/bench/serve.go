@@ -72,7 +72,8 @@ func startServer(ctx context.Context, o Options, pack *rules.Pack, wrap func(ser
 			}
 			return eng
 		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Journal: filepath.Join(dir, "serve.journal"),
 	}, st)
 	if err != nil {
 		st.Close()

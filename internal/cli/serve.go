@@ -70,7 +70,10 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				Collectors:      rm.Collectors(),
 				MetricsAuth:     cfg.Serve.MetricsAuth,
 				Logger:          log,
-				Routes:          (&breach.API{Source: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack), Logger: log}).Routes(),
+				// Batches are acknowledged from the journal; the store
+				// catches up behind it.
+				Journal: cfg.Serve.DB + ".journal",
+				Routes:  (&breach.API{Source: st, Windows: cfg.TicketWindows(), Explainer: ticketRules(pack), Logger: log}).Routes(),
 			}
 			// The suspend action writes the roster through the server (store
 			// and engine), which exists only once the dispatcher is built.

@@ -2,21 +2,29 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/custos-io/custos/internal/journal"
 	"github.com/custos-io/custos/internal/store"
 )
 
 // Group commit. Ingest requests do not write to the store themselves: they
-// hand their decoded records to one writer goroutine (owned by Run) and
+// hand their decoded records to the writer goroutine (owned by Run) and
 // wait. The writer takes everything that queued up while its previous
-// commit ran and stores it in one transaction, so one fsync
-// (synchronous=FULL) is shared by every request in the group; then it puts
-// the group's stored records on the engine feed, in seq order, and
-// answers the requests. The engine never holds up a 2xx: it reads the feed
-// at its own pace, and if it falls far behind, the feed keeps only seq
-// ranges and the engine reads those records back from the store.
+// group ran. With an ingest journal (Options.Journal) it drops the
+// duplicates (seen.go), appends the rest to the journal with one write and
+// one fsync for the whole group, and answers the requests: the journal is
+// the durability point. Everything then goes on to the indexer goroutine,
+// which stores it in the SQLite store, one transaction per group, puts the
+// stored records on the engine feed in seq order, and answers what was not
+// answered yet (roster entries, customers, findings, barriers). Without a
+// journal the writer only passes requests on, and the indexer's commit
+// (synchronous=FULL) is the durability point, so every request waits for
+// it. The engine never holds up a 2xx: it reads the feed at its own pace,
+// and if it falls far behind, the feed keeps only seq ranges and the engine
+// reads those records back from the store.
 
 // maxGroup bounds the records of one group commit, so one transaction
 // does not hold the write lock (and every waiting request) for long.
@@ -26,12 +34,31 @@ const maxGroup = 16384
 // the engine; past it, records are left in the store and read back.
 const maxFedInMemory = 100_000
 
+// maxUnindexed bounds the records acknowledged from the journal and not yet
+// in the store, kept decoded in memory for the indexer: past it the writer
+// waits for the indexer, so acknowledgements slow to the store's pace.
+const maxUnindexed = 200_000
+
 // commit is one request to the writer: records to append, a roster entry or
-// customer record to put, or (barrier) a mark to pass to the engine.
+// customer record to put, findings to write, or (barrier) a mark to pass to
+// the engine.
 type commit struct {
 	w       store.Write
 	barrier chan struct{}
 	done    chan error // buffered: the writer never waits on a handler
+
+	// acked: the journal holds it and its request was answered; the
+	// indexer only stores it, forgets keys (seen) and releases the journal
+	// up to pos.
+	acked bool
+	keys  []string
+	pos   journal.Pos
+}
+
+// records reports whether c appends records (as opposed to a put, findings
+// or a barrier).
+func (c *commit) records() bool {
+	return c.barrier == nil && c.w.Person == nil && c.w.Subject == nil && c.w.Findings == nil
 }
 
 // submit hands c to the writer and waits for its commit. Once handed over
@@ -49,10 +76,11 @@ func (s *Server) submit(c *commit) error {
 	return <-c.done
 }
 
-// runWriter is the writer goroutine: it commits groups until the commit
-// queue is closed and drained, then closes the feed.
+// runWriter is the writer goroutine: it journals groups and passes them to
+// the indexer until the commit queue is closed and drained, then closes the
+// indexer's queue.
 func (s *Server) runWriter() {
-	defer s.feed.close()
+	defer s.index.close()
 	group := make([]*commit, 0, 64)
 	for c := range s.commits {
 		group = append(group[:0], c)
@@ -70,18 +98,44 @@ func (s *Server) runWriter() {
 				break more
 			}
 		}
-		s.commitGroup(group)
+		if s.journal != nil {
+			s.journalGroup(group)
+		} else {
+			for _, c := range group {
+				s.index.push(c, false)
+			}
+		}
 		clear(group)
 	}
 }
 
-// commitGroup stores a group in one transaction. If that fails and the
+// runIndexer is the indexer goroutine: it stores groups until its queue is
+// closed and drained, then closes the engine feed.
+func (s *Server) runIndexer() {
+	defer s.feed.close()
+	var buf []*commit
+	for {
+		group, ok := s.index.take(buf)
+		if !ok {
+			return
+		}
+		if s.indexGate != nil {
+			<-s.indexGate
+		}
+		s.indexGroup(group)
+		clear(group)
+		buf = group[:0]
+	}
+}
+
+// indexGroup stores a group in one transaction. If that fails and the
 // group has more than one part, each part is tried alone, so one request's
-// failure fails only that request.
-func (s *Server) commitGroup(group []*commit) {
+// failure fails only that request. Records already acknowledged cannot
+// fail: they are retried until stored (indexAcked).
+func (s *Server) indexGroup(group []*commit) {
 	ws := make([]*store.Write, 0, len(group))
 	for _, c := range group {
-		if c.barrier == nil {
+		if c.barrier == nil && !(c.acked && s.indexBroken) {
 			ws = append(ws, &c.w)
 		}
 	}
@@ -91,21 +145,19 @@ func (s *Server) commitGroup(group []*commit) {
 		s.metrics.observeStore(groupOp(ws), start)
 		if err != nil && len(ws) > 1 {
 			for _, c := range group {
-				if c.barrier == nil {
-					s.commitGroup([]*commit{c})
-				} else {
-					s.feed.push(item{barrier: c.barrier})
-					c.done <- nil
-				}
+				s.indexGroup([]*commit{c})
 			}
 			return
 		}
 		if err != nil {
 			for _, c := range group {
-				if c.barrier != nil {
+				switch {
+				case c.barrier != nil:
 					s.feed.push(item{barrier: c.barrier})
 					c.done <- nil
-				} else {
+				case c.acked:
+					s.indexAcked(c, err)
+				default:
 					c.done <- err
 				}
 			}
@@ -113,19 +165,191 @@ func (s *Server) commitGroup(group []*commit) {
 		}
 	}
 	for _, c := range group {
-		switch {
-		case c.barrier != nil:
-			s.feed.push(item{barrier: c.barrier})
-		case c.w.Person != nil:
-			s.feed.push(item{person: c.w.Person})
-		case c.w.Subject != nil:
-			s.feed.push(item{subject: c.w.Subject})
-		case c.w.Findings != nil:
-		default:
-			s.feed.records(c.w.Recs, c.w.Stored)
-		}
-		c.done <- nil
+		s.indexed(c)
 	}
+}
+
+// indexed hands a stored part of a group on: to the engine feed, to the
+// journal's release point, and to its waiting request.
+func (s *Server) indexed(c *commit) {
+	if c.acked && s.indexBroken {
+		return // kept in the journal for the next start
+	}
+	switch {
+	case c.barrier != nil:
+		s.feed.push(item{barrier: c.barrier})
+	case c.w.Person != nil:
+		s.feed.push(item{person: c.w.Person})
+	case c.w.Subject != nil:
+		s.feed.push(item{subject: c.w.Subject})
+	case c.w.Findings != nil:
+	default:
+		s.feed.records(c.w.Recs, c.w.Stored)
+	}
+	if !c.acked {
+		c.done <- nil
+		return
+	}
+	s.seen.done(c.keys)
+	s.indexedMu.Lock()
+	s.indexedPos = c.pos
+	s.indexedMu.Unlock()
+	s.indexedRecs.Add(int64(len(c.w.Recs)))
+	next := make(chan struct{})
+	close(*s.indexTick.Swap(&next))
+}
+
+// maxReadWait bounds how long a query waits for the store to catch up with
+// the journal; past it, it answers from what is stored.
+const maxReadWait = 5 * time.Second
+
+// caughtUp waits until the store holds every record acknowledged before
+// the call, so a query sees what its client had acknowledged (read your
+// writes), or until maxReadWait or ctx ends.
+func (s *Server) caughtUp(ctx context.Context) {
+	target := s.journaled.Load()
+	if s.indexedRecs.Load() >= target {
+		return
+	}
+	timeout := time.NewTimer(maxReadWait)
+	defer timeout.Stop()
+	for {
+		tick := *s.indexTick.Load()
+		if s.indexedRecs.Load() >= target {
+			return
+		}
+		select {
+		case <-tick:
+		case <-timeout.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// indexAcked retries storing acknowledged records, which the journal
+// holds, until the store takes them: later records must not overtake them
+// (the engine's order is the store's). Once the server is stopping it gives
+// up after a few attempts; the journal keeps them and the next start
+// stores them.
+func (s *Server) indexAcked(c *commit, err error) {
+	for attempt := 1; ; attempt++ {
+		if s.index.isStopping() && attempt > 3 {
+			s.log.Error("the store refuses acknowledged records; the ingest journal keeps them and the next start stores them",
+				"records", len(c.w.Recs), "err", err)
+			s.indexBroken = true
+			return
+		}
+		s.log.Warn("storing acknowledged records from the ingest journal; retrying", "records", len(c.w.Recs), "attempt", attempt, "err", err)
+		time.Sleep(min(time.Duration(attempt)*100*time.Millisecond, 5*time.Second))
+		start := time.Now()
+		err = s.store.WriteGroup(context.Background(), []*store.Write{&c.w})
+		s.metrics.observeStore(opAppend, start)
+		if err == nil {
+			s.indexed(c)
+			return
+		}
+	}
+}
+
+// indexQueue is the work between the writer and the indexer, in order.
+type indexQueue struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	items   []*commit
+	records int // records of acknowledged items waiting
+	closed  bool
+	// stopping: the server is stopping; push no longer waits for room,
+	// so a store that refuses every write cannot hold the shutdown.
+	stopping bool
+}
+
+func newIndexQueue() *indexQueue {
+	q := &indexQueue{}
+	q.cond.L = &q.mu
+	return q
+}
+
+// push queues c for the indexer. If wait, it first waits while
+// maxUnindexed acknowledged records are waiting. It fails once the queue
+// is closed.
+//
+// Findings go ahead of the records waiting: the engine waits for their
+// commit, and behind a backlog of records it would stall and add the
+// backlog to every finding's latency. Their order among themselves stays
+// (the engine writes one batch at a time), and nothing else depends on
+// when they are stored relative to records.
+func (q *indexQueue) push(c *commit, wait bool) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for wait && q.records >= maxUnindexed && !q.closed && !q.stopping {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return errClosed
+	}
+	if c.w.Findings != nil {
+		i := 0
+		for i < len(q.items) && q.items[i].w.Findings != nil {
+			i++
+		}
+		q.items = slices.Insert(q.items, i, c)
+	} else {
+		q.items = append(q.items, c)
+	}
+	if c.acked {
+		q.records += len(c.w.Recs)
+	}
+	q.cond.Broadcast()
+	return nil
+}
+
+// take waits for work and returns up to maxGroup records of it (at least
+// one item); ok is false once the queue is closed and empty.
+func (q *indexQueue) take(buf []*commit) (items []*commit, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 {
+		if q.closed {
+			return nil, false
+		}
+		q.cond.Wait()
+	}
+	n, recs := 0, 0
+	for n < len(q.items) && (n == 0 || recs < maxGroup) {
+		c := q.items[n]
+		recs += len(c.w.Recs) + len(c.w.Findings)
+		if c.acked {
+			q.records -= len(c.w.Recs)
+		}
+		n++
+	}
+	items = append(buf[:0], q.items[:n]...)
+	q.items = append(q.items[:0], q.items[n:]...)
+	q.cond.Broadcast()
+	return items, true
+}
+
+func (q *indexQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// stop marks the server stopping.
+func (q *indexQueue) stop() {
+	q.mu.Lock()
+	q.stopping = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+func (q *indexQueue) isStopping() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.stopping
 }
 
 // feed is the committed work waiting for the engine, in commit order.

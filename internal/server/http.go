@@ -27,7 +27,7 @@ func (s *Server) Handler() http.Handler {
 	api.HandleFunc("GET /v1/findings/{id}/actions", s.actions)
 	api.HandleFunc("GET /v1/cases/{id}/actions", s.actions)
 	for pattern, h := range s.opts.Routes {
-		api.Handle(pattern, h)
+		api.Handle(pattern, s.readsStore(h))
 	}
 
 	mux := http.NewServeMux()
@@ -39,9 +39,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/v1/", s.auth(api))
 	if s.opts.Console != nil {
-		mux.Handle("/", s.opts.Console)
+		mux.Handle("/", s.readsStore(s.opts.Console))
 	}
 	return s.logRequests(s.limitBody(mux))
+}
+
+// readsStore makes next, which answers from the store, wait for the store
+// to hold what was acknowledged from the ingest journal before it.
+func (s *Server) readsStore(next http.Handler) http.Handler {
+	if s.opts.Journal == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.caughtUp(r.Context())
+		next.ServeHTTP(w, r)
+	})
 }
 
 // limitBody caps every request body at MaxBody. It wraps the server's own

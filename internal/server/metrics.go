@@ -30,6 +30,7 @@ const (
 	opPerson   = "put_person"
 	opSubject  = "put_subject"
 	opFindings = "write_findings"
+	opJournal  = "journal"
 )
 
 func newMetrics(s *Server) (*metrics, error) {
@@ -50,7 +51,7 @@ func newMetrics(s *Server) (*metrics, error) {
 		}),
 		store: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "custos_store_write_seconds",
-			Help:    "Duration of store write transactions (commit and fsync included), by operation.",
+			Help:    "Duration of store write transactions (commit and fsync included), by operation; journal is the ingest journal's write and fsync.",
 			Buckets: prometheus.ExponentialBuckets(250e-6, 2, 15), // 0.25ms .. ~4s
 		}, []string{"op"}),
 	}
@@ -67,6 +68,10 @@ func newMetrics(s *Server) (*metrics, error) {
 			Name: "custos_engine_queue_records",
 			Help: "Records accepted and not yet processed by the engine (the /healthz lag).",
 		}, func() float64 { return float64(s.queued.Load() - s.processed.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "custos_index_lag_records",
+			Help: "Records acknowledged from the ingest journal and not yet in the store, so not yet in store queries (0 without a journal).",
+		}, func() float64 { return float64(s.journaled.Load() - s.indexedRecs.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "custos_engine_processed_records_total",
 			Help: "Records the engine has processed since start, the start-up rebuild excluded.",

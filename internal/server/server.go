@@ -2,10 +2,12 @@
 // ticket changes, roster entries and customer records into the store, feeds
 // them to the same engine replay uses, and serves the findings.
 //
-// The order of things is what makes it safe. A batch is committed to the
-// store (synchronous=FULL) before its 2xx, by one writer goroutine that
-// commits many requests together (commit.go) and hands what it stored to the
-// engine feed in the store's ingest order. One goroutine owns the engine; it
+// The order of things is what makes it safe. A batch is durable before its
+// 2xx: appended to the ingest journal (with Options.Journal) or committed to
+// the store (synchronous=FULL), by one writer goroutine that commits many
+// requests together (commit.go). An indexer goroutine stores the groups in
+// the store and hands what it stored to the engine feed in the store's
+// ingest order; on start, whatever the journal holds is stored first. One goroutine owns the engine; it
 // writes the findings it emits back to the store. On start the engine is rebuilt by re-feeding the
 // store in that order, and findings have content-derived ids, so a crash at
 // any point loses nothing that was acknowledged: what the engine had not yet
@@ -30,6 +32,7 @@ import (
 
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
+	"github.com/custos-io/custos/internal/journal"
 	"github.com/custos-io/custos/internal/respond"
 	"github.com/custos-io/custos/internal/sink"
 	"github.com/custos-io/custos/internal/store"
@@ -109,6 +112,13 @@ type Options struct {
 	// Console, if set, is served at every path but /v1/, /healthz and
 	// /metrics: the investigator console, with its own authentication.
 	Console http.Handler
+	// Journal, if set, is the directory of the ingest journal: a batch is
+	// acknowledged once appended to it (one fsync for every request
+	// waiting), and the store catches up behind it, at most maxUnindexed
+	// records behind. Without it a batch is acknowledged once committed to
+	// the store. The store must then be able to tell a stored record
+	// (store.Store.Stored), to count retries as duplicates.
+	Journal string
 	// Routes are more /v1 endpoints (net/http patterns such as
 	// "GET /v1/exposure"), served behind the same token as the rest.
 	Routes map[string]http.Handler
@@ -136,10 +146,33 @@ type Server struct {
 	ingestMu sync.Mutex
 	closed   bool
 	commits  chan *commit // to the writer goroutine
-	feed     *feed        // from the writer to the engine
+	index    *indexQueue  // from the writer to the indexer
+	feed     *feed        // from the indexer to the engine
+
+	// With a journal: the journal (the writer's, and Run's once the writer
+	// stopped), what is pending in it (seen), the journal position the
+	// indexer has stored up to, and how many acknowledged records are not
+	// in the store yet. indexBroken is set (by the indexer, when stopping)
+	// if the store refused acknowledged records: the journal keeps them.
+	journal     *journal.Journal
+	seen        *seen
+	indexedMu   sync.Mutex
+	indexedPos  journal.Pos
+	indexBroken bool
+	// journaled and indexedRecs count the records acknowledged from the
+	// journal and those of them in the store; indexTick is closed (and
+	// replaced) after each group the indexer stores.
+	journaled   atomic.Int64
+	indexedRecs atomic.Int64
+	indexTick   atomic.Pointer[chan struct{}]
 
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
+
+	// indexGate, if set, holds the indexer before each group until it
+	// can receive: tests use it to keep acknowledged records out of the
+	// store.
+	indexGate chan struct{}
 
 	// testHook, if set, is told "request" when an ingest request starts
 	// reading its body, "shutdown" when Run begins to stop and "lifecycle"
@@ -186,6 +219,18 @@ func New(opts Options, st Store) (*Server, error) {
 		tokenSum: sha256.Sum256([]byte(opts.Token)),
 		clock:    opts.Clock,
 		commits:  make(chan *commit, 1024),
+		index:    newIndexQueue(),
+	}
+	tick := make(chan struct{})
+	s.indexTick.Store(&tick)
+	if opts.Journal != "" {
+		lookup, ok := st.(interface {
+			Stored(ctx context.Context, r store.Record) (bool, error)
+		})
+		if !ok {
+			return nil, fmt.Errorf("server: an ingest journal needs a store that tells stored records; %T does not", st)
+		}
+		s.seen = newSeen(lookup)
 	}
 	s.feed = newFeed(func(n int64) { s.queued.Add(n) })
 	if s.clock == nil {
@@ -222,6 +267,31 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 			}
 		}()
 	}
+	if s.opts.Journal != "" {
+		j, err := journal.Open(s.opts.Journal)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: %w", err)
+		}
+		if err := s.recoverJournal(ctx, j); err != nil {
+			j.Close()
+			ln.Close()
+			return err
+		}
+		s.journal = j
+		defer func() {
+			// Everything acknowledged is in the store unless the store
+			// refused it; then the journal keeps it for the next start.
+			if !s.indexBroken {
+				if jerr := j.Reset(); jerr != nil {
+					err = errors.Join(err, fmt.Errorf("server: %w", jerr))
+				}
+			}
+			if jerr := j.Close(); jerr != nil {
+				err = errors.Join(err, fmt.Errorf("server: %w", jerr))
+			}
+		}()
+	}
 	l := &loop{store: s.store, log: s.log, sinks: s.opts.Sinks, metrics: s.metrics}
 	l.eng = s.opts.NewEngine(func(f *finding.Finding) { l.pending = append(l.pending, f) })
 	if err := s.rebuild(ctx, l); err != nil {
@@ -241,6 +311,11 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 	go func() {
 		defer close(writerDone)
 		s.runWriter()
+	}()
+	indexerDone := make(chan struct{})
+	go func() {
+		defer close(indexerDone)
+		s.runIndexer()
 	}()
 
 	// The lifecycle check writes to the store directly, not through the
@@ -275,6 +350,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 		err = fmt.Errorf("server: serving on %s: %w", ln.Addr(), err)
 	}
 	s.hook("shutdown")
+	// From here the writer no longer waits for the indexer to make room:
+	// a store refusing writes must not hold the shutdown.
+	s.index.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	if serr := srv.Shutdown(sctx); serr != nil {
 		s.log.Warn("requests still running after the shutdown timeout; closing their connections",
@@ -285,12 +363,14 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 
 	// A handler past the timeout may still be running; it finds the queue
 	// closed and fails its request without storing anything. The writer
-	// commits what was handed to it, then closes the engine feed.
+	// journals what was handed to it and closes the indexer's queue; the
+	// indexer stores everything, then closes the engine feed.
 	s.ingestMu.Lock()
 	s.closed = true
 	close(s.commits)
 	s.ingestMu.Unlock()
 	<-writerDone
+	<-indexerDone
 	s.log.Info("draining the engine queue")
 	if eerr := <-engineDone; eerr != nil {
 		err = errors.Join(err, eerr)
@@ -354,12 +434,16 @@ func (s *Server) PutPerson(ctx context.Context, p *event.Person) error {
 	return nil
 }
 
-// writeFindings stores the engine's findings in the next group commit, so
-// they share its fsync and do not hold the store's write lock against
-// ingest on their own. Once the writer has stopped (shutdown), they are
-// written directly.
+// writeFindings stores the engine's findings in the indexer's next group
+// commit, so they share its fsync and do not hold the store's write lock
+// against ingest on their own. Once the indexer has stopped (shutdown),
+// they are written directly.
 func (s *Server) writeFindings(ctx context.Context, fs []*finding.Finding) error {
-	err := s.submit(&commit{w: store.Write{Findings: fs}})
+	c := &commit{w: store.Write{Findings: fs}, done: make(chan error, 1)}
+	err := s.index.push(c, false)
+	if err == nil {
+		err = <-c.done
+	}
 	if errors.Is(err, errClosed) {
 		return s.store.WriteFindings(ctx, fs)
 	}
@@ -491,6 +575,9 @@ func (s *Server) rebuild(ctx context.Context, l *loop) error {
 		return fmt.Errorf("server: rebuilding the engine: %w", err)
 	}
 	err := s.store.Records(ctx, 0, func(r store.Record) error {
+		if s.seen != nil {
+			s.seen.known(&r)
+		}
 		l.feed(item{rec: r})
 		if r.Event != nil {
 			events++

@@ -111,6 +111,8 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, ids: &h.ids, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
+		// As `custos serve` runs: acknowledged from the journal.
+		Journal: path + ".journal",
 	}
 	if su.routes != nil {
 		opts.Routes = su.routes(st)

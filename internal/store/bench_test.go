@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/finding"
 )
 
 // BenchmarkAppend measures storing events in batches of 8192, as replay --db
@@ -54,4 +55,36 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkWriteFindings measures storing findings in batches of 512, as
+// serve's engine goroutine writes them: mostly new alerts, and a case
+// rewritten with each batch (a new outbox revision).
+func BenchmarkWriteFindings(b *testing.B) {
+	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const batch = 512
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	n := 0
+	fs := make([]*finding.Finding, batch)
+	b.ReportAllocs()
+	var cpu time.Duration
+	for b.Loop() {
+		for i := range fs {
+			n++
+			fs[i] = &finding.Finding{Kind: finding.KindAlert, ID: fmt.Sprintf("al-%d", n), Time: at.Add(time.Duration(n) * time.Second),
+				Actor: finding.ActorRef{ID: fmt.Sprintf("a-%d", n%500)}, Rule: "r", Severity: finding.High, Risk: 60, Summary: "x"}
+		}
+		fs[0] = &finding.Finding{Kind: finding.KindCase, ID: "case-1", Time: at.Add(time.Duration(n) * time.Second),
+			Actor: finding.ActorRef{ID: "a-1"}, Severity: finding.High, Risk: float64(n % 100), Summary: "case"}
+		c0 := cpuTime()
+		if err := s.WriteFindings(context.Background(), fs); err != nil {
+			b.Fatal(err)
+		}
+		cpu += cpuTime() - c0
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*batch), "cpu-ns/finding")
 }

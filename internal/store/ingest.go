@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"unsafe"
@@ -371,4 +372,28 @@ func (s *Store) RecordsBetween(ctx context.Context, after, upto int64, fn func(R
 		return fmt.Errorf("store: reading records: %w", err)
 	}
 	return nil
+}
+
+// Stored reports whether r is already stored: an event with its id, or a
+// ticket change identical in every field Append compares. The ingest
+// journal asks it to count a retry as a duplicate before the record
+// reaches this store.
+func (s *Store) Stored(ctx context.Context, r Record) (bool, error) {
+	var found bool
+	var err error
+	switch {
+	case r.Event != nil:
+		err = s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE id = ?)`, r.Event.ID).Scan(&found)
+	case r.Ticket != nil:
+		t := r.Ticket
+		err = s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ticket_changes
+			WHERE id = ? AND time = ? AND status = ? AND assignee = ? AND subject = ?)`,
+			t.ID, t.Time.UnixNano(), string(t.Status), t.Assignee, t.Subject).Scan(&found)
+	default:
+		return false, errors.New("store: a record is neither an event nor a ticket change")
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: looking up a stored record: %w", err)
+	}
+	return found, nil
 }

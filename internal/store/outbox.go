@@ -52,17 +52,17 @@ func (o *Outbox) Append(ctx context.Context, f *finding.Finding, at time.Time) (
 
 // outboxStmts appends to the outbox inside a write transaction.
 type outboxStmts struct {
-	find, count, insert *sql.Stmt
+	find, insert *sql.Stmt
 }
 
 func prepareOutbox(ctx context.Context, tx *sql.Tx) (*outboxStmts, error) {
 	var ob outboxStmts
 	var err error
-	if ob.find, err = tx.PrepareContext(ctx, `SELECT seq, revision, added FROM outbox WHERE finding = ? AND hash = ?`); err != nil {
-		return nil, err
-	}
-	if ob.count, err = tx.PrepareContext(ctx, `SELECT count(*) FROM outbox WHERE finding = ?`); err != nil {
-		ob.close()
+	// One statement answers both questions of append, whether this content
+	// is there and how many versions are: a statement execution costs more
+	// in the driver than the second index search.
+	if ob.find, err = tx.PrepareContext(ctx, `SELECT o.seq, o.revision, o.added, (SELECT count(*) FROM outbox WHERE finding = ?1)
+		FROM (SELECT 1) LEFT JOIN outbox o ON o.finding = ?1 AND o.hash = ?2`); err != nil {
 		return nil, err
 	}
 	if ob.insert, err = tx.PrepareContext(ctx, `INSERT INTO outbox (finding, revision, hash, added, line) VALUES (?, ?, ?, ?, ?)`); err != nil {
@@ -73,7 +73,7 @@ func prepareOutbox(ctx context.Context, tx *sql.Tx) (*outboxStmts, error) {
 }
 
 func (ob *outboxStmts) close() {
-	for _, st := range []*sql.Stmt{ob.find, ob.count, ob.insert} {
+	for _, st := range []*sql.Stmt{ob.find, ob.insert} {
 		if st != nil {
 			st.Close()
 		}
@@ -85,18 +85,17 @@ func (ob *outboxStmts) close() {
 func (ob *outboxStmts) append(ctx context.Context, f *finding.Finding, line []byte, at time.Time) (sink.Record, error) {
 	sum := sha256.Sum256(line)
 	r := sink.Record{Finding: f}
-	var added int64
-	err := ob.find.QueryRowContext(ctx, f.ID, sum[:]).Scan(&r.Seq, &r.Revision, &added)
-	if err == nil {
-		r.Added = time.Unix(0, added).UTC()
+	var seq, revision, added sql.NullInt64
+	var versions int
+	if err := ob.find.QueryRowContext(ctx, f.ID, sum[:]).Scan(&seq, &revision, &added, &versions); err != nil {
+		return r, err
+	}
+	if seq.Valid {
+		r.Seq, r.Revision = seq.Int64, int(revision.Int64)
+		r.Added = time.Unix(0, added.Int64).UTC()
 		return r, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return r, err
-	}
-	if err := ob.count.QueryRowContext(ctx, f.ID).Scan(&r.Revision); err != nil {
-		return r, err
-	}
+	r.Revision = versions
 	res, err := ob.insert.ExecContext(ctx, f.ID, r.Revision, sum[:], at.UnixNano(), string(line[:len(line)-1]))
 	if err != nil {
 		return r, err
