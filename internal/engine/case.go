@@ -33,8 +33,21 @@ type caseAlert struct {
 func newCaseAlert(f *finding.Finding) *caseAlert {
 	return &caseAlert{
 		id: f.ID, rule: f.Rule, at: f.Time, sev: f.Severity, risk: f.Risk,
-		summary: f.Summary, evidence: f.Evidence, subjects: f.Subjects, details: f.Details,
+		summary: f.Summary, evidence: owned(f.Evidence), subjects: owned(f.Subjects), details: f.Details,
 	}
+}
+
+// owned copies a list of event ids or customer ids an alert remembered
+// until a case: slices of the events would keep their decoded lines alive.
+func owned(list []string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = strings.Clone(s)
+	}
+	return out
 }
 
 // ruleTally is one rule's part in a case: how often it fired, and its

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -116,10 +117,14 @@ func remember(list []string, v string) []string {
 		if i == len(list)-1 {
 			return list
 		}
+		kept := list[i] // the copy already owned, not the event's slice
 		copy(list[i:], list[i+1:])
-		list[len(list)-1] = v
+		list[len(list)-1] = kept
 		return list
 	}
+	// An owned copy: a slice of the event would keep its whole decoded line
+	// alive for as long as the actor's history remembers the value.
+	v = strings.Clone(v)
 	if len(list) >= rememberedValues {
 		copy(list, list[1:])
 		list[len(list)-1] = v
