@@ -68,10 +68,12 @@ type ticketState struct {
 type ticket struct {
 	id      string
 	changes []ticketState // in time order
-	// subjects are the customers the ticket is listed under in bySubject,
+	// customers are the entries the ticket is listed under in bySubject,
 	// so a change checks its own ticket (almost always one customer)
-	// rather than scanning the customer's whole ticket list.
-	subjects []string
+	// rather than scanning the customer's whole ticket list, and pruning
+	// finds them without a lookup.
+	customers []*customer
+	pruned    bool // forgotten by Prune: a later change starts a new ticket
 }
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
@@ -178,7 +180,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		if st.subject == "" {
 			c := x.customer(subject)
 			c.tickets = append(c.tickets, t)
-			t.subjects = append(t.subjects, c.id)
+			t.customers = append(t.customers, c)
 			st.subject = c.id
 		}
 	}
@@ -212,15 +214,15 @@ func (x *Tickets) Prune(horizon time.Time) {
 		m := x.closing[n]
 		t := m.t
 		last := &t.changes[len(t.changes)-1]
-		if x.byID[t.id] != t || last.at != m.at || last.status.Working() {
+		if t.pruned || last.at != m.at || last.status.Working() {
 			continue // changed since: reopened, or pruned by an earlier mark
 		}
-		for _, subject := range t.subjects {
-			c := x.bySubject[subject]
+		for _, c := range t.customers {
 			if i := slices.Index(c.tickets, t); i >= 0 {
 				c.tickets = slices.Delete(c.tickets, i, i+1)
 			}
 		}
+		t.pruned = true
 		delete(x.byID, t.id)
 		x.closed[t.id] = closedTicket{subject: last.subject, at: last.at}
 	}
@@ -230,9 +232,9 @@ func (x *Tickets) Prune(horizon time.Time) {
 // indexed returns the index's copy of subject if the ticket is already
 // listed under it, else "".
 func (t *ticket) indexed(subject string) string {
-	for _, s := range t.subjects {
-		if s == subject {
-			return s
+	for _, c := range t.customers {
+		if c.id == subject {
+			return c.id
 		}
 	}
 	return ""
