@@ -5,10 +5,12 @@
 // The order of things is what makes it safe. A batch is durable before its
 // 2xx: appended to the ingest journal (with Options.Journal) or committed to
 // the store (synchronous=FULL), by one writer goroutine that commits many
-// requests together (commit.go). An indexer goroutine stores the groups in
-// the store and hands what it stored to the engine feed in the store's
-// ingest order; on start, whatever the journal holds is stored first. One goroutine owns the engine; it
-// writes the findings it emits back to the store. On start the engine is rebuilt by re-feeding the
+// requests together (commit.go), and, with the journal, puts them on the
+// engine feed right after its fsync. An indexer goroutine stores the groups
+// in the store in that same order (without a journal it is the one that
+// feeds the engine, after each commit); on start, whatever the journal
+// holds is stored first. One goroutine owns the engine; it writes the
+// findings it emits back to the store, through the indexer. On start the engine is rebuilt by re-feeding the
 // store in that order, and findings have content-derived ids, so a crash at
 // any point loses nothing that was acknowledged: what the engine had not yet
 // processed is processed on the next start, and findings it re-derives are
@@ -114,8 +116,8 @@ type Options struct {
 	Console http.Handler
 	// Journal, if set, is the directory of the ingest journal: a batch is
 	// acknowledged once appended to it (one fsync for every request
-	// waiting), and the store catches up behind it, at most maxUnindexed
-	// records behind. Without it a batch is acknowledged once committed to
+	// waiting) and then fed to the engine, and the store catches up behind
+	// it, at most maxUnindexed records behind. Without it a batch is acknowledged once committed to
 	// the store. The store must then be able to tell a stored record
 	// (store.Store.Stored), to count retries as duplicates.
 	Journal string
@@ -190,6 +192,9 @@ type item struct {
 	rec      store.Record
 	from, to int64
 	barrier  chan struct{}
+	// stored, if set, holds the engine at this item until the indexer
+	// sends whether the store took it (commit.stored).
+	stored chan bool
 }
 
 // New returns a server over st. Call Run to serve.
@@ -512,11 +517,20 @@ func (it item) describe() string {
 	case it.subject != nil:
 		return "customer " + it.subject.ID
 	case it.rec.Event != nil:
-		return fmt.Sprintf("event %s (seq %d)", it.rec.Event.ID, it.rec.Seq)
+		return "event " + it.rec.Event.ID + it.seq()
 	case it.rec.Ticket != nil:
-		return fmt.Sprintf("ticket change %s (seq %d)", it.rec.Ticket.ID, it.rec.Seq)
+		return "ticket change " + it.rec.Ticket.ID + it.seq()
 	}
 	return "empty item"
+}
+
+// seq names a stored record's seq; records fed from the journal have none
+// yet.
+func (it item) seq() string {
+	if it.rec.Seq == 0 {
+		return " (journaled)"
+	}
+	return fmt.Sprintf(" (seq %d)", it.rec.Seq)
 }
 
 // flush writes the pending findings. On failure it keeps them for the next
@@ -603,6 +617,21 @@ func (s *Server) rebuild(ctx context.Context, l *loop) error {
 	return nil
 }
 
+// awaitStored waits until the indexer has stored a held item and reports
+// whether the store took it. Findings pending meanwhile are written first:
+// the wait can be the indexer's whole backlog.
+func (s *Server) awaitStored(l *loop, stored chan bool) bool {
+	select {
+	case ok := <-stored:
+		return ok
+	default:
+	}
+	if err := l.flush(); err != nil {
+		s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+	}
+	return <-stored
+}
+
 // runEngine is the engine goroutine: it processes the feed until it is
 // closed and drained, writing findings whenever the feed runs dry or a
 // batch has collected.
@@ -615,6 +644,9 @@ func (s *Server) runEngine(l *loop) error {
 		}
 		for i := range items {
 			it := &items[i]
+			if it.stored != nil && !s.awaitStored(l, it.stored) {
+				continue // the store refused it, and its request failed
+			}
 			switch {
 			case it.barrier != nil:
 				if err := l.flush(); err != nil {
