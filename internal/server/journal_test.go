@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/custos-io/custos/internal/store"
 )
 
 // copyFile copies src to dst if src exists.
@@ -251,5 +255,42 @@ func TestEngineSeesRecordsBeforeTheStore(t *testing.T) {
 	}
 	if n := h.events.Load(); n != int64(len(want)) {
 		t.Errorf("the engine saw %d events after the indexer stored them, want %d (none twice)", n, len(want))
+	}
+}
+
+// refusingStore refuses every roster entry with the id "refused".
+type refusingStore struct{ *store.Store }
+
+func (r refusingStore) WriteGroup(ctx context.Context, ws []*store.Write) error {
+	for _, w := range ws {
+		if w.Person != nil && w.Person.ID == "refused" {
+			return errors.New("refused")
+		}
+	}
+	return r.Store.WriteGroup(ctx, ws)
+}
+
+// A roster entry takes its place in the engine feed from the writer, but
+// the engine applies it only once stored: one the store refuses fails its
+// request and is skipped, and the events around it still flow in order.
+func TestRefusedRosterEntryIsNotFed(t *testing.T) {
+	h := start(t, dbPath(t), func(s *setup) {
+		s.store = func(st *store.Store) Store { return refusingStore{st} }
+	})
+	if r := h.post("/v1/events", "application/x-ndjson", evLine("r-1", "2026-03-03T01:00:00Z", "ana", "view", "c1")); r.status != 200 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	if r := h.put("/v1/roster/refused", `{"name":"R","kind":"employee"}`); r.status < 500 {
+		t.Fatalf("refused roster entry: %d %s, want a 5xx", r.status, r.body)
+	}
+	if r := h.post("/v1/events", "application/x-ndjson", evLine("r-2", "2026-03-03T01:01:00Z", "ana", "view", "c2")); r.status != 200 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	h.sync()
+	if want := []string{"r-1", "r-2"}; !slices.Equal(h.ids, want) {
+		t.Errorf("the engine saw %v, want %v", h.ids, want)
+	}
+	if q, p := h.srv.queued.Load(), h.srv.processed.Load(); q != p {
+		t.Errorf("engine queue: %d queued, %d processed after a sync", q, p)
 	}
 }

@@ -645,7 +645,12 @@ func (s *Server) runEngine(l *loop) error {
 		for i := range items {
 			it := &items[i]
 			if it.stored != nil && !s.awaitStored(l, it.stored) {
-				continue // the store refused it, and its request failed
+				// The store refused it and its request failed; it was
+				// counted as queued all the same.
+				if it.barrier == nil {
+					s.processed.Add(1)
+				}
+				continue
 			}
 			switch {
 			case it.barrier != nil:
