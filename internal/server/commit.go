@@ -138,6 +138,9 @@ func (s *Server) runIndexer() {
 			<-s.indexGate
 		}
 		s.indexGroup(group)
+		if slices.ContainsFunc(group, func(c *commit) bool { return c.w.Findings != nil }) {
+			s.feed.signal() // the engine collects the results
+		}
 		clear(group)
 		buf = group[:0]
 	}
@@ -476,9 +479,9 @@ func (f *feed) journaled(recs []store.Record) {
 }
 
 // take waits for work and returns all of it; ok is false once the feed is
-// closed and empty.
+// closed and empty. Woken with no work (signal), it returns none.
 func (f *feed) take(buf []item) (items []item, ok bool) {
-	for {
+	for woken := false; ; woken = true {
 		f.mu.Lock()
 		if len(f.items) > 0 {
 			items, f.items = f.items, buf[:0]
@@ -491,6 +494,9 @@ func (f *feed) take(buf []item) (items []item, ok bool) {
 		f.mu.Unlock()
 		if closed {
 			return nil, false
+		}
+		if woken {
+			return buf[:0], true
 		}
 		<-f.wake
 	}
