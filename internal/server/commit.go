@@ -16,22 +16,31 @@ import (
 // group ran. With an ingest journal (Options.Journal) it drops the
 // duplicates (seen.go), appends the rest to the journal with one write and
 // one fsync for the whole group, and answers the requests: the journal is
-// the durability point. Everything then goes on to the indexer goroutine,
-// which stores it in the SQLite store, one transaction per group, puts the
-// stored records on the engine feed in seq order, and answers what was not
-// answered yet (roster entries, customers, findings, barriers). Without a
-// journal the writer only passes requests on, and the indexer's commit
-// (synchronous=FULL) is the durability point, so every request waits for
-// it. The engine never holds up a 2xx: it reads the feed at its own pace,
-// and if it falls far behind, the feed keeps only seq ranges and the engine
-// reads those records back from the store.
+// the durability point. It then puts the group on the engine feed in
+// journal order, so the engine does not wait for SQLite, and passes
+// everything on to the indexer goroutine, which stores it in the SQLite
+// store, one transaction per group, in the same order, and answers what was
+// not answered yet (roster entries, customers, findings, barriers). Roster
+// entries, customers and barriers take their place in the feed from the
+// writer too, but the engine waits at each until the indexer has stored it
+// (and everything before it): they are not journaled, and a barrier
+// promises the store has caught up. If the engine falls maxFedInMemory
+// records behind, the writer waits for it (the journal's records are not in
+// the store yet, so they cannot be read back from it).
+//
+// Without a journal the writer only passes requests on, the indexer's
+// commit (synchronous=FULL) is the durability point, so every request
+// waits for it, and the indexer puts what it stored on the feed. The
+// engine then never holds up a 2xx: if it falls far behind, the feed keeps
+// only seq ranges and the engine reads those records back from the store.
 
 // maxGroup bounds the records of one group commit, so one transaction
 // does not hold the write lock (and every waiting request) for long.
 const maxGroup = 16384
 
 // maxFedInMemory is how many committed records the feed keeps decoded for
-// the engine; past it, records are left in the store and read back.
+// the engine; past it, without a journal, records are left in the store and
+// read back; with one, the writer waits for the engine.
 const maxFedInMemory = 100_000
 
 // maxUnindexed bounds the records acknowledged from the journal and not yet
@@ -53,6 +62,12 @@ type commit struct {
 	acked bool
 	keys  []string
 	pos   journal.Pos
+
+	// stored, with a journal, is the engine feed's hold on a roster entry,
+	// customer record or barrier: the writer fed it in journal order, and
+	// the engine waits at it until the indexer sends whether the store
+	// took it (a barrier: that everything before it is stored).
+	stored chan bool
 }
 
 // records reports whether c appends records (as opposed to a put, findings
@@ -123,6 +138,9 @@ func (s *Server) runIndexer() {
 			<-s.indexGate
 		}
 		s.indexGroup(group)
+		if slices.ContainsFunc(group, func(c *commit) bool { return c.w.Findings != nil }) {
+			s.feed.signal() // the engine collects the results
+		}
 		clear(group)
 		buf = group[:0]
 	}
@@ -153,11 +171,13 @@ func (s *Server) indexGroup(group []*commit) {
 			for _, c := range group {
 				switch {
 				case c.barrier != nil:
-					s.feed.push(item{barrier: c.barrier})
-					c.done <- nil
+					s.indexed(c)
 				case c.acked:
 					s.indexAcked(c, err)
 				default:
+					if c.stored != nil {
+						c.stored <- false
+					}
 					c.done <- err
 				}
 			}
@@ -176,6 +196,8 @@ func (s *Server) indexed(c *commit) {
 		return // kept in the journal for the next start
 	}
 	switch {
+	case c.stored != nil:
+		c.stored <- true // fed by the writer, held until now
 	case c.barrier != nil:
 		s.feed.push(item{barrier: c.barrier})
 	case c.w.Person != nil:
@@ -183,6 +205,13 @@ func (s *Server) indexed(c *commit) {
 	case c.w.Subject != nil:
 		s.feed.push(item{subject: c.w.Subject})
 	case c.w.Findings != nil:
+	case c.acked:
+		// Fed by the writer after the journal's fsync. The writer's
+		// duplicate check is the store's, so it stores them all.
+		if c.w.Stored != len(c.w.Recs) {
+			s.log.Warn("the store counted as duplicates records the ingest journal had not; the engine saw them",
+				"records", len(c.w.Recs), "stored", c.w.Stored)
+		}
 	default:
 		s.feed.records(c.w.Recs, c.w.Stored)
 	}
@@ -352,9 +381,11 @@ func (q *indexQueue) isStopping() bool {
 	return q.stopping
 }
 
-// feed is the committed work waiting for the engine, in commit order.
+// feed is the committed work waiting for the engine, in commit order: the
+// writer's (journal order) with a journal, the indexer's without.
 type feed struct {
 	mu       sync.Mutex
+	room     sync.Cond // signalled when the engine takes the items
 	items    []item
 	inMemory int  // records in items kept decoded
 	closed   bool // no more pushes
@@ -362,10 +393,14 @@ type feed struct {
 	queued   func(int64)
 	// limit is how many records the feed keeps decoded (maxFedInMemory).
 	limit int
+	// full, if set, is called when journaled waits for room (tests).
+	full func()
 }
 
 func newFeed(queued func(int64)) *feed {
-	return &feed{wake: make(chan struct{}, 1), queued: queued, limit: maxFedInMemory}
+	f := &feed{wake: make(chan struct{}, 1), queued: queued, limit: maxFedInMemory}
+	f.room.L = &f.mu
+	return f
 }
 
 func (f *feed) signal() {
@@ -422,21 +457,46 @@ func (f *feed) records(recs []store.Record, stored int) {
 	f.signal()
 }
 
+// journaled adds records the journal holds and the store does not yet, in
+// journal order. They cannot be read back from the store, so past the
+// limit the writer waits for the engine to take what is queued: a slow
+// engine slows acknowledgements instead of growing the feed.
+func (f *feed) journaled(recs []store.Record) {
+	f.mu.Lock()
+	if f.inMemory > 0 && f.inMemory+len(recs) > f.limit && f.full != nil {
+		f.full()
+	}
+	for f.inMemory > 0 && f.inMemory+len(recs) > f.limit && !f.closed {
+		f.room.Wait()
+	}
+	for _, r := range recs {
+		f.items = append(f.items, item{rec: r})
+	}
+	f.inMemory += len(recs)
+	f.mu.Unlock()
+	f.queued(int64(len(recs)))
+	f.signal()
+}
+
 // take waits for work and returns all of it; ok is false once the feed is
-// closed and empty.
+// closed and empty. Woken with no work (signal), it returns none.
 func (f *feed) take(buf []item) (items []item, ok bool) {
-	for {
+	for woken := false; ; woken = true {
 		f.mu.Lock()
 		if len(f.items) > 0 {
 			items, f.items = f.items, buf[:0]
 			f.inMemory = 0
 			f.mu.Unlock()
+			f.room.Broadcast()
 			return items, true
 		}
 		closed := f.closed
 		f.mu.Unlock()
 		if closed {
 			return nil, false
+		}
+		if woken {
+			return buf[:0], true
 		}
 		<-f.wake
 	}
@@ -453,6 +513,7 @@ func (f *feed) close() {
 	f.mu.Lock()
 	f.closed = true
 	f.mu.Unlock()
+	f.room.Broadcast()
 	f.signal()
 }
 

@@ -136,7 +136,10 @@ func (s *Server) journalGroup(group []*commit) {
 	}
 	for _, c := range group {
 		if !c.records() {
+			// The engine sees it in journal order, once the store has it.
+			c.stored = make(chan bool, 1)
 			s.index.push(c, false)
+			s.feed.push(item{person: c.w.Person, subject: c.w.Subject, barrier: c.barrier, stored: c.stored})
 			continue
 		}
 		if c.done == nil {
@@ -156,6 +159,7 @@ func (s *Server) journalGroup(group []*commit) {
 		ic := &commit{w: store.Write{Recs: c.w.Recs}, acked: true, keys: c.keys, pos: pos}
 		s.journaled.Add(int64(len(ic.w.Recs)))
 		c.done <- nil
+		s.feed.journaled(ic.w.Recs)
 		s.index.push(ic, true)
 	}
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/store"
 )
 
 // copyFile copies src to dst if src exists.
@@ -208,5 +213,84 @@ func TestKilledServer(t *testing.T) {
 	}
 	if n := h.events.Load(); n != int64(len(want)) {
 		t.Errorf("the engine was fed %d events, want %d", n, len(want))
+	}
+}
+
+// With a journal the engine is fed from the writer, right after the fsync:
+// it sees acknowledged records while the indexer still holds them, in
+// journal order, which is then the store's order.
+func TestEngineSeesRecordsBeforeTheStore(t *testing.T) {
+	gate := make(chan struct{})
+	h := start(t, dbPath(t), func(s *setup) { s.bind = func(srv *Server) { srv.indexGate = gate } })
+	var want []string
+	for i := range 3 {
+		var lines []string
+		for j := range 5 {
+			id := fmt.Sprintf("o-%d-%d", i, j)
+			want = append(want, id)
+			lines = append(lines, evLine(id, fmt.Sprintf("2026-03-03T01:%02d:00Z", i*5+j), "ana", "view", "c1"))
+		}
+		if r := h.post("/v1/events", "application/x-ndjson", strings.Join(lines, "\n")); r.status != 200 {
+			t.Fatalf("batch %d: %d %s", i, r.status, r.body)
+		}
+	}
+	// Wait for the engine (not a timing assertion: it must get there).
+	deadline := time.Now().Add(30 * time.Second)
+	for h.srv.processed.Load() < int64(len(want)) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := h.srv.processed.Load(); n != int64(len(want)) {
+		t.Fatalf("the engine saw %d events with the indexer held, want %d", n, len(want))
+	}
+	if !slices.Equal(h.ids, want) {
+		t.Errorf("the engine saw %v, want the journal order %v", h.ids, want)
+	}
+	if got := storedEvents(t, h.st); len(got) != 0 {
+		t.Fatalf("the store has %v while the indexer is held", got)
+	}
+	close(gate)
+	h.sync()
+	if got := storedEvents(t, h.st); !slices.Equal(got, want) {
+		t.Errorf("the store has %v, want the engine's order %v", got, want)
+	}
+	if n := h.events.Load(); n != int64(len(want)) {
+		t.Errorf("the engine saw %d events after the indexer stored them, want %d (none twice)", n, len(want))
+	}
+}
+
+// refusingStore refuses every roster entry with the id "refused".
+type refusingStore struct{ *store.Store }
+
+func (r refusingStore) WriteGroup(ctx context.Context, ws []*store.Write) error {
+	for _, w := range ws {
+		if w.Person != nil && w.Person.ID == "refused" {
+			return errors.New("refused")
+		}
+	}
+	return r.Store.WriteGroup(ctx, ws)
+}
+
+// A roster entry takes its place in the engine feed from the writer, but
+// the engine applies it only once stored: one the store refuses fails its
+// request and is skipped, and the events around it still flow in order.
+func TestRefusedRosterEntryIsNotFed(t *testing.T) {
+	h := start(t, dbPath(t), func(s *setup) {
+		s.store = func(st *store.Store) Store { return refusingStore{st} }
+	})
+	if r := h.post("/v1/events", "application/x-ndjson", evLine("r-1", "2026-03-03T01:00:00Z", "ana", "view", "c1")); r.status != 200 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	if r := h.put("/v1/roster/refused", `{"name":"R","kind":"employee"}`); r.status < 500 {
+		t.Fatalf("refused roster entry: %d %s, want a 5xx", r.status, r.body)
+	}
+	if r := h.post("/v1/events", "application/x-ndjson", evLine("r-2", "2026-03-03T01:01:00Z", "ana", "view", "c2")); r.status != 200 {
+		t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	h.sync()
+	if want := []string{"r-1", "r-2"}; !slices.Equal(h.ids, want) {
+		t.Errorf("the engine saw %v, want %v", h.ids, want)
+	}
+	if q, p := h.srv.queued.Load(), h.srv.processed.Load(); q != p {
+		t.Errorf("engine queue: %d queued, %d processed after a sync", q, p)
 	}
 }

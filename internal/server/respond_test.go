@@ -309,9 +309,11 @@ func TestMetrics(t *testing.T) {
 		{"custos_findings_total", []string{"kind", "case", "severity", "critical"}, eq(1), "1"},
 		{"custos_engine_record_seconds", nil, eq(3), "3 observations (2 events, 1 customer)"},
 		{"custos_store_write_seconds", []string{"op", "journal"}, eq(1), "1 (the second batch is all duplicates)"},
+		// No count of write_findings: the findings may ride in the group
+		// of the records they come from (the engine sees records before
+		// the store has them), and that group counts as an append.
 		{"custos_store_write_seconds", []string{"op", "append"}, atLeast(1), ">= 1"},
 		{"custos_index_lag_records", nil, eq(0), "0"},
-		{"custos_store_write_seconds", []string{"op", "write_findings"}, atLeast(1), ">= 1"},
 		{"custos_engine_queue_records", nil, eq(0), "0"},
 		{"custos_sink_behind_findings", []string{"sink", "siem"}, eq(2), "2 (the alert and the case)"},
 		{"custos_sink_oldest_undelivered_seconds", []string{"sink", "siem"}, atLeast(0), ">= 0"},

@@ -5,10 +5,12 @@
 // The order of things is what makes it safe. A batch is durable before its
 // 2xx: appended to the ingest journal (with Options.Journal) or committed to
 // the store (synchronous=FULL), by one writer goroutine that commits many
-// requests together (commit.go). An indexer goroutine stores the groups in
-// the store and hands what it stored to the engine feed in the store's
-// ingest order; on start, whatever the journal holds is stored first. One goroutine owns the engine; it
-// writes the findings it emits back to the store. On start the engine is rebuilt by re-feeding the
+// requests together (commit.go), and, with the journal, puts them on the
+// engine feed right after its fsync. An indexer goroutine stores the groups
+// in the store in that same order (without a journal it is the one that
+// feeds the engine, after each commit); on start, whatever the journal
+// holds is stored first. One goroutine owns the engine; it writes the
+// findings it emits back to the store, through the indexer. On start the engine is rebuilt by re-feeding the
 // store in that order, and findings have content-derived ids, so a crash at
 // any point loses nothing that was acknowledged: what the engine had not yet
 // processed is processed on the next start, and findings it re-derives are
@@ -114,8 +116,8 @@ type Options struct {
 	Console http.Handler
 	// Journal, if set, is the directory of the ingest journal: a batch is
 	// acknowledged once appended to it (one fsync for every request
-	// waiting), and the store catches up behind it, at most maxUnindexed
-	// records behind. Without it a batch is acknowledged once committed to
+	// waiting) and then fed to the engine, and the store catches up behind
+	// it, at most maxUnindexed records behind. Without it a batch is acknowledged once committed to
 	// the store. The store must then be able to tell a stored record
 	// (store.Store.Stored), to count retries as duplicates.
 	Journal string
@@ -190,6 +192,9 @@ type item struct {
 	rec      store.Record
 	from, to int64
 	barrier  chan struct{}
+	// stored, if set, holds the engine at this item until the indexer
+	// sends whether the store took it (commit.stored).
+	stored chan bool
 }
 
 // New returns a server over st. Call Run to serve.
@@ -304,7 +309,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 	}
 
 	l.live = true
-	l.write = s.writeFindings
+	l.send = s.sendFindings
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.runEngine(l) }()
 	writerDone := make(chan struct{})
@@ -434,20 +439,23 @@ func (s *Server) PutPerson(ctx context.Context, p *event.Person) error {
 	return nil
 }
 
-// writeFindings stores the engine's findings in the indexer's next group
+// sendFindings hands the engine's findings to the indexer's next group
 // commit, so they share its fsync and do not hold the store's write lock
-// against ingest on their own. Once the indexer has stopped (shutdown),
-// they are written directly.
-func (s *Server) writeFindings(ctx context.Context, fs []*finding.Finding) error {
+// against ingest on their own, and returns where the commit's result
+// arrives. Once the indexer has stopped (shutdown), they are written
+// directly.
+func (s *Server) sendFindings(fs []*finding.Finding) <-chan error {
 	c := &commit{w: store.Write{Findings: fs}, done: make(chan error, 1)}
-	err := s.index.push(c, false)
-	if err == nil {
-		err = <-c.done
+	if err := s.index.push(c, false); err != nil {
+		c.done <- s.store.WriteFindings(context.Background(), fs)
 	}
-	if errors.Is(err, errClosed) {
-		return s.store.WriteFindings(ctx, fs)
-	}
-	return err
+	return c.done
+}
+
+// flight is one send of findings to the group commit.
+type flight struct {
+	fs   []*finding.Finding
+	done <-chan error
 }
 
 // sync waits until everything committed before it is processed and its
@@ -471,14 +479,16 @@ type loop struct {
 	eng     Engine
 	pending []*finding.Finding
 	store   Store
-	// write, if set, writes findings instead of store.WriteFindings: once
-	// live, through the group commit.
-	write   func(context.Context, []*finding.Finding) error
-	sinks   Dispatcher // nil without sinks
-	log     *slog.Logger
-	metrics *metrics
-	written int64
-	live    bool // the rebuild is over: count findings
+	// send, if set, hands findings to the group commit instead of
+	// store.WriteFindings (once live) and returns where its result
+	// arrives; inflight are the sends not yet collected.
+	send     func([]*finding.Finding) <-chan error
+	inflight []flight
+	sinks    Dispatcher // nil without sinks
+	log      *slog.Logger
+	metrics  *metrics
+	written  int64
+	live     bool // the rebuild is over: count findings
 }
 
 // feed gives one item to the engine. A panic in a detector is logged and
@@ -512,46 +522,109 @@ func (it item) describe() string {
 	case it.subject != nil:
 		return "customer " + it.subject.ID
 	case it.rec.Event != nil:
-		return fmt.Sprintf("event %s (seq %d)", it.rec.Event.ID, it.rec.Seq)
+		return "event " + it.rec.Event.ID + it.seq()
 	case it.rec.Ticket != nil:
-		return fmt.Sprintf("ticket change %s (seq %d)", it.rec.Ticket.ID, it.rec.Seq)
+		return "ticket change " + it.rec.Ticket.ID + it.seq()
 	}
 	return "empty item"
 }
 
-// flush writes the pending findings. On failure it keeps them for the next
-// attempt, up to maxUnwritten.
+// seq names a stored record's seq; records fed from the journal have none
+// yet.
+func (it item) seq() string {
+	if it.rec.Seq == 0 {
+		return " (journaled)"
+	}
+	return fmt.Sprintf(" (seq %d)", it.rec.Seq)
+}
+
+// flush writes the pending findings. Once live it only hands them to the
+// indexer's next group (send) and goes on: waiting for that commit would
+// hold the engine behind the indexer's backlog. Results of earlier sends
+// are collected first. On failure findings are kept for the next attempt,
+// up to maxUnwritten.
 func (l *loop) flush() error {
+	err := l.collect(false)
 	if len(l.pending) == 0 {
-		return nil
-	}
-	start := time.Now()
-	write := l.store.WriteFindings
-	if l.write != nil {
-		write = l.write
-	}
-	err := write(context.Background(), l.pending)
-	if l.write == nil { // else the group commit observes it
-		l.metrics.observeStore(opFindings, start)
-	}
-	if err != nil {
-		if len(l.pending) > maxUnwritten {
-			l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",
-				"findings", len(l.pending), "err", err)
-			l.pending = nil
-		}
 		return err
 	}
-	l.written += int64(len(l.pending))
+	if l.send != nil {
+		l.inflight = append(l.inflight, flight{fs: l.pending, done: l.send(l.pending)})
+		l.pending = nil // the flight holds them
+		return err
+	}
+	start := time.Now()
+	werr := l.store.WriteFindings(context.Background(), l.pending)
+	l.metrics.observeStore(opFindings, start)
+	if werr != nil {
+		l.keep(werr)
+		return errors.Join(err, werr)
+	}
+	l.stored(l.pending)
+	clear(l.pending)
+	l.pending = l.pending[:0]
+	return err
+}
+
+// settle flushes and waits until every finding sent is stored or back in
+// pending.
+func (l *loop) settle() error {
+	err := l.flush()
+	return errors.Join(err, l.collect(true))
+}
+
+// collect takes the results of the findings sent: those stored are
+// counted and announced, those refused go back to pending. If wait, it
+// waits for all of them.
+func (l *loop) collect(wait bool) error {
+	var errs []error
+	n := 0
+	for _, f := range l.inflight {
+		var err error
+		if wait {
+			err = <-f.done
+		} else {
+			select {
+			case err = <-f.done:
+			default:
+				l.inflight[n] = f
+				n++
+				continue
+			}
+		}
+		if err != nil {
+			l.pending = append(l.pending, f.fs...)
+			l.keep(err)
+			errs = append(errs, err)
+		} else {
+			l.stored(f.fs)
+		}
+	}
+	clear(l.inflight[n:])
+	l.inflight = l.inflight[:n]
+	return errors.Join(errs...)
+}
+
+// keep keeps the pending findings a write refused for the next attempt,
+// up to maxUnwritten.
+func (l *loop) keep(err error) {
+	if len(l.pending) > maxUnwritten {
+		l.log.Error("dropping unwritten findings from memory; they are re-derived on the next start",
+			"findings", len(l.pending), "err", err)
+		clear(l.pending)
+		l.pending = l.pending[:0]
+	}
+}
+
+// stored counts and announces findings the store took.
+func (l *loop) stored(fs []*finding.Finding) {
+	l.written += int64(len(fs))
 	if l.live {
-		l.metrics.countFindings(l.pending)
+		l.metrics.countFindings(fs)
 	}
 	if l.sinks != nil {
 		l.sinks.Notify()
 	}
-	clear(l.pending)
-	l.pending = l.pending[:0]
-	return nil
 }
 
 // rebuild re-feeds the engine everything stored: the latest roster and
@@ -603,9 +676,25 @@ func (s *Server) rebuild(ctx context.Context, l *loop) error {
 	return nil
 }
 
+// awaitStored waits until the indexer has stored a held item and reports
+// whether the store took it. Findings pending meanwhile are sent first:
+// the wait can be the indexer's whole backlog.
+func (s *Server) awaitStored(l *loop, stored chan bool) bool {
+	select {
+	case ok := <-stored:
+		return ok
+	default:
+	}
+	if err := l.flush(); err != nil {
+		s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
+	}
+	return <-stored
+}
+
 // runEngine is the engine goroutine: it processes the feed until it is
-// closed and drained, writing findings whenever the feed runs dry or a
-// batch has collected.
+// closed and drained, sending findings to the group commit whenever the
+// feed runs dry or a batch has collected. The indexer wakes it after
+// storing findings, so it announces them (sinks, metrics) while idle too.
 func (s *Server) runEngine(l *loop) error {
 	var buf []item
 	for {
@@ -615,9 +704,17 @@ func (s *Server) runEngine(l *loop) error {
 		}
 		for i := range items {
 			it := &items[i]
+			if it.stored != nil && !s.awaitStored(l, it.stored) {
+				// The store refused it and its request failed; it was
+				// counted as queued all the same.
+				if it.barrier == nil {
+					s.processed.Add(1)
+				}
+				continue
+			}
 			switch {
 			case it.barrier != nil:
-				if err := l.flush(); err != nil {
+				if err := l.settle(); err != nil {
 					s.log.Error("writing findings; will retry", "findings", len(l.pending), "err", err)
 				}
 				close(it.barrier)
@@ -642,7 +739,7 @@ func (s *Server) runEngine(l *loop) error {
 			}
 		}
 	}
-	if err := l.flush(); err != nil {
+	if err := l.settle(); err != nil {
 		return fmt.Errorf("server: writing the last %d findings (a restart re-derives them): %w", len(l.pending), err)
 	}
 	return nil

@@ -84,6 +84,8 @@ type setup struct {
 	options func(*Options)
 	bind    func(*Server)
 	routes  func(*store.Store) map[string]http.Handler
+	// store, if set, is the store the server is given over the real one.
+	store func(*store.Store) Store
 }
 
 func start(t *testing.T, path string, opt ...func(*setup)) *harness {
@@ -123,7 +125,11 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 	if su.options != nil {
 		su.options(&opts)
 	}
-	srv, err := New(opts, st)
+	var sst Store = st
+	if su.store != nil {
+		sst = su.store(st)
+	}
+	srv, err := New(opts, sst)
 	if err != nil {
 		t.Fatal(err)
 	}
