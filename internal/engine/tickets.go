@@ -82,8 +82,8 @@ type ticket struct {
 type Tickets struct {
 	byID      map[string]*ticket
 	bySubject map[string]*customer
-	// names interns assignees and statuses: a few thousand distinct strings
-	// shared by millions of changes.
+	// names interns assignees (and customers' tiers and countries): a few
+	// thousand distinct strings shared by millions of changes.
 	names map[string]string
 	// closing lists tickets as their last change leaves them solved or
 	// closed, in arrival order, for Prune; closed keeps what is left of a
@@ -132,6 +132,25 @@ func (x *Tickets) intern(s string) string {
 	return v
 }
 
+// status returns the event package's constant equal to s, so changes share
+// it without a lookup; an unknown status (never from the decoder) is
+// interned.
+func (x *Tickets) status(s event.TicketStatus) event.TicketStatus {
+	switch s {
+	case event.TicketNew:
+		return event.TicketNew
+	case event.TicketOpen:
+		return event.TicketOpen
+	case event.TicketPending:
+		return event.TicketPending
+	case event.TicketSolved:
+		return event.TicketSolved
+	case event.TicketClosed:
+		return event.TicketClosed
+	}
+	return event.TicketStatus(x.intern(string(s)))
+}
+
 // customer returns the entry of subject, creating it.
 func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
@@ -166,15 +185,21 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
 		x.byID[id] = t
 	}
-	st := ticketState{at: at, assignee: x.intern(tc.Assignee), status: event.TicketStatus(x.intern(string(tc.Status)))}
-	subject := tc.Subject
-	if subject == "" {
-		// A change that names no customer keeps the one the ticket had.
-		subject = inherited
-		if n := len(t.changes); n > 0 {
-			subject = t.changes[n-1].subject
+	st := ticketState{at: at, status: x.status(tc.Status)}
+	subject := inherited
+	if n := len(t.changes); n > 0 {
+		prev := &t.changes[n-1]
+		subject = prev.subject
+		if prev.assignee == tc.Assignee {
+			st.assignee = prev.assignee // most changes keep the assignee: no lookup
 		}
 	}
+	if st.assignee == "" {
+		st.assignee = x.intern(tc.Assignee)
+	}
+	if tc.Subject != "" {
+		subject = tc.Subject
+	} // else a change that names no customer keeps the one the ticket had
 	if subject != "" {
 		st.subject = t.indexed(subject)
 		if st.subject == "" {
