@@ -156,7 +156,7 @@ type Detector struct {
 	idFld  map[string]bool
 	tiers  map[string]bool
 
-	actors map[string]*actor
+	actors engine.Actors[actor]
 	active []*actor // active today, in order of first activity
 	groups []map[string]*group
 	all    *group // everyone active today, for the population factor
@@ -183,7 +183,7 @@ type Stats struct {
 
 // New returns a detector; cfg must be valid.
 func New(cfg Config, people People) *Detector {
-	d := &Detector{cfg: cfg, people: people, actors: map[string]*actor{}, hour: -1, usual: map[string][]norm{},
+	d := &Detector{cfg: cfg, people: people, hour: -1, usual: map[string][]norm{},
 		idRes: set(cfg.IdentityResources), idFld: set(cfg.IdentityFields), tiers: set(cfg.HighValueTiers)}
 	all := Features()
 	idx := map[string]int{}
@@ -235,7 +235,7 @@ func set(xs []string) map[string]bool {
 func (d *Detector) Stats() Stats { return d.stats }
 
 // Actors returns how many actors have state.
-func (d *Detector) Actors() int { return len(d.actors) }
+func (d *Detector) Actors() int { return d.actors.Len() }
 
 // evidenceK is how many evidence events an alert names per feature and
 // period: the first ones, which show how it started.
@@ -306,13 +306,11 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 		d.stats.Late++
 		return
 	}
-	a := d.actors[ev.Actor.ID]
+	a := d.actors.Get(in)
 	if a == nil {
-		// An owned copy of the id: a slice of the event would keep its
-		// whole decoded line alive for the actor's life.
-		a = &actor{id: strings.Clone(ev.Actor.ID), hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
+		a = &actor{hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
 			devices: recentSet{size: 4}, country: recentSet{size: 4}}
-		d.actors[a.id] = a
+		a.id = d.actors.Put(in, a) // owned
 	}
 	if a.w == nil {
 		d.open(a, ev.Time)

@@ -186,7 +186,7 @@ func TestHistoryKeepsAnomaliesAtTheThreshold(t *testing.T) {
 	h := teamHarness(t)
 	h.day(3, team, map[string]int{"a1": 20})
 	h.d.Flush(h.emit)
-	a := h.d.actors["a1"]
+	a := h.d.actors.ByID("a1")
 	i := h.d.index("no_ticket_customers")
 	xs, _ := a.hist[i].values(nil, false, 1)
 	if math.Abs(maxOf(xs)-8) > 1e-6 || len(xs) != 4 {

@@ -285,7 +285,7 @@ func (e *Engine) Event(ev *event.Event) {
 		e.seq++
 		due := ev.Time.Add(e.cfg.Tickets.Grace)
 		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
-			person: person, roster: e.roster, customer: c, actorIndex: e.in.ActorIndex})
+			person: person, roster: e.roster, customer: c, customers: len(e.tickets.bySubject), actorIndex: e.in.ActorIndex})
 	}
 }
 
@@ -331,7 +331,7 @@ func (e *Engine) advance(t time.Time) {
 
 func (e *Engine) settle(p pending) {
 	ev, c := p.ev, p.customer
-	if c == nil && ev.Subject != "" {
+	if c == nil && ev.Subject != "" && len(e.tickets.bySubject) != p.customers {
 		c = e.tickets.bySubject[ev.Subject] // it may have appeared since
 	}
 	var m *TicketMatch
@@ -390,6 +390,10 @@ type pending struct {
 	roster     uint64
 	customer   *customer
 	actorIndex int
+	// customers is how many customers the index knew on arrival: if none
+	// was added since (entries are never removed), an unknown customer is
+	// still unknown without a lookup.
+	customers int
 }
 
 // pendingQueue is a binary min-heap of accesses ordered by the end of their

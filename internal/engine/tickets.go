@@ -80,16 +80,26 @@ type ticket struct {
 // ask, for any access, whether the work queue explains it. Changes may arrive
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
-	byID      map[string]*ticket
+	// byID holds every ticket ever seen: its history, or once pruned what
+	// is left of it. One map for both, never shrinking, so a change finds
+	// its ticket or learns it is new in one lookup and pruning rewrites an
+	// entry in place instead of moving it between maps.
+	byID      map[string]ticketEntry
+	live      int // tickets with a history (not pruned)
 	bySubject map[string]*customer
-	// names interns assignees and statuses: a few thousand distinct strings
-	// shared by millions of changes.
+	// names interns assignees (and customers' tiers and countries): a few
+	// thousand distinct strings shared by millions of changes.
 	names map[string]string
 	// closing lists tickets as their last change leaves them solved or
-	// closed, in arrival order, for Prune; closed keeps what is left of a
-	// pruned ticket: enough to answer for an event that cites it.
+	// closed, in arrival order, for Prune.
 	closing []closeMark
-	closed  map[string]closedTicket
+}
+
+// ticketEntry is a ticket in byID: t, or if t is nil, what is left of a
+// pruned ticket: enough to answer for an event that cites it.
+type ticketEntry struct {
+	t      *ticket
+	closed closedTicket
 }
 
 type closeMark struct {
@@ -115,8 +125,7 @@ type customer struct {
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]*ticket{}, bySubject: map[string]*customer{}, names: map[string]string{},
-		closed: map[string]closedTicket{}}
+	return &Tickets{byID: map[string]ticketEntry{}, bySubject: map[string]*customer{}, names: map[string]string{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
@@ -132,6 +141,25 @@ func (x *Tickets) intern(s string) string {
 	return v
 }
 
+// status returns the event package's constant equal to s, so changes share
+// it without a lookup; an unknown status (never from the decoder) is
+// interned.
+func (x *Tickets) status(s event.TicketStatus) event.TicketStatus {
+	switch s {
+	case event.TicketNew:
+		return event.TicketNew
+	case event.TicketOpen:
+		return event.TicketOpen
+	case event.TicketPending:
+		return event.TicketPending
+	case event.TicketSolved:
+		return event.TicketSolved
+	case event.TicketClosed:
+		return event.TicketClosed
+	}
+	return event.TicketStatus(x.intern(string(s)))
+}
+
 // customer returns the entry of subject, creating it.
 func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
@@ -144,37 +172,46 @@ func (x *Tickets) customer(subject string) *customer {
 }
 
 // Len returns the number of tickets known.
-func (x *Tickets) Len() int { return len(x.byID) }
+func (x *Tickets) Len() int { return x.live }
 
 // Apply records one ticket change.
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	at := tc.Time.UnixNano()
-	t := x.byID[tc.ID]
+	e, known := x.byID[tc.ID]
+	t := e.t
 	var inherited string
 	if t == nil {
-		if old, ok := x.closed[tc.ID]; ok {
-			if at < old.at {
+		if known {
+			if at < e.closed.at {
 				// Older than a history that was pruned for being out of
 				// every window: it could not change any verdict.
 				return
 			}
-			delete(x.closed, tc.ID) // reopened
-			inherited = old.subject
+			inherited = e.closed.subject // reopened
 		}
 		// Most tickets see about four changes (new, open, solved, closed).
+		// The key is an owned copy: assigning to an existing key replaces
+		// it, and a slice of the change would keep its line alive.
 		id := strings.Clone(tc.ID)
 		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
-		x.byID[id] = t
+		x.byID[id] = ticketEntry{t: t}
+		x.live++
 	}
-	st := ticketState{at: at, assignee: x.intern(tc.Assignee), status: event.TicketStatus(x.intern(string(tc.Status)))}
-	subject := tc.Subject
-	if subject == "" {
-		// A change that names no customer keeps the one the ticket had.
-		subject = inherited
-		if n := len(t.changes); n > 0 {
-			subject = t.changes[n-1].subject
+	st := ticketState{at: at, status: x.status(tc.Status)}
+	subject := inherited
+	if n := len(t.changes); n > 0 {
+		prev := &t.changes[n-1]
+		subject = prev.subject
+		if prev.assignee == tc.Assignee {
+			st.assignee = prev.assignee // most changes keep the assignee: no lookup
 		}
 	}
+	if st.assignee == "" {
+		st.assignee = x.intern(tc.Assignee)
+	}
+	if tc.Subject != "" {
+		subject = tc.Subject
+	} // else a change that names no customer keeps the one the ticket had
 	if subject != "" {
 		st.subject = t.indexed(subject)
 		if st.subject == "" {
@@ -223,8 +260,8 @@ func (x *Tickets) Prune(horizon time.Time) {
 			}
 		}
 		t.pruned = true
-		delete(x.byID, t.id)
-		x.closed[t.id] = closedTicket{subject: last.subject, at: last.at}
+		x.byID[t.id] = ticketEntry{closed: closedTicket{subject: last.subject, at: last.at}}
+		x.live--
 	}
 	x.closing = slices.Delete(x.closing, 0, n)
 }
@@ -262,15 +299,16 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 		lo: at.Add(-w.AfterClose).UnixNano(), hi: at.Add(w.Grace).UnixNano(), otherRank: -1}
 	m := TicketMatch{Verdict: NoTicket}
 	if cited != "" {
-		if t := x.byID[cited]; t != nil {
+		if e, ok := x.byID[cited]; e.t != nil {
+			t := e.t
 			m.CitedExists = true
 			m.CitedSubject = t.changes[len(t.changes)-1].subject
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
 			}
-		} else if old, ok := x.closed[cited]; ok {
-			m.CitedExists, m.CitedSubject = true, old.subject
+		} else if ok {
+			m.CitedExists, m.CitedSubject = true, e.closed.subject
 		}
 	}
 	if c == nil {

@@ -77,13 +77,24 @@ func Lines(r io.Reader, fn func(n int, line []byte, tooLong bool) error) error {
 // bad for each rejected one. Reading stops only on an I/O error or when a
 // callback returns one.
 func Decode[T any](r io.Reader, source string, decode func([]byte) (T, error), ok func(T) error, bad func(*RecordError)) error {
+	var v T
+	return DecodeTo(r, source, func(line []byte, p *T) (err error) {
+		*p, err = decode(line)
+		return err
+	}, func() *T { return &v }, func(p *T) error { return ok(*p) }, bad)
+}
+
+// DecodeTo is Decode decoding each record in place, into the value next
+// returns (next is called again for the following record whether or not
+// ok took the value), for records too large to copy around.
+func DecodeTo[T any](r io.Reader, source string, decode func([]byte, *T) error, next func() *T, ok func(*T) error, bad func(*RecordError)) error {
 	return Lines(r, func(n int, line []byte, tooLong bool) error {
 		if tooLong {
 			bad(&RecordError{Source: source, Line: n, Err: &FieldError{Reason: fmt.Sprintf("line longer than %d bytes", MaxLine)}})
 			return nil
 		}
-		v, err := decode(line)
-		if err != nil {
+		v := next()
+		if err := decode(line, v); err != nil {
 			bad(&RecordError{Source: source, Line: n, Err: err})
 			return nil
 		}

@@ -198,14 +198,23 @@ const slabSize = 128
 type slab[T any] []T
 
 func (s *slab[T]) put(v T) *T {
+	p := s.next()
+	*p = v
+	s.take()
+	return p
+}
+
+// next returns the record put or take hands out next, to be filled in
+// place.
+func (s *slab[T]) next() *T {
 	if len(*s) == 0 {
 		*s = make([]T, slabSize)
 	}
-	p := &(*s)[0]
-	*p = v
-	*s = (*s)[1:]
-	return p
+	return &(*s)[0]
 }
+
+// take hands out the record next returned.
+func (s *slab[T]) take() { *s = (*s)[1:] }
 
 // stream decodes one file on its own goroutine, so decoding overlaps with
 // the engine, and hands items over in batches in file order. The merge
@@ -270,8 +279,9 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 		var err error
 		if k == kindEvent {
 			var events slab[event.Event]
-			err = event.Decode(f, f.Name, event.DecodeEvent, func(e event.Event) error {
-				return push(item{t: e.Time, ev: events.put(e)})
+			err = event.DecodeTo(f, f.Name, event.DecodeEventTo, events.next, func(e *event.Event) error {
+				events.take()
+				return push(item{t: e.Time, ev: e})
 			}, bad)
 		} else {
 			var changes slab[event.TicketChange]

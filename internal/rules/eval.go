@@ -37,7 +37,7 @@ type stage struct {
 	// (by rule position; -1 for the others), indexing actorState.aggs.
 	actorRule  []int
 	actorRules int
-	actors     map[string]*actorState
+	actors     engine.Actors[actorState]
 	cur        *actorState // the actor of the event being evaluated
 	first      time.Time   // the earliest event time seen
 
@@ -70,7 +70,6 @@ func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 		history: s == Immediate && p.history,
 		aggs:    make([][]aggTable, len(p.rules)),
 		seqs:    make([]seqTable, len(p.rules)),
-		actors:  map[string]*actorState{},
 		errors:  map[string]int{},
 	}
 	e.actorRule = make([]int, len(p.rules))
@@ -145,14 +144,13 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	if s == Settled {
 		e.env.fillTicket(in.Ticket, e.people)
 	}
-	st := e.actors[ev.Actor.ID]
+	st := e.actors.Get(in)
 	if st == nil {
 		st = &actorState{aggs: make([][]aggWindow, e.actorRules)}
 		if withHistory {
 			st.hist = &history{}
 		}
-		// An owned copy: the event's strings keep its whole line alive.
-		e.actors[strings.Clone(ev.Actor.ID)] = st
+		e.actors.Put(in, st)
 	}
 	e.cur = st
 	if withHistory {
