@@ -51,8 +51,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: database path %q: must not contain '?' or '#'", path)
 	}
 	// BEGIN IMMEDIATE takes the write lock at the start, so a transaction
-	// never fails half-way on a lock upgrade.
-	w, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "cache_size(-65536)")+"&_txlock=immediate")
+	// never fails half-way on a lock upgrade. The WAL is checkpointed every
+	// 8000 pages (32 MiB) rather than SQLite's 1000: serve's index pages
+	// change in every group commit, and a rarer checkpoint copies each
+	// into the file once for many commits (a third less checkpoint CPU in
+	// the serve bench).
+	w, err := sql.Open("sqlite", dsn(path, "journal_mode(WAL)", "cache_size(-65536)", "wal_autocheckpoint(8000)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -346,7 +347,14 @@ func TestAccessQueriesUseIndexes(t *testing.T) {
 
 func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
 	t.Helper()
-	rows, err := s.r.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
+	return queryPlanOn(t, s.r, query, args...)
+}
+
+// queryPlanOn is queryPlan on one of the store's pools: the writer's
+// statements may read its temporary tables.
+func queryPlanOn(t *testing.T, db *sql.DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
