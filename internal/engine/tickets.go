@@ -187,6 +187,19 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// every window: it could not change any verdict.
 				return
 			}
+			if !x.status(tc.Status).Working() {
+				// Solved or closed again (a solved ticket is closed days
+				// later): it still explains no access, so only the pruned
+				// entry moves on, instead of a history made to be pruned.
+				c := e.closed
+				c.at = at
+				if tc.Subject != "" {
+					c.subject = x.customer(tc.Subject).id
+				}
+				// An owned key: assigning replaces the map's key too.
+				x.byID[strings.Clone(tc.ID)] = ticketEntry{closed: c}
+				return
+			}
 			inherited = e.closed.subject // reopened
 		}
 		// Most tickets see about four changes (new, open, solved, closed).

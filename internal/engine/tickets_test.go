@@ -110,6 +110,13 @@ func TestTicketPrune(t *testing.T) {
 	if x.Len() != 2 {
 		t.Fatalf("a late change brought back pruned T-1")
 	}
+	x.Apply(change(200, "T-1", "", "ana", event.TicketClosed)) // closed days after solved
+	if x.Len() != 2 {
+		t.Fatalf("closing pruned T-1 brought its history back: %d tickets", x.Len())
+	}
+	if m := x.Match("bob", "c-9", "T-1", at(250), w); !m.CitedExists || m.CitedSubject != "c-1" {
+		t.Errorf("citing pruned, closed T-1: %+v, want known, for c-1", m)
+	}
 	x.Apply(change(300, "T-1", "", "ana", event.TicketOpen))
 	if m := x.Match("ana", "c-1", "", at(301), w); m.Verdict != Justified || m.Ticket != "T-1" {
 		t.Errorf("reopened T-1: %+v, want justified for c-1", m)
