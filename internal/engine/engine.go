@@ -43,9 +43,12 @@ type Alert struct {
 	Subjects []string
 	Evidence []string
 	Summary  string
-	// Render, if set and Summary is empty, writes the summary. The engine
-	// calls it during emit only for an alert that survives suppression, so
-	// a detector need not format text that is then dropped.
+	// Render, if set and Summary is empty, writes the summary. It is valid
+	// only until emit returns (the rules' Render reads the evaluator's
+	// scratch state), so the engine calls it inside emit: the sequential
+	// engine only for an alert that survives suppression, so a detector need
+	// not format text that is then dropped; the concurrent pipeline on the
+	// stage's goroutine for every alert, before suppression is known.
 	Render  func() string
 	Details map[string]any
 	// Actor, if set, is the actor the alert is about; by default the actor
