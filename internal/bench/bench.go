@@ -8,6 +8,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -253,39 +254,42 @@ func trial(ctx context.Context, o Options, pack *rules.Pack, logf func(string, .
 // combine sets r's figures to the medians of the trials' (peak memory: the
 // highest), each row's wall and CPU time taken apart.
 func (r *Report) combine(trials []*Report) {
-	pick := func(f func(t *Report) time.Duration) time.Duration {
-		d := make([]time.Duration, len(trials))
-		for i, t := range trials {
-			d[i] = f(t)
-		}
-		slices.Sort(d)
-		return percentile(d, 0.5)
-	}
 	first := trials[0]
 	r.Rows = slices.Clone(first.Rows)
 	for i := range r.Rows {
 		row := &r.Rows[i]
 		row.Runs = len(trials)
-		row.Wall = pick(func(t *Report) time.Duration { return t.Rows[i].Wall })
-		row.CPU = pick(func(t *Report) time.Duration { return t.Rows[i].CPU })
+		row.Wall = median(trials, func(t *Report) time.Duration { return t.Rows[i].Wall })
+		row.CPU = median(trials, func(t *Report) time.Duration { return t.Rows[i].CPU })
 		row.WallMin, row.WallMax = row.Wall, row.Wall
 		for _, t := range trials {
 			row.WallMin, row.WallMax = min(row.WallMin, t.Rows[i].Wall), max(row.WallMax, t.Rows[i].Wall)
 		}
 	}
 	r.Findings, r.Actors, r.FindCount = first.Findings, first.Actors, first.FindCount
-	r.AckP50 = pick(func(t *Report) time.Duration { return t.AckP50 })
-	r.AckP99 = pick(func(t *Report) time.Duration { return t.AckP99 })
-	r.AckMax = pick(func(t *Report) time.Duration { return t.AckMax })
-	r.FindP50 = pick(func(t *Report) time.Duration { return t.FindP50 })
-	r.FindP99 = pick(func(t *Report) time.Duration { return t.FindP99 })
-	r.FindN = pick(func(t *Report) time.Duration { return t.FindN })
-	r.FindRate = float64(pick(func(t *Report) time.Duration { return time.Duration(t.FindRate) }))
-	r.ReplayHeap = uint64(pick(func(t *Report) time.Duration { return time.Duration(t.ReplayHeap) }))
+	r.AckP50 = median(trials, func(t *Report) time.Duration { return t.AckP50 })
+	r.AckP99 = median(trials, func(t *Report) time.Duration { return t.AckP99 })
+	r.AckMax = median(trials, func(t *Report) time.Duration { return t.AckMax })
+	r.FindP50 = median(trials, func(t *Report) time.Duration { return t.FindP50 })
+	r.FindP99 = median(trials, func(t *Report) time.Duration { return t.FindP99 })
+	r.FindN = median(trials, func(t *Report) time.Duration { return t.FindN })
+	r.FindRate = median(trials, func(t *Report) float64 { return t.FindRate })
+	r.ReplayHeap = median(trials, func(t *Report) uint64 { return t.ReplayHeap })
 	for _, t := range trials {
 		r.ReplayPeakRSS = max(r.ReplayPeakRSS, t.ReplayPeakRSS)
 	}
 	r.Runs = len(trials)
+}
+
+// median is the median of f over the trials (the lower one of an even
+// count, as percentile takes it).
+func median[T cmp.Ordered](trials []*Report, f func(*Report) T) T {
+	v := make([]T, len(trials))
+	for i, t := range trials {
+		v[i] = f(t)
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/2]
 }
 
 // measure times fn in wall and process CPU time.
