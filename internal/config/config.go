@@ -232,16 +232,17 @@ func (c *Config) BatchEngineWith(p *rules.Pack, emit func(*finding.Finding)) *en
 func (c *Config) engine(p *rules.Pack, emit func(*finding.Finding), concurrent bool) *engine.Engine {
 	var eng *engine.Engine
 	people := func(id string) *event.Person { return eng.Person(id) }
-	// One evaluator per stage: a concurrent engine calls each stage from a
-	// goroutine of its own, and the stages' rules share no state (each rule
-	// runs at one stage; the history is the immediate stage's).
+	// A concurrent engine calls each stage from a goroutine of its own: the
+	// evaluator's two stage detectors share no mutable state (each rule runs
+	// at one stage; the history is the immediate stage's).
+	ev := rules.NewEvaluator(p, people)
 	var immediate, settled []engine.Detector
 	imm, set := p.Stages()
 	if imm {
-		immediate = append(immediate, rules.NewEvaluator(p, people).Immediate())
+		immediate = append(immediate, ev.Immediate())
 	}
 	if set {
-		settled = append(settled, rules.NewEvaluator(p, people).Settled())
+		settled = append(settled, ev.Settled())
 	}
 	if c.Baseline.Enabled {
 		settled = append(settled, baseline.New(c.Baseline, people))
