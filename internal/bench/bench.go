@@ -203,7 +203,7 @@ func trial(ctx context.Context, o Options, pack *rules.Pack, logf func(string, .
 			if _, err := finding.MarshalLine(f); err != nil {
 				panic(err) // a finding that cannot be marshalled is a bug
 			}
-		})
+		}, nil)
 		eng.Start(ctx)
 		var err error
 		counts, err = replay.Run(ctx, replay.Options{Dir: dir, Lateness: o.Config.Replay.Lateness}, eng)

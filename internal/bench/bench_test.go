@@ -94,7 +94,7 @@ func BenchmarkEngine(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		eng := cfg.EngineWith(pack, func(*finding.Finding) {})
+		eng := cfg.EngineWith(pack, func(*finding.Finding) {}, nil)
 		rec.feed(eng)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rec.events), "ns/event")

@@ -57,7 +57,7 @@ func startServer(ctx context.Context, o Options, pack *rules.Pack, wrap func(ser
 				inner := emit
 				emit = func(f *finding.Finding) { onFinding(); inner(f) }
 			}
-			e := o.Config.EngineWith(pack, emit)
+			e := o.Config.EngineWith(pack, emit, nil)
 			// The roster and customers go straight into the engine, as
 			// replay loads them: the test is about the event stream.
 			for i := range people {

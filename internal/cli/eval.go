@@ -83,7 +83,8 @@ of Custos's rules, baselines and risk can be measured against it.`,
 						return err
 					}
 				} else {
-					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.BatchEngineWith(pack, emit) }
+					fails := newRuleFailures(log)
+					build := func(emit func(*finding.Finding)) *engine.Engine { return cfg.BatchEngineWith(pack, emit, fails.record) }
 					if naive {
 						build = func(emit func(*finding.Finding)) *engine.Engine { return base.Engine(windows, emit) }
 					}
@@ -93,6 +94,7 @@ of Custos's rules, baselines and risk can be measured against it.`,
 						return err
 					}
 					in.Findings = fs
+					fails.report(e.stderr, "eval")
 					log.Info("replayed", "dir", dir, "events", counts.Events, "ticket_changes", counts.Tickets,
 						"rejected", counts.Rejected, "findings", len(fs), "elapsed", time.Since(start).Round(time.Millisecond))
 				}

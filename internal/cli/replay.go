@@ -124,6 +124,7 @@ and a table of alerts and distinct actors per rule goes to standard error
 			var werr error
 			var alerts, cases int64
 			stats := newRuleStats(pack)
+			fails := newRuleFailures(e.logger(cfg))
 			eng := cfg.BatchEngineWith(pack, func(f *finding.Finding) {
 				if dbw != nil {
 					dbw.finding(f)
@@ -142,7 +143,7 @@ and a table of alerts and distinct actors per rule goes to standard error
 					_, err = bw.Write(line)
 				}
 				werr = err
-			})
+			}, fails.record)
 
 			var shown int
 			opts := replay.Options{
@@ -206,6 +207,7 @@ and a table of alerts and distinct actors per rule goes to standard error
 					return err
 				}
 			}
+			fails.report(e.stderr, "replay")
 			elapsed := time.Since(start)
 			fmt.Fprintf(e.stderr, "replay: %d events, %d ticket changes, %d rejected, %d late, %d alerts, %d case findings in %s (%.0f events/s)\n",
 				counts.Events, counts.Tickets, counts.Rejected, counts.Late, alerts, cases,

@@ -140,3 +140,28 @@ func TestRulesExport(t *testing.T) {
 		t.Errorf("second export: exit %d: %s", code, errOut)
 	}
 }
+
+// A rule that fails at run time is treated as not matching, and replay
+// says so instead of going quiet: the first failure is logged and the
+// tally printed at the end.
+func TestReplayReportsRuleFailures(t *testing.T) {
+	dir := t.TempDir()
+	writeRule(t, dir, "looked.yaml", strings.Replace(cliRule, `condition: "!denied"`, `condition: "10 % (len(subject) - len(subject)) == 0"`, 1))
+	out, errOut, code := runCLI(t, "replay", "--rules", dir, "../replay/testdata/tiny")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out, `"rule":"looked"`) {
+		t.Errorf("a failing rule alerted:\n%s", out)
+	}
+	if n := strings.Count(errOut, "rule failed at run time"); n != 1 {
+		t.Errorf("%d failure log lines, want the first only:\n%s", n, errOut)
+	}
+	if !strings.Contains(errOut, "replay: rule looked failed 6 times at run time and was treated as not matching; first: ") ||
+		!strings.Contains(errOut, "divide by zero") {
+		t.Errorf("no failure tally on stderr:\n%s", errOut)
+	}
+	if _, errOut, _ := runCLI(t, "replay", "--rules", "../../rules", "../replay/testdata/tiny"); strings.Contains(errOut, "at run time") {
+		t.Errorf("the shipped pack reports failures:\n%s", errOut)
+	}
+}

@@ -62,12 +62,13 @@ it gracefully. See docs/api.md and docs/integrations.md.`,
 				return err
 			}
 			rm := respond.NewMetrics()
+			fails := newRuleFailures(log)
 			opts := server.Options{
 				Token:           token,
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
-				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit) },
-				Collectors:      rm.Collectors(),
+				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit, fails.record) },
+				Collectors:      append(rm.Collectors(), fails),
 				MetricsAuth:     cfg.Serve.MetricsAuth,
 				Logger:          log,
 				// Batches are acknowledged from the journal; the store

@@ -356,3 +356,45 @@ respond:
 	}
 	srv.stop(t)
 }
+
+// Serve exports rule run-time failures as custos_rule_errors_total and logs
+// the first of each rule: here the start-up rebuild of a replayed history
+// through a rule that divides by zero.
+func TestServeCountsRuleFailures(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "custos.db")
+	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
+		t.Fatalf("replay: %s", errOut)
+	}
+	rulesDir := filepath.Join(dir, "rules")
+	os.Mkdir(rulesDir, 0o755)
+	writeRule(t, rulesDir, "looked.yaml", strings.Replace(cliRule, `condition: "!denied"`, `condition: "10 % (len(subject) - len(subject)) == 0"`, 1))
+	cfg := filepath.Join(dir, "custos.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token: serve-token\nrules:\n  dir: %q\n", rulesDir)), 0o644)
+	srv := startServe(t, dir, cfg, db)
+	req, _ := http.NewRequest("GET", "http://"+srv.addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer serve-token")
+	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if want := `custos_rule_errors_total{rule="looked"} 6`; !strings.Contains(string(b), want) {
+		t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(b), "custos_rule"))
+	}
+	srv.stop(t)
+	if log := srv.stderr.String(); strings.Count(log, "rule failed at run time") != 1 || !strings.Contains(log, "rule=looked") {
+		t.Errorf("want one log line for the first failure:\n%s", log)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

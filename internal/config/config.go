@@ -214,28 +214,34 @@ func (c *Config) Engine(emit func(*finding.Finding)) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.EngineWith(p, emit), nil
+	return c.EngineWith(p, emit, nil), nil
 }
 
-// EngineWith assembles the engine with the given rule pack.
-func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
-	return c.engine(p, emit, false)
+// EngineWith assembles the engine with the given rule pack. onRuleError,
+// if not nil, is told about every rule expression or template that fails
+// at run time (the rule is then treated as not matching); in a batch
+// engine it is called from the detector stages' goroutines.
+func (c *Config) EngineWith(p *rules.Pack, emit func(*finding.Finding), onRuleError func(rule string, err error)) *engine.Engine {
+	return c.engine(p, emit, onRuleError, false)
 }
 
 // BatchEngineWith is EngineWith for batch work (replay, eval, bench): its
 // detector stages run concurrently once the engine is started
 // (engine.Config.Concurrent); the caller calls Start and Close.
-func (c *Config) BatchEngineWith(p *rules.Pack, emit func(*finding.Finding)) *engine.Engine {
-	return c.engine(p, emit, true)
+func (c *Config) BatchEngineWith(p *rules.Pack, emit func(*finding.Finding), onRuleError func(rule string, err error)) *engine.Engine {
+	return c.engine(p, emit, onRuleError, true)
 }
 
-func (c *Config) engine(p *rules.Pack, emit func(*finding.Finding), concurrent bool) *engine.Engine {
+func (c *Config) engine(p *rules.Pack, emit func(*finding.Finding), onRuleError func(rule string, err error), concurrent bool) *engine.Engine {
 	var eng *engine.Engine
 	people := func(id string) *event.Person { return eng.Person(id) }
 	// A concurrent engine calls each stage from a goroutine of its own: the
 	// evaluator's two stage detectors share no mutable state (each rule runs
 	// at one stage; the history is the immediate stage's).
 	ev := rules.NewEvaluator(p, people)
+	if onRuleError != nil {
+		ev.OnError(onRuleError)
+	}
 	var immediate, settled []engine.Detector
 	imm, set := p.Stages()
 	if imm {

@@ -263,7 +263,7 @@ func TestSimulatedEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fs, counts, err := Replay(context.Background(), dir, cfg.Replay.Lateness, func(emit func(*finding.Finding)) *engine.Engine { return cfg.BatchEngineWith(pack, emit) })
+	fs, counts, err := Replay(context.Background(), dir, cfg.Replay.Lateness, func(emit func(*finding.Finding)) *engine.Engine { return cfg.BatchEngineWith(pack, emit, nil) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func start(t *testing.T, path string, opt ...func(*setup)) *harness {
 		Token:   testToken,
 		MaxBody: su.maxBody,
 		NewEngine: func(emit func(*finding.Finding)) Engine {
-			return countingEngine{Engine: cfg.EngineWith(pack, emit), events: &h.events, ids: &h.ids, gate: su.gate, panicOn: su.panicOn}
+			return countingEngine{Engine: cfg.EngineWith(pack, emit, nil), events: &h.events, ids: &h.ids, gate: su.gate, panicOn: su.panicOn}
 		},
 		Logger: slog.New(slog.NewTextHandler(&h.logs, nil)),
 		// As `custos serve` runs: acknowledged from the journal.
