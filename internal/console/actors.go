@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -452,6 +451,3 @@ func (c *Console) customerPage(w http.ResponseWriter, r *http.Request) {
 		"V": v, "ID": id, "Subject": s, "Events": evs, "Who": whos, "Tickets": tcs, "Capped": len(evs) == 500,
 	})
 }
-
-// round1 rounds for display.
-func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -3,11 +3,9 @@ package console
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/custos-io/custos/internal/breach"
 	"github.com/custos-io/custos/internal/engine"
-	"github.com/custos-io/custos/internal/event"
 )
 
 // BreachOver answers the console's breach pages with the breach package,
@@ -56,33 +54,4 @@ func (noBreach) Exposure(context.Context, breach.ExposureQuery) (*breach.Exposur
 
 func (noBreach) Attribution(context.Context, breach.AttributionQuery) (*breach.Attribution, error) {
 	return nil, errNoBreach
-}
-
-// vendorActors returns the roster ids of a vendor ("" = in-house).
-func vendorActors(people []event.Person, vendor string) []string {
-	var ids []string
-	for _, p := range people {
-		if p.Vendor == vendor {
-			ids = append(ids, p.ID)
-		}
-	}
-	return ids
-}
-
-// parseDay reads a date (2026-03-01) or an RFC 3339 time; empty is zero.
-func parseDay(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse("2006-01-02T15:04", s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is not a date (2026-03-01) or time (2026-03-01T14:00:00Z)", s)
-	}
-	return t.UTC(), nil
 }

@@ -295,15 +295,3 @@ func (s StoreState) Audit(ctx context.Context, q AuditQuery) ([]AuditRecord, err
 func (s StoreState) Secret(ctx context.Context, name string, gen func() ([]byte, error)) ([]byte, error) {
 	return s.S.ConsoleSecret(ctx, name, gen)
 }
-
-// StoreDataNow is "now" for a store holding replayed history: the time of
-// its latest event, or wall-clock now when it has none.
-func StoreDataNow(st *store.Store, wall func() time.Time) func(context.Context) time.Time {
-	return func(ctx context.Context) time.Time {
-		t, err := st.LastEventTime(ctx)
-		if err != nil || t.IsZero() {
-			return wall()
-		}
-		return t
-	}
-}

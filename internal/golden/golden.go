@@ -14,9 +14,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files instead of comparing with them")
 
-// Updating reports whether the tests run with -update.
-func Updating() bool { return *update }
-
 // Check compares got with the file at path, or writes got there with
 // -update (creating its directory).
 func Check(t testing.TB, path string, got []byte) {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -258,18 +257,6 @@ func (s *Store) ActorSpans(ctx context.Context) ([]ActorSpan, error) {
 		out = append(out, a)
 	}
 	return out, rows.Err()
-}
-
-// LastEventTime returns the time of the latest stored event (zero if none).
-func (s *Store) LastEventTime(ctx context.Context) (time.Time, error) {
-	var t sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT max(time) FROM events`).Scan(&t); err != nil {
-		return time.Time{}, fmt.Errorf("store: reading the last event time: %w", err)
-	}
-	if !t.Valid {
-		return time.Time{}, nil
-	}
-	return time.Unix(0, t.Int64).UTC(), nil
 }
 
 // SubjectTicketChanges returns the ticket changes about these customers, in
