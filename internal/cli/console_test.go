@@ -86,8 +86,11 @@ func TestDemoCommand(t *testing.T) {
 	}()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Timeout: 10 * time.Second, Jar: jar}
+	// The demo simulates and replays before it listens, which under -race
+	// on a loaded machine takes well over the 20 s this loop once allowed:
+	// the bound only catches a hang.
 	var up bool
-	for i := 0; i < 1000 && !up; i++ {
+	for deadline := time.Now().Add(3 * time.Minute); !up && time.Now().Before(deadline); {
 		if res, err := client.Get("http://" + addr + "/healthz"); err == nil {
 			res.Body.Close()
 			up = res.StatusCode == 200

@@ -132,6 +132,7 @@ which is kept. Stop it with Ctrl-C.`,
 				Token:           rand.Text(),
 				MaxBody:         cfg.Serve.MaxBody,
 				ShutdownTimeout: cfg.Serve.ShutdownTimeout,
+				ReadTimeout:     cfg.Serve.ReadTimeout,
 				NewEngine:       func(emit func(*finding.Finding)) server.Engine { return cfg.EngineWith(pack, emit, nil) },
 				Logger:          log,
 			}, od, log, "Demo data", nil)

@@ -82,6 +82,9 @@ type Serve struct {
 	MaxBody int64 `yaml:"max_body"`
 	// ShutdownTimeout bounds how long a graceful stop waits for requests.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadTimeout bounds how long a client may take to send one request,
+	// body included; a stalled upload is cut.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// MetricsAuth makes GET /metrics require the bearer token.
 	MetricsAuth bool `yaml:"metrics_auth"`
 }
@@ -105,6 +108,7 @@ func Default() Config {
 			TokenFile:       "custos.token",
 			MaxBody:         32 << 20,
 			ShutdownTimeout: 30 * time.Second,
+			ReadTimeout:     time.Minute,
 		},
 		Log:     Log{Level: "info", Format: "text"},
 		Respond: respond.Defaults(),
@@ -148,6 +152,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: replay.lateness must not be negative, got %s", c.Replay.Lateness)
 	case c.Serve.MaxBody <= 0:
 		return fmt.Errorf("config: serve.max_body must be positive, got %d", c.Serve.MaxBody)
+	case c.Serve.ReadTimeout <= 0:
+		return fmt.Errorf("config: serve.read_timeout must be positive, got %s", c.Serve.ReadTimeout)
 	}
 	if err := c.Risk.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -90,6 +90,10 @@ type Options struct {
 	MaxBody int64
 	// ShutdownTimeout bounds how long a stop waits for requests in flight.
 	ShutdownTimeout time.Duration
+	// ReadTimeout bounds how long a client may take to send one request,
+	// headers and body: a stalled upload has its connection closed instead
+	// of holding a goroutine and its buffers for ever. Zero is 1 minute.
+	ReadTimeout time.Duration
 	// NewEngine assembles the engine; it passes findings to emit.
 	NewEngine func(emit func(*finding.Finding)) Engine
 	// Sinks, if set, is run alongside the server and told whenever the
@@ -210,6 +214,9 @@ func New(opts Options, st Store) (*Server, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = time.Minute
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
@@ -340,7 +347,8 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) (err error) {
 
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
