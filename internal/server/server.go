@@ -171,6 +171,8 @@ type Server struct {
 	journaled   atomic.Int64
 	indexedRecs atomic.Int64
 	indexTick   atomic.Pointer[chan struct{}]
+	// readWaiters counts the queries waiting for the store to catch up.
+	readWaiters atomic.Int32
 
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
@@ -231,8 +233,8 @@ func New(opts Options, st Store) (*Server, error) {
 		tokenSum: sha256.Sum256([]byte(opts.Token)),
 		clock:    opts.Clock,
 		commits:  make(chan *commit, 1024),
-		index:    newIndexQueue(),
 	}
+	s.index = newIndexQueue(func() bool { return s.readWaiters.Load() > 0 })
 	tick := make(chan struct{})
 	s.indexTick.Store(&tick)
 	if opts.Journal != "" {

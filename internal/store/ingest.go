@@ -30,7 +30,10 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	err := s.put(ctx, func(tx *sql.Tx) error {
 		var err error
 		var before, last int64
-		if stored, before, last, err = appendTx(ctx, tx, recs); err != nil {
+		if before, err = lastSeq(ctx, tx); err != nil {
+			return err
+		}
+		if stored, last, err = appendTx(ctx, tx, recs, before); err != nil {
 			return err
 		}
 		if last > before {
@@ -47,21 +50,16 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	return stored, nil
 }
 
-// appendTx is Append inside a transaction, without the reach counts: the
-// records it stored have the seqs after before up to last, and the caller
-// brings the reach counts up to date over all of them at once (updateReach).
-// On an error the caller must roll back; the Seqs of recs are then
-// meaningless.
+// appendTx is Append inside a transaction, without the reach counts: seq
+// is the last seq used (lastSeq), the records it stores get the seqs after
+// it up to last, and the caller brings the reach counts up to date over
+// all of them at once (updateReach). On an error the caller must roll
+// back; the Seqs of recs are then meaningless.
 //
 // Each record is its own execution of a prepared statement: the driver
 // binds parameters in time quadratic in their number, so multi-row INSERTs
 // measured slower per record than single-row ones (BenchmarkAppend).
-func appendTx(ctx context.Context, tx *sql.Tx, recs []Record) (stored int, before, last int64, err error) {
-	var seq int64
-	if err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq); err != nil {
-		return 0, 0, 0, err
-	}
-	before = seq
+func appendTx(ctx context.Context, tx *sql.Tx, recs []Record, seq int64) (stored int, last int64, err error) {
 	var evStmt, tkStmt *sql.Stmt
 	defer func() {
 		for _, st := range []*sql.Stmt{evStmt, tkStmt} {
@@ -79,32 +77,32 @@ func appendTx(ctx context.Context, tx *sql.Tx, recs []Record) (stored int, befor
 		case r.Event != nil:
 			if evStmt == nil {
 				if evStmt, err = tx.PrepareContext(ctx, insertEvent); err != nil {
-					return 0, 0, 0, err
+					return 0, 0, err
 				}
 			}
 			e := r.Event
 			res, err = evStmt.ExecContext(ctx, seq+1, e.ID, e.Time.UnixNano(), e.Actor.ID, string(e.Action),
 				nullable(e.Subject), nullable(e.Ticket), rawText(e.Raw))
 			if err != nil {
-				return 0, 0, 0, fmt.Errorf("storing event %s: %w", e.ID, err)
+				return 0, 0, fmt.Errorf("storing event %s: %w", e.ID, err)
 			}
 		case r.Ticket != nil:
 			if tkStmt == nil {
 				if tkStmt, err = tx.PrepareContext(ctx, insertTicket); err != nil {
-					return 0, 0, 0, err
+					return 0, 0, err
 				}
 			}
 			t := r.Ticket
 			res, err = tkStmt.ExecContext(ctx, seq+1, t.ID, t.Time.UnixNano(), t.Subject, t.Assignee, string(t.Status), rawText(t.Raw))
 			if err != nil {
-				return 0, 0, 0, fmt.Errorf("storing ticket change %s: %w", t.ID, err)
+				return 0, 0, fmt.Errorf("storing ticket change %s: %w", t.ID, err)
 			}
 		default:
-			return 0, 0, 0, fmt.Errorf("record %d is neither an event nor a ticket change", i)
+			return 0, 0, fmt.Errorf("record %d is neither an event nor a ticket change", i)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, err
 		}
 		if n == 1 {
 			seq++
@@ -112,7 +110,16 @@ func appendTx(ctx context.Context, tx *sql.Tx, recs []Record) (stored int, befor
 			stored++
 		}
 	}
-	return stored, before, seq, nil
+	return stored, seq, nil
+}
+
+// lastSeq reads the last seq used inside a write transaction: read once
+// per transaction, which holds the write lock, rather than cached, so a
+// second process writing the same file cannot reuse a number.
+func lastSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var seq int64
+	err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&seq)
+	return seq, err
 }
 
 const (
@@ -164,6 +171,7 @@ func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 		// the write lock), so one reach update covers them all and probes
 		// each key once per group.
 		first, last := int64(-1), int64(0)
+		seq := int64(-1) // read at the first part with records
 		for _, w := range ws {
 			var err error
 			switch {
@@ -178,12 +186,14 @@ func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 			case w.Findings != nil:
 				err = s.writeFindingsTx(ctx, tx, w.Findings)
 			default:
-				var before, end int64
-				if w.Stored, before, end, err = appendTx(ctx, tx, w.Recs); err == nil {
-					if first < 0 {
-						first = before
+				if seq < 0 {
+					if seq, err = lastSeq(ctx, tx); err != nil {
+						return err
 					}
-					last = end
+					first = seq
+				}
+				if w.Stored, seq, err = appendTx(ctx, tx, w.Recs, seq); err == nil {
+					last = seq
 				}
 			}
 			if err != nil {
