@@ -241,7 +241,32 @@ func (d *Detector) Actors() int { return d.actors.Len() }
 // period: the first ones, which show how it started.
 const evidenceK = 4
 
-type ref struct{ id, subject string }
+// ref is one evidence event: its id and subject in one owned string (a
+// slice of the event would keep its whole line alive), cloned once however
+// many features it is evidence for.
+type ref struct {
+	s  string
+	id int32 // length of the id in s
+}
+
+func newRef(ev *event.Event) ref {
+	var b strings.Builder
+	b.Grow(len(ev.ID) + len(ev.Subject))
+	b.WriteString(ev.ID)
+	b.WriteString(ev.Subject)
+	return ref{b.String(), int32(len(ev.ID))}
+}
+
+func (r ref) ID() string      { return r.s[:r.id] }
+func (r ref) Subject() string { return r.s[r.id:] }
+
+// evidence is where a feature's evidence is in its period's list of refs:
+// the first evidenceK events that added to it. Positions fit a byte: a
+// period lists at most evidenceK events per feature.
+type evidence struct {
+	n  uint8
+	at [evidenceK]uint8
+}
 
 // actor is one actor's lasting state: its own history. Everything about the
 // open day is in its window, which exists only while it is active.
@@ -260,12 +285,14 @@ type actor struct {
 type window struct {
 	groups   []*group // per peer-group level
 	num, den []float64
-	fired    []float64 // per feature: score of the last alert in this period
-	capv     []float64 // per feature: threshold crossed at this checkpoint, or NaN
-	judged   []float64 // per feature: the value last judged today
-	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
-	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
-	ev       [][]ref
+	fired    []float64             // per feature: score of the last alert in this period
+	capv     []float64             // per feature: threshold crossed at this checkpoint, or NaN
+	judged   []float64             // per feature: the value last judged today
+	own      []norm                // per day feature: the own history's norm for today; n = 0 if too short
+	seasonal []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
+	evDay    []ref                 // evidence of the day features, each event once
+	evHour   []ref                 // of the hour features, this hour
+	ev       []evidence            // per feature, positions in evDay or evHour
 	seen     hashtable.Table[seen] // by fnv64 of the customer or ticket
 	hours    uint32                // hours of the day with activity
 	lastHour int64                 // last hour with activity
@@ -273,10 +300,12 @@ type window struct {
 	changed  bool // an event arrived since the last checkpoint
 }
 
-// seen is what a window remembers of one customer (or ticket) today.
+// seen is what a window remembers of one customer (or ticket) today. Six
+// bytes, so a slot of the table with its 64-bit key is 16 bytes, not 24: a
+// window's hours are all of one day, so the hour of day tells them apart.
 type seen struct {
-	hour   int32  // last hour (since the epoch) of a touch
 	fields uint32 // fields shown, one bit per field name hash
+	hod    uint8  // hour of day of the last touch, plus one; 0: none
 	flags  uint8
 }
 
@@ -324,6 +353,9 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	*x = Access{In: in}
 	d.facts(a, w, h, x)
 	late := h != d.hour // an earlier hour of today: counts for the day only
+	var r ref
+	cloned := false
+	dayAt, hourAt := -1, -1 // the event's position in evDay, evHour
 	for i := range d.feats {
 		f := &d.feats[i]
 		if late && f.Period == Hour {
@@ -335,8 +367,20 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 		}
 		w.num[i] += n
 		w.den[i] += dn
-		if n > 0 && len(w.ev[i]) < evidenceK {
-			w.ev[i] = append(w.ev[i], ref{strings.Clone(ev.ID), strings.Clone(ev.Subject)}) // owned: see actor.id
+		if e := &w.ev[i]; n > 0 && e.n < evidenceK {
+			list, at := &w.evDay, &dayAt
+			if f.Period == Hour {
+				list, at = &w.evHour, &hourAt
+			}
+			if *at < 0 {
+				if !cloned {
+					r, cloned = newRef(ev), true
+				}
+				*at = len(*list)
+				*list = append(*list, r)
+			}
+			e.at[e.n] = uint8(*at)
+			e.n++
 		}
 	}
 }
@@ -393,15 +437,11 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	k := fnv64(ev.Subject)
 	s, ok := w.seen.Get(k)
 	if !ok {
-		if w.seen.Len() >= maxSeen {
-			s = seen{}
-		} else {
-			s = seen{hour: -1}
-		}
 		x.NewCustomer = true
 	}
-	x.NewCustomerHour = int64(s.hour) != h
-	s.hour = int32(h)
+	at := uint8((h%24+24)%24) + 1
+	x.NewCustomerHour = s.hod != at
+	s.hod = at
 	x.NewFields = popcount(fields &^ s.fields)
 	s.fields |= fields
 	if x.NoTicket && s.flags&seenNoTicket == 0 {
@@ -445,7 +485,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 		nf := len(d.feats)
 		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
 			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
-			ev: make([][]ref, nf), groups: make([]*group, len(d.groups))}
+			ev: make([]evidence, nf), groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
 	wd := t.Weekday()
@@ -501,10 +541,11 @@ func (d *Detector) release(a *actor) {
 	clear(w.den)
 	clear(w.fired)
 	clear(w.judged)
-	for i := range w.ev {
-		clear(w.ev[i])
-		w.ev[i] = w.ev[i][:0]
-	}
+	clear(w.ev)
+	clear(w.evDay)
+	w.evDay = w.evDay[:0]
+	clear(w.evHour)
+	w.evHour = w.evHour[:0]
 	if w.seen.Len() > 1024 {
 		w.seen = hashtable.Table[seen]{} // let an unusually large day's table go
 	} else {

@@ -95,7 +95,7 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv[i]))
 				}
 				w.num[i], w.den[i], w.fired[i] = 0, 0, 0
-				w.ev[i] = w.ev[i][:0]
+				w.ev[i].n = 0
 				continue
 			}
 			if final {
@@ -104,6 +104,8 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 				}
 			}
 		}
+		clear(w.evHour)
+		w.evHour = w.evHour[:0]
 		if final && a.days < math.MaxUint16 {
 			a.days++
 		}
@@ -392,10 +394,16 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	}
 
 	var ids, subjects []string
-	for _, r := range w.ev[i] {
-		ids = append(ids, r.id)
-		if r.subject != "" && !contains(subjects, r.subject) {
-			subjects = append(subjects, r.subject)
+	refs := w.evDay
+	if f.Period == Hour {
+		refs = w.evHour
+	}
+	e := &w.ev[i]
+	for _, at := range e.at[:e.n] {
+		r := refs[at]
+		ids = append(ids, r.ID())
+		if s := r.Subject(); s != "" && !contains(subjects, s) {
+			subjects = append(subjects, s)
 		}
 	}
 	sev := finding.Medium
