@@ -172,6 +172,8 @@ type Detector struct {
 	stats Stats
 
 	scratch, scratch2 []float64
+	rings             []dayRing // an actor's history, decoded
+	enc               dayHistory
 	x                 Access
 }
 
@@ -272,7 +274,7 @@ type evidence struct {
 // open day is in its window, which exists only while it is active.
 type actor struct {
 	id       string
-	hist     []dayRing      // per day feature
+	hist     dayHistory     // a ring per day feature
 	hourHist [][24]hourRing // per hour feature, per hour of day
 	ips      recentSet
 	devices  recentSet
@@ -337,7 +339,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	a := d.actors.Get(in)
 	if a == nil {
-		a = &actor{hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
+		a = &actor{hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
 			devices: recentSet{size: 4}, country: recentSet{size: 4}}
 		a.id = d.actors.Put(in, a) // owned
 	}
@@ -493,9 +495,10 @@ func (d *Detector) open(a *actor, t time.Time) {
 	a.w = w
 	// The own history only changes when a day closes: its norms for today
 	// are worked out once.
+	d.rings = a.hist.decode(d.rings[:0], d.nDay)
 	for i := range d.nDay {
 		w.own[i], w.seasonal[i] = norm{}, 0
-		r := &a.hist[i]
+		r := &d.rings[i]
 		if int(r.n) < d.cfg.MinHistory {
 			continue
 		}

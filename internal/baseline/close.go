@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,6 +89,9 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 	}
 	for _, a := range d.active {
 		w := a.w
+		if final {
+			d.rings = a.hist.decode(d.rings[:0], d.nDay)
+		}
 		for i := range d.feats {
 			f := &d.feats[i]
 			if f.Period == Hour {
@@ -100,15 +104,28 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 			}
 			if final {
 				if x, ok := d.value(a, i, final); ok {
-					a.hist[i].push(learned(x, w.capv[i]), w.weekend)
+					d.rings[i].push(learned(x, w.capv[i]), w.weekend)
 				}
 			}
 		}
 		clear(w.evHour)
 		w.evHour = w.evHour[:0]
-		if final && a.days < math.MaxUint16 {
-			a.days++
+		if final {
+			d.keep(a)
 		}
+	}
+}
+
+// keep encodes the day's rings, d.rings, as a's history, and counts the day.
+func (d *Detector) keep(a *actor) {
+	d.enc = encodeDays(d.enc[:0], d.rings)
+	if n := len(d.enc); cap(a.hist) < n || cap(a.hist) > n+64 {
+		a.hist = slices.Clone(d.enc) // sized to need: the history only grows for its first days
+	} else {
+		a.hist = append(a.hist[:0], d.enc...)
+	}
+	if a.days < math.MaxUint16 {
+		a.days++
 	}
 }
 

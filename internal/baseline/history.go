@@ -1,5 +1,10 @@
 package baseline
 
+import (
+	"encoding/binary"
+	"math"
+)
+
 // historyDays is how many active days of its own history an actor keeps per
 // day feature: two working weeks, enough for a median that one odd day does
 // not move, and small enough to stay within the memory budget.
@@ -105,4 +110,51 @@ func fnv64(s string) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// dayHistory is an actor's rings of every day feature, encoded: per ring a
+// byte of n and pos, two bytes of weekend marks, and its n values as
+// uvarints (a whole count in one or two bytes, any other value in five). It
+// is decoded when the actor's day opens and re-encoded when it closes, once
+// a day: most values are small counts, so it takes about half the memory
+// of the rings, which every actor keeps for as long as it has state.
+type dayHistory []byte
+
+// decode appends the n rings of h (zero rings if h is empty) to dst.
+func (h dayHistory) decode(dst []dayRing, n int) []dayRing {
+	for range n {
+		var r dayRing
+		if len(h) > 0 {
+			r.n, r.pos = h[0]>>4, h[0]&15
+			r.weekend = uint16(h[1]) | uint16(h[2])<<8
+			h = h[3:]
+			for j := range r.n {
+				u, k := binary.Uvarint(h)
+				h = h[k:]
+				if u&1 == 0 {
+					r.v[j] = float32(u >> 1)
+				} else {
+					r.v[j] = math.Float32frombits(uint32(u >> 1))
+				}
+			}
+		}
+		dst = append(dst, r)
+	}
+	return dst
+}
+
+// encode appends the encoding of rs to dst.
+func encodeDays(dst []byte, rs []dayRing) []byte {
+	for i := range rs {
+		r := &rs[i]
+		dst = append(dst, r.n<<4|r.pos, byte(r.weekend), byte(r.weekend>>8))
+		for _, v := range r.v[:r.n] {
+			u := uint64(math.Float32bits(v))<<1 | 1
+			if c := uint32(v); v < 1<<24 && math.Float32bits(float32(c)) == math.Float32bits(v) {
+				u = uint64(c) << 1
+			}
+			dst = binary.AppendUvarint(dst, u)
+		}
+	}
+	return dst
 }

@@ -82,6 +82,28 @@ func TestDayRing(t *testing.T) {
 	}
 }
 
+// The encoded history must give back every ring exactly: counts, shares,
+// thresholds, values too large for the short form, and wrapped rings.
+func TestDayHistoryRoundTrip(t *testing.T) {
+	rs := make([]dayRing, 5)
+	for i, v := range []float64{0, 1, 63, 64, 8191, 8192, 1 << 24, 1<<24 + 2, 0.25, 1.0 / 3, 8.4852, 1e9, -2} {
+		rs[1].push(v, i%3 == 0)
+		rs[2].push(v*7, i%2 == 0)
+	}
+	for i := range 30 { // wraps
+		rs[3].push(float64(i), i%7 >= 5)
+	}
+	rs[4].push(math.Inf(1), true)
+	enc := encodeDays(nil, rs)
+	got := dayHistory(enc).decode(nil, len(rs))
+	if !slices.Equal(got, rs) {
+		t.Errorf("round trip:\n got %v\nwant %v", got, rs)
+	}
+	if zero := dayHistory(nil).decode(nil, 3); !slices.Equal(zero, make([]dayRing, 3)) {
+		t.Errorf("empty history = %v, want zero rings", zero)
+	}
+}
+
 func TestHourRing(t *testing.T) {
 	var r hourRing
 	for _, v := range []float64{1, 2, 3, 4, 5, -3, 1e6} {
