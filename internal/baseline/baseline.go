@@ -10,6 +10,7 @@
 package baseline
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -152,9 +153,11 @@ type Detector struct {
 	feats  []feature
 	nDay   int // day features come first in feats, hour features after
 	hi     map[string]bool
-	idRes  map[string]bool
-	idFld  map[string]bool
-	tiers  map[string]bool
+	// A few names each, looked up per event: a scan costs less than a
+	// map's hashing of the name (the fields' hashes are at hand already).
+	idRes []string
+	idFld hashedNames
+	tiers []string
 
 	actors engine.Actors[actor]
 	active []*actor // active today, in order of first activity
@@ -186,7 +189,7 @@ type Stats struct {
 // New returns a detector; cfg must be valid.
 func New(cfg Config, people People) *Detector {
 	d := &Detector{cfg: cfg, people: people, hour: -1, usual: map[string][]norm{},
-		idRes: set(cfg.IdentityResources), idFld: set(cfg.IdentityFields), tiers: set(cfg.HighValueTiers)}
+		idRes: cfg.IdentityResources, idFld: newHashedNames(cfg.IdentityFields), tiers: cfg.HighValueTiers}
 	all := Features()
 	idx := map[string]int{}
 	for _, p := range []Period{Day, Hour} {
@@ -225,12 +228,29 @@ func New(cfg Config, people People) *Detector {
 	return d
 }
 
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
+// hashedNames are names with their fnv64 hashes, to look one up by the
+// hash of a name already hashed for another purpose.
+type hashedNames struct {
+	hashes []uint64
+	names  []string
+}
+
+func newHashedNames(xs []string) hashedNames {
+	n := hashedNames{names: xs}
 	for _, x := range xs {
-		m[x] = true
+		n.hashes = append(n.hashes, fnv64(x))
 	}
-	return m
+	return n
+}
+
+// has reports whether s, whose fnv64 is h, is one of the names.
+func (n *hashedNames) has(s string, h uint64) bool {
+	for i, x := range n.hashes {
+		if x == h && n.names[i] == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns the counts so far.
@@ -243,24 +263,43 @@ func (d *Detector) Actors() int { return d.actors.Len() }
 // period: the first ones, which show how it started.
 const evidenceK = 4
 
-// ref is one evidence event: its id and subject in one owned string (a
-// slice of the event would keep its whole line alive), cloned once however
-// many features it is evidence for.
-type ref struct {
-	s  string
-	id int32 // length of the id in s
+// evidenceList is the evidence events of one period: each event's id and
+// subject once, back to back in buf behind the id's length as a uvarint,
+// found by offset. Copies, since a slice of the event would keep its whole
+// line alive; in one buffer reused from period to period, since an actor's
+// first events of each hour are evidence, and a string apiece made one
+// allocation per event. An alert copies its evidence out.
+type evidenceList struct {
+	buf []byte
+	off []uint32
 }
 
-func newRef(ev *event.Event) ref {
-	var b strings.Builder
-	b.Grow(len(ev.ID) + len(ev.Subject))
-	b.WriteString(ev.ID)
-	b.WriteString(ev.Subject)
-	return ref{b.String(), int32(len(ev.ID))}
+// add lists ev and returns its position.
+func (l *evidenceList) add(ev *event.Event) int {
+	l.off = append(l.off, uint32(len(l.buf)))
+	l.buf = binary.AppendUvarint(l.buf, uint64(len(ev.ID)))
+	l.buf = append(l.buf, ev.ID...)
+	l.buf = append(l.buf, ev.Subject...)
+	return len(l.off) - 1
 }
 
-func (r ref) ID() string      { return r.s[:r.id] }
-func (r ref) Subject() string { return r.s[r.id:] }
+// event returns the id and subject of the event at position k.
+func (l *evidenceList) event(k int) (id, subject string) {
+	b := l.buf[l.off[k]:]
+	if k+1 < len(l.off) {
+		b = l.buf[l.off[k]:l.off[k+1]]
+	}
+	n, w := binary.Uvarint(b)
+	b = b[w:]
+	return string(b[:n]), string(b[n:])
+}
+
+func (l *evidenceList) reset() {
+	if cap(l.buf) > 4096 { // let an unusually long list go
+		*l = evidenceList{}
+	}
+	l.buf, l.off = l.buf[:0], l.off[:0]
+}
 
 // evidence is where a feature's evidence is in its period's list of refs:
 // the first evidenceK events that added to it. Positions fit a byte: a
@@ -292,8 +331,8 @@ type window struct {
 	judged   []float64             // per feature: the value last judged today
 	own      []norm                // per day feature: the own history's norm for today; n = 0 if too short
 	seasonal []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
-	evDay    []ref                 // evidence of the day features, each event once
-	evHour   []ref                 // of the hour features, this hour
+	evDay    evidenceList          // evidence of the day features
+	evHour   evidenceList          // of the hour features, this hour
 	ev       []evidence            // per feature, positions in evDay or evHour
 	seen     hashtable.Table[seen] // by fnv64 of the customer or ticket
 	hours    uint32                // hours of the day with activity
@@ -354,9 +393,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	x := &d.x
 	*x = Access{In: in}
 	d.facts(a, w, h, x)
-	late := h != d.hour // an earlier hour of today: counts for the day only
-	var r ref
-	cloned := false
+	late := h != d.hour     // an earlier hour of today: counts for the day only
 	dayAt, hourAt := -1, -1 // the event's position in evDay, evHour
 	for i := range d.feats {
 		f := &d.feats[i]
@@ -375,11 +412,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 				list, at = &w.evHour, &hourAt
 			}
 			if *at < 0 {
-				if !cloned {
-					r, cloned = newRef(ev), true
-				}
-				*at = len(*list)
-				*list = append(*list, r)
+				*at = list.add(ev)
 			}
 			e.at[e.n] = uint8(*at)
 			e.n++
@@ -415,7 +448,7 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	}
 	x.Touch = true
 	if s := x.In.Subject; s != nil {
-		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || d.tiers[s.Tier]
+		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || slices.Contains(d.tiers, s.Tier)
 	}
 	m := x.In.Ticket
 	if m != nil {
@@ -423,15 +456,15 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		// queue, or a cited ticket about someone else. A ticket about the
 		// customer that is a colleague's (leads, escalations) or closed (QA
 		// review of a cited ticket) is its own fact, not this one.
-		reviewed := m.CitedExists && m.CitedSubject == ev.Subject
-		x.NoTicket = (m.Verdict == engine.NoTicket && !reviewed) || m.Verdict == engine.OtherSubject
+		x.NoTicket = (m.Verdict == engine.NoTicket && !(m.CitedExists && m.CitedSubject == ev.Subject)) || m.Verdict == engine.OtherSubject
 		x.OthersTicket = m.Verdict == engine.OtherAssignee
 	}
-	identity := d.idRes[ev.Resource]
+	identity := slices.Contains(d.idRes, ev.Resource)
 	var fields uint32
 	for _, f := range ev.Fields {
-		fields |= 1 << (fnv64(f) % 32)
-		if d.idFld[f] {
+		h := fnv64(f)
+		fields |= 1 << (h % 32)
+		if !identity && d.idFld.has(f, h) {
 			identity = true
 		}
 	}
@@ -545,10 +578,8 @@ func (d *Detector) release(a *actor) {
 	clear(w.fired)
 	clear(w.judged)
 	clear(w.ev)
-	clear(w.evDay)
-	w.evDay = w.evDay[:0]
-	clear(w.evHour)
-	w.evHour = w.evHour[:0]
+	w.evDay.reset()
+	w.evHour.reset()
 	if w.seen.Len() > 1024 {
 		w.seen = hashtable.Table[seen]{} // let an unusually large day's table go
 	} else {

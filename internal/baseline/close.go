@@ -108,8 +108,7 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 				}
 			}
 		}
-		clear(w.evHour)
-		w.evHour = w.evHour[:0]
+		w.evHour.reset()
 		if final {
 			d.keep(a)
 		}
@@ -411,15 +410,15 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	}
 
 	var ids, subjects []string
-	refs := w.evDay
+	list := &w.evDay
 	if f.Period == Hour {
-		refs = w.evHour
+		list = &w.evHour
 	}
 	e := &w.ev[i]
 	for _, at := range e.at[:e.n] {
-		r := refs[at]
-		ids = append(ids, r.ID())
-		if s := r.Subject(); s != "" && !contains(subjects, s) {
+		id, s := list.event(int(at))
+		ids = append(ids, id)
+		if s != "" && !contains(subjects, s) {
 			subjects = append(subjects, s)
 		}
 	}

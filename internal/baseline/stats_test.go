@@ -3,7 +3,10 @@ package baseline
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/custos-io/custos/internal/event"
 )
 
 func approx(t *testing.T, what string, got, want float64) {
@@ -124,5 +127,24 @@ func TestRecentSet(t *testing.T) {
 	s.seen(3) // evicts the oldest slot (1)
 	if s.seen(1) {
 		t.Error("an evicted value was still known")
+	}
+}
+
+func TestEvidenceList(t *testing.T) {
+	long := strings.Repeat("x", 300) // a two-byte length
+	cases := [][2]string{{"e-1", "c-1"}, {"e-2", ""}, {"", "c-3"}, {"", ""}, {long, "c-4"}}
+	var l evidenceList
+	for round := range 2 { // the second round reuses the buffer
+		for k, c := range cases {
+			if at := l.add(&event.Event{ID: c[0], Subject: c[1]}); at != k {
+				t.Fatalf("round %d: event %d listed at %d", round, k, at)
+			}
+		}
+		for k, c := range cases {
+			if id, subject := l.event(k); id != c[0] || subject != c[1] {
+				t.Errorf("round %d: event %d = %q %q, want %q %q", round, k, id, subject, c[0], c[1])
+			}
+		}
+		l.reset()
 	}
 }
