@@ -3,6 +3,7 @@ package baseline
 import (
 	"encoding/binary"
 	"math"
+	"slices"
 )
 
 // historyDays is how many active days of its own history an actor keeps per
@@ -122,23 +123,32 @@ type dayHistory []byte
 
 // decode appends the n rings of h (zero rings if h is empty) to dst.
 func (h dayHistory) decode(dst []dayRing, n int) []dayRing {
-	for range n {
-		var r dayRing
-		if len(h) > 0 {
-			r.n, r.pos = h[0]>>4, h[0]&15
-			r.weekend = uint16(h[1]) | uint16(h[2])<<8
-			h = h[3:]
-			for j := range r.n {
-				u, k := binary.Uvarint(h)
-				h = h[k:]
-				if u&1 == 0 {
-					r.v[j] = float32(u >> 1)
-				} else {
-					r.v[j] = math.Float32frombits(uint32(u >> 1))
-				}
+	k := len(dst)
+	dst = slices.Grow(dst, n)[:k+n]
+	for i := range dst[k:] {
+		r := &dst[k+i]
+		if len(h) == 0 {
+			*r = dayRing{}
+			continue
+		}
+		r.n, r.pos = h[0]>>4, h[0]&15
+		r.weekend = uint16(h[1]) | uint16(h[2])<<8
+		h = h[3:]
+		for j := range r.n {
+			u := uint64(h[0])
+			if u < 0x80 { // most values: a count below 64
+				h = h[1:]
+			} else {
+				var w int
+				u, w = binary.Uvarint(h)
+				h = h[w:]
+			}
+			if u&1 == 0 {
+				r.v[j] = float32(u >> 1)
+			} else {
+				r.v[j] = math.Float32frombits(uint32(u >> 1))
 			}
 		}
-		dst = append(dst, r)
 	}
 	return dst
 }
