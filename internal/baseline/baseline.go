@@ -142,6 +142,7 @@ type feature struct {
 	Feature
 	sig  float64
 	part int // index of Part, or -1
+	den  int // index of its denominator in window.den; -1 unless a ratio
 }
 
 // Detector is the baseline detector: an engine.Detector for the settled
@@ -152,6 +153,7 @@ type Detector struct {
 	people People
 	feats  []feature
 	nDay   int // day features come first in feats, hour features after
+	nRatio int
 	hi     map[string]bool
 	// A few names each, looked up per event: a scan costs less than a
 	// map's hashing of the name (the fields' hashes are at hand already).
@@ -198,7 +200,11 @@ func New(cfg Config, people People) *Detector {
 			if f.Period != p || fc.Disabled {
 				continue
 			}
-			ff := feature{Feature: f, sig: cfg.Significance, part: -1}
+			ff := feature{Feature: f, sig: cfg.Significance, part: -1, den: -1}
+			if f.Ratio {
+				ff.den = d.nRatio
+				d.nRatio++
+			}
 			if fc.Significance > 0 {
 				ff.sig = fc.Significance
 			}
@@ -263,6 +269,40 @@ func (d *Detector) Actors() int { return d.actors.Len() }
 // period: the first ones, which show how it started.
 const evidenceK = 4
 
+// sparse holds values of a few features: for what most windows never
+// hold (scores of alerts, thresholds crossed), a slice header instead of a
+// float per feature.
+type sparse []featureValue
+
+type featureValue struct {
+	i int
+	v float64
+}
+
+// get returns feature i's value, or none if it has none.
+func (s sparse) get(i int, none float64) float64 {
+	for _, e := range s {
+		if e.i == i {
+			return e.v
+		}
+	}
+	return none
+}
+
+func (s *sparse) set(i int, v float64) {
+	for k := range *s {
+		if (*s)[k].i == i {
+			(*s)[k].v = v
+			return
+		}
+	}
+	*s = append(*s, featureValue{i, v})
+}
+
+func (s *sparse) del(i int) {
+	*s = slices.DeleteFunc(*s, func(e featureValue) bool { return e.i == i })
+}
+
 // evidenceList is the evidence events of one period: each event's id and
 // subject once, back to back in buf behind the id's length as a uvarint,
 // found by offset. Copies, since a slice of the event would keep its whole
@@ -324,11 +364,12 @@ type actor struct {
 
 // window is an actor's state for the open day (and its open hour).
 type window struct {
-	groups   []*group // per peer-group level
-	num, den []float64
-	fired    []float64             // per feature: score of the last alert in this period
-	capv     []float64             // per feature: threshold crossed at this checkpoint, or NaN
+	groups   []*group              // per peer-group level
+	num      []float64             // per feature
+	den      []float64             // per ratio feature
 	judged   []float64             // per feature: the value last judged today
+	fired    sparse                // per feature: score of the last alert in this period
+	capv     sparse                // per feature: threshold crossed at this checkpoint
 	own      []norm                // per day feature: the own history's norm for today; n = 0 if too short
 	seasonal []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
 	evDay    evidenceList          // evidence of the day features
@@ -405,7 +446,9 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 			continue
 		}
 		w.num[i] += n
-		w.den[i] += dn
+		if f.den >= 0 {
+			w.den[f.den] += dn
+		}
 		if e := &w.ev[i]; n > 0 && e.n < evidenceK {
 			list, at := &w.evDay, &dayAt
 			if f.Period == Hour {
@@ -518,7 +561,8 @@ func (d *Detector) open(a *actor, t time.Time) {
 		w, d.free = d.free[n-1], d.free[:n-1]
 	} else {
 		nf := len(d.feats)
-		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
+		fs := make([]float64, 2*nf+d.nRatio)
+		w = &window{num: fs[:nf:nf], judged: fs[nf : 2*nf : 2*nf], den: fs[2*nf:],
 			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
 			ev: make([]evidence, nf), groups: make([]*group, len(d.groups))}
 	}
@@ -575,8 +619,8 @@ func (d *Detector) release(a *actor) {
 	a.w = nil
 	clear(w.num)
 	clear(w.den)
-	clear(w.fired)
 	clear(w.judged)
+	w.fired, w.capv = w.fired[:0], w.capv[:0]
 	clear(w.ev)
 	w.evDay.reset()
 	w.evHour.reset()

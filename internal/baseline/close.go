@@ -75,8 +75,8 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 			continue
 		}
 		w.changed = false
+		w.capv = w.capv[:0]
 		for i := range d.feats {
-			w.capv[i] = math.NaN()
 			x, ok := d.value(a, i, final)
 			// Nothing is unusual about none; and a count that has not moved
 			// since it was last judged is judged already.
@@ -96,15 +96,19 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 			f := &d.feats[i]
 			if f.Period == Hour {
 				if x, ok := d.value(a, i, final); ok {
-					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv[i]))
+					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv.get(i, math.NaN())))
 				}
-				w.num[i], w.den[i], w.fired[i] = 0, 0, 0
+				w.num[i] = 0
+				if f.den >= 0 {
+					w.den[f.den] = 0
+				}
+				w.fired.del(i)
 				w.ev[i].n = 0
 				continue
 			}
 			if final {
 				if x, ok := d.value(a, i, final); ok {
-					d.rings[i].push(learned(x, w.capv[i]), w.weekend)
+					d.rings[i].push(learned(x, w.capv.get(i, math.NaN())), w.weekend)
 				}
 			}
 		}
@@ -179,10 +183,10 @@ func (d *Detector) value(a *actor, i int, final bool) (float64, bool) {
 		return 0, false
 	}
 	if f.Ratio {
-		if w.den[i] < f.MinDen {
+		if w.den[f.den] < f.MinDen {
 			return 0, false
 		}
-		return w.num[i] / w.den[i], true
+		return w.num[i] / w.den[f.den], true
 	}
 	return w.num[i], true
 }
@@ -334,12 +338,12 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	if z < sig || excess < f.MinExcess {
 		return
 	}
-	w.capv[i] = capv
+	w.capv.set(i, capv)
 	// One alert per feature and period, and another only if it doubles.
-	if w.fired[i] > 0 && z < 2*w.fired[i] {
+	if fired := w.fired.get(i, 0); fired > 0 && z < 2*fired {
 		return
 	}
-	w.fired[i] = z
+	w.fired.set(i, z)
 	d.stats.Alert++
 	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, usual, g))
 }
