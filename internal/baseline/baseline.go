@@ -375,7 +375,8 @@ type window struct {
 	evDay    evidenceList          // evidence of the day features
 	evHour   evidenceList          // of the hour features, this hour
 	ev       []evidence            // per feature, positions in evDay or evHour
-	seen     hashtable.Table[seen] // by fnv64 of the customer or ticket
+	seen     hashtable.Table[seen] // customers, by fnv64 of the id
+	tickets  keySet                // tickets that justified an access, by fnv64 of the id
 	hours    uint32                // hours of the day with activity
 	lastHour int64                 // last hour with activity
 	weekend  bool
@@ -534,15 +535,11 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		x.NewIdentity = true
 		s.flags |= seenIdentity
 	}
-	if w.seen.Len() < maxSeen || ok {
+	if ok || w.seen.Len()+w.tickets.n < maxSeen {
 		w.seen.Set(k, s)
 	}
-	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" {
-		tk := fnv64(m.Ticket) ^ 0x9e3779b97f4a7c15 // tickets and customers share the set
-		if _, ok := w.seen.Get(tk); !ok && w.seen.Len() < maxSeen {
-			w.seen.Set(tk, seen{})
-			x.NewTicket = true
-		}
+	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" && w.seen.Len()+w.tickets.n < maxSeen {
+		x.NewTicket = w.tickets.add(fnv64(m.Ticket))
 	}
 }
 
@@ -624,11 +621,9 @@ func (d *Detector) release(a *actor) {
 	clear(w.ev)
 	w.evDay.reset()
 	w.evHour.reset()
-	if w.seen.Len() > 1024 {
-		w.seen = hashtable.Table[seen]{} // let an unusually large day's table go
-	} else {
-		w.seen.Clear()
-	}
+	// The tables go with the day: kept for the next actor to open a window,
+	// they would grow to the largest day any actor had.
+	w.seen, w.tickets = hashtable.Table[seen]{}, keySet{}
 	clear(w.groups)
 	w.hours, w.changed = 0, false
 	d.free = append(d.free, w)

@@ -148,3 +148,25 @@ func TestEvidenceList(t *testing.T) {
 		l.reset()
 	}
 }
+
+// The ticket set must agree with a map through growth, with keys that
+// share their low or high bits.
+func TestKeySet(t *testing.T) {
+	var s keySet
+	want := map[uint64]bool{}
+	r := uint64(1)
+	for i := range 5000 {
+		r = r*6364136223846793005 + 1442695040888963407
+		k := r >> 52
+		if i%3 == 0 {
+			k <<= 40
+		}
+		if got := s.add(k); got != !want[max(k, 1)] {
+			t.Fatalf("step %d: add(%d) = %v, want %v", i, k, got, !want[max(k, 1)])
+		}
+		want[max(k, 1)] = true
+		if s.n != len(want) {
+			t.Fatalf("step %d: %d keys, want %d", i, s.n, len(want))
+		}
+	}
+}
