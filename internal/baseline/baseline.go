@@ -170,6 +170,7 @@ type Detector struct {
 	// is held to it as well as to today's peers.
 	usual map[string][]norm
 	free  []*window
+	pool  tablePool
 
 	hour  int64 // the open hour, hours since the Unix epoch; -1 before any event
 	dirty bool  // an event arrived since the last checkpoint
@@ -359,28 +360,32 @@ type actor struct {
 	devices  recentSet
 	country  recentSet
 	days     uint16 // worked days closed into the history
-	w        *window
+	// customers and tickets the window of its last day held: a size for the
+	// next day's tables
+	customers, tickets uint16
+	w                  *window
 }
 
 // window is an actor's state for the open day (and its open hour).
 type window struct {
-	groups   []*group              // per peer-group level
-	num      []float64             // per feature
-	den      []float64             // per ratio feature
-	judged   []float64             // per feature: the value last judged today
-	fired    sparse                // per feature: score of the last alert in this period
-	capv     sparse                // per feature: threshold crossed at this checkpoint
-	own      []norm                // per day feature: the own history's norm for today; n = 0 if too short
-	seasonal []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
-	evDay    evidenceList          // evidence of the day features
-	evHour   evidenceList          // of the hour features, this hour
-	ev       []evidence            // per feature, positions in evDay or evHour
-	seen     hashtable.Table[seen] // customers, by fnv64 of the id
-	tickets  keySet                // tickets that justified an access, by fnv64 of the id
-	hours    uint32                // hours of the day with activity
-	lastHour int64                 // last hour with activity
-	weekend  bool
-	changed  bool // an event arrived since the last checkpoint
+	groups    []*group              // per peer-group level
+	num       []float64             // per feature
+	den       []float64             // per ratio feature
+	judged    []float64             // per feature: the value last judged today
+	fired     sparse                // per feature: score of the last alert in this period
+	capv      sparse                // per feature: threshold crossed at this checkpoint
+	own       []norm                // per day feature: the own history's norm for today; n = 0 if too short
+	seasonal  []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
+	evDay     evidenceList          // evidence of the day features
+	evHour    evidenceList          // of the hour features, this hour
+	ev        []evidence            // per feature, positions in evDay or evHour
+	seen      hashtable.Table[seen] // customers, by fnv64 of the id
+	tickets   keySet                // tickets that justified an access, by fnv64 of the id
+	seenClass uint8                 // sizeClass of seen when it came from the pool
+	hours     uint32                // hours of the day with activity
+	lastHour  int64                 // last hour with activity
+	weekend   bool
+	changed   bool // an event arrived since the last checkpoint
 }
 
 // seen is what a window remembers of one customer (or ticket) today. Six
@@ -564,6 +569,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 			ev: make([]evidence, nf), groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
+	d.pool.open(w, a.customers, a.tickets)
 	wd := t.Weekday()
 	w.weekend = wd == time.Saturday || wd == time.Sunday
 	a.w = w
@@ -621,9 +627,9 @@ func (d *Detector) release(a *actor) {
 	clear(w.ev)
 	w.evDay.reset()
 	w.evHour.reset()
-	// The tables go with the day: kept for the next actor to open a window,
-	// they would grow to the largest day any actor had.
-	w.seen, w.tickets = hashtable.Table[seen]{}, keySet{}
+	a.customers = uint16(min(w.seen.Len(), math.MaxUint16))
+	a.tickets = uint16(min(w.tickets.n, math.MaxUint16))
+	d.pool.release(w)
 	clear(w.groups)
 	w.hours, w.changed = 0, false
 	d.free = append(d.free, w)

@@ -53,6 +53,7 @@ func (d *Detector) Flush(emit engine.Emit) {
 	d.dirty = true
 	d.checkpoint(emit, true)
 	d.closeDay()
+	d.free, d.pool = nil, tablePool{} // pooled for a next day, which the end of input does not have
 }
 
 // checkpoint closes the open hour: hour features are judged and learned,

@@ -170,3 +170,25 @@ func TestKeySet(t *testing.T) {
 		}
 	}
 }
+
+// The pool hands out a table of the class asked for, else the nearest
+// pooled one, so it never keeps more tables than were put in.
+func TestTablePool(t *testing.T) {
+	var pool [][]int
+	for _, c := range []uint8{3, 5, 5, 9} {
+		pool = put(pool, c, int(c))
+	}
+	for _, c := range [][3]int{{5, 5, 5}, {4, 5, 5}, {12, 9, 9}, {1, 3, 3}, {2, 0, 0}} {
+		if got, gc := take(pool, uint8(c[0])); got != c[1] || int(gc) != c[2] {
+			t.Errorf("take(%d) = %d of class %d, want %d of class %d", c[0], got, gc, c[1], c[2])
+		}
+	}
+	for k, p := range pool {
+		if len(p) != 0 {
+			t.Errorf("class %d still holds %v after as many takes as puts", k, p)
+		}
+	}
+	if sizeClass(0, 16) != 0 || sizeClass(12, 16) != 4 || sizeClass(13, 16) != 5 || sizeClass(6, 8) != 3 || sizeClass(7, 8) != 4 {
+		t.Error("sizeClass disagrees with growth at three quarters full")
+	}
+}

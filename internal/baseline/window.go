@@ -1,5 +1,7 @@
 package baseline
 
+import "github.com/custos-io/custos/internal/hashtable"
+
 // keySet is a set of 64-bit hashes (the tickets an actor worked today):
 // open addressing with linear probing, 8 bytes a slot where a table with
 // values takes 16. Keys 0 and 1 are one key, like hashtable.Table's.
@@ -48,4 +50,75 @@ func log2(n int) int {
 		b++
 	}
 	return b
+}
+
+// tablePool keeps the day tables of closed windows by size, so an actor
+// opening a day gets tables the size its last day needed. Kept with its
+// window, a table grew to the largest day any actor had; dropped with the
+// day, every table was grown from empty again every day, and the garbage
+// cost more than the lookups.
+type tablePool struct {
+	seen    [][]hashtable.Table[seen] // by sizeClass
+	tickets [][]keySet
+}
+
+// sizeClass is log2 of the size of a table grown by n adds from minSize
+// slots (both tables grow at three quarters full); 0 for none.
+func sizeClass(n, minSize int) uint8 {
+	if n == 0 {
+		return 0
+	}
+	s := minSize
+	for 4*n > 3*s {
+		s *= 2
+	}
+	return uint8(log2(s))
+}
+
+// take returns a pooled item of class c, or of the nearest class pooled, or
+// the zero item (grown on use) if none is: the pool never holds more than
+// the windows that have closed.
+func take[T any](pool [][]T, c uint8) (T, uint8) {
+	var zero T
+	if c == 0 {
+		return zero, 0
+	}
+	for d := 0; d < int(c)+len(pool); d++ {
+		for _, k := range [2]int{int(c) + d, int(c) - d} {
+			if k > 0 && k < len(pool) && len(pool[k]) > 0 {
+				t := pool[k][len(pool[k])-1]
+				pool[k] = pool[k][:len(pool[k])-1]
+				return t, uint8(k)
+			}
+		}
+	}
+	return zero, 0
+}
+
+func put[T any](pool [][]T, c uint8, t T) [][]T {
+	if c == 0 {
+		return pool
+	}
+	for int(c) >= len(pool) {
+		pool = append(pool, nil)
+	}
+	pool[c] = append(pool[c], t)
+	return pool
+}
+
+// open gives w tables for an actor whose last day held these many.
+func (p *tablePool) open(w *window, customers, tickets uint16) {
+	w.seen, w.seenClass = take(p.seen, sizeClass(int(customers), 16))
+	w.tickets, _ = take(p.tickets, sizeClass(int(tickets), 8))
+}
+
+// release takes w's tables back, cleared.
+func (p *tablePool) release(w *window) {
+	c := max(w.seenClass, sizeClass(w.seen.Len(), 16))
+	w.seen.Clear()
+	p.seen = put(p.seen, c, w.seen)
+	clear(w.tickets.slots)
+	w.tickets.n = 0
+	p.tickets = put(p.tickets, uint8(log2(len(w.tickets.slots))), w.tickets)
+	w.seen, w.tickets, w.seenClass = hashtable.Table[seen]{}, keySet{}, 0
 }
