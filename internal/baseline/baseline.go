@@ -354,8 +354,8 @@ type evidence struct {
 // open day is in its window, which exists only while it is active.
 type actor struct {
 	id       string
-	hist     dayHistory     // a ring per day feature
-	hourHist [][24]hourRing // per hour feature, per hour of day
+	hist     dayHistory // a ring per day feature
+	hourHist hourHistory
 	ips      recentSet
 	devices  recentSet
 	country  recentSet
@@ -425,8 +425,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	a := d.actors.Get(in)
 	if a == nil {
-		a = &actor{hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
-			devices: recentSet{size: 4}, country: recentSet{size: 4}}
+		a = &actor{devices: recentSet{size: 4}, country: recentSet{size: 4}}
 		a.id = d.actors.Put(in, a) // owned
 	}
 	if a.w == nil {

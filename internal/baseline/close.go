@@ -97,7 +97,7 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 			f := &d.feats[i]
 			if f.Period == Hour {
 				if x, ok := d.value(a, i, final); ok {
-					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv.get(i, math.NaN())))
+					a.hourHist.push(i-d.nDay, int(H%24), learned(x, w.capv.get(i, math.NaN())))
 				}
 				w.num[i] = 0
 				if f.den >= 0 {
@@ -290,7 +290,7 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	var seasonal string
 	factor := 1.0
 	if f.Period == Hour {
-		if r := &a.hourHist[i-d.nDay][hod]; r.n >= 3 {
+		if r := a.hourHist.ring(i-d.nDay, hod); r != nil && r.n >= 3 {
 			xs := r.values(d.scratch[:0])
 			own.med, own.mad, d.scratch2 = medianMAD(xs, d.scratch2)
 			own.n, own.ok = len(xs), true

@@ -77,6 +77,41 @@ func (r *hourRing) values(dst []float64) []float64 {
 	return dst
 }
 
+// hourSlot is one hour of day's ring of one hour feature.
+type hourSlot struct {
+	feat, hod uint8
+	r         hourRing
+}
+
+// hourHistory is an actor's rings of the hour features, only for the hours
+// of day it has worked: most actors work a third of them, and the ring of
+// an hour never worked would be empty bytes kept for life.
+type hourHistory []hourSlot
+
+// ring returns the ring of hour feature f at hour of day hod, nil if none.
+func (h hourHistory) ring(f, hod int) *hourRing {
+	for k := range h {
+		if int(h[k].feat) == f && int(h[k].hod) == hod {
+			return &h[k].r
+		}
+	}
+	return nil
+}
+
+// push adds x to the ring of hour feature f at hour of day hod, adding the
+// ring in a slice of exactly one more (it happens a few times per actor).
+func (h *hourHistory) push(f, hod int, x float64) {
+	r := h.ring(f, hod)
+	if r == nil {
+		n := make(hourHistory, len(*h)+1)
+		copy(n, *h)
+		n[len(*h)] = hourSlot{feat: uint8(f), hod: uint8(hod)}
+		*h = n
+		r = &n[len(n)-1].r
+	}
+	r.push(x)
+}
+
 // recentSet remembers the last size values of something (IP addresses,
 // devices, countries) by hash, to tell a new one.
 type recentSet struct {
