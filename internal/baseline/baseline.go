@@ -238,6 +238,7 @@ func New(cfg Config, people People) *Detector {
 // hashedNames are names with their fnv64 hashes, to look one up by the
 // hash of a name already hashed for another purpose.
 type hashedNames struct {
+	mask   uint64 // bit h%64 set for the hash h of each name: most fields miss at once
 	hashes []uint64
 	names  []string
 }
@@ -245,13 +246,18 @@ type hashedNames struct {
 func newHashedNames(xs []string) hashedNames {
 	n := hashedNames{names: xs}
 	for _, x := range xs {
-		n.hashes = append(n.hashes, fnv64(x))
+		h := fnv64(x)
+		n.mask |= 1 << (h % 64)
+		n.hashes = append(n.hashes, h)
 	}
 	return n
 }
 
 // has reports whether s, whose fnv64 is h, is one of the names.
 func (n *hashedNames) has(s string, h uint64) bool {
+	if n.mask&(1<<(h%64)) == 0 {
+		return false
+	}
 	for i, x := range n.hashes {
 		if x == h && n.names[i] == s {
 			return true

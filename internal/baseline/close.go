@@ -288,6 +288,7 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 
 	var own judgement
 	var seasonal string
+	hourly := false
 	factor := 1.0
 	if f.Period == Hour {
 		if r := a.hourHist.ring(i-d.nDay, hod); r != nil && r.n >= 3 {
@@ -295,7 +296,7 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 			own.med, own.mad, d.scratch2 = medianMAD(xs, d.scratch2)
 			own.n, own.ok = len(xs), true
 			d.scratch = xs
-			seasonal = fmt.Sprintf("hour %02d", hod)
+			hourly = true // named only if it alerts: most judgements do not
 		}
 	} else if w.own[i].n > 0 {
 		own.norm, own.ok = w.own[i], true
@@ -346,6 +347,9 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	}
 	w.fired.set(i, z)
 	d.stats.Alert++
+	if hourly {
+		seasonal = fmt.Sprintf("hour %02d", hod)
+	}
 	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, usual, g))
 }
 
