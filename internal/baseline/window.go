@@ -1,6 +1,12 @@
 package baseline
 
-import "github.com/custos-io/custos/internal/hashtable"
+import (
+	"encoding/binary"
+	"slices"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/hashtable"
+)
 
 // keySet is a set of 64-bit hashes (the tickets an actor worked today):
 // open addressing with linear probing, 8 bytes a slot where a table with
@@ -121,4 +127,84 @@ func (p *tablePool) release(w *window) {
 	w.tickets.n = 0
 	p.tickets = put(p.tickets, uint8(log2(len(w.tickets.slots))), w.tickets)
 	w.seen, w.tickets, w.seenClass = hashtable.Table[seen]{}, keySet{}, 0
+}
+
+// sparse holds values of a few features: for what most windows never
+// hold (scores of alerts, thresholds crossed), a slice header instead of a
+// float per feature.
+type sparse []featureValue
+
+type featureValue struct {
+	i int
+	v float64
+}
+
+// get returns feature i's value, or none if it has none.
+func (s sparse) get(i int, none float64) float64 {
+	for _, e := range s {
+		if e.i == i {
+			return e.v
+		}
+	}
+	return none
+}
+
+func (s *sparse) set(i int, v float64) {
+	for k := range *s {
+		if (*s)[k].i == i {
+			(*s)[k].v = v
+			return
+		}
+	}
+	*s = append(*s, featureValue{i, v})
+}
+
+func (s *sparse) del(i int) {
+	*s = slices.DeleteFunc(*s, func(e featureValue) bool { return e.i == i })
+}
+
+// evidenceList is the evidence events of one period: each event's id and
+// subject once, back to back in buf behind the id's length as a uvarint,
+// found by offset. Copies, since a slice of the event would keep its whole
+// line alive; in one buffer reused from period to period, since an actor's
+// first events of each hour are evidence, and a string apiece made one
+// allocation per event. An alert copies its evidence out.
+type evidenceList struct {
+	buf []byte
+	off []uint32
+}
+
+// add lists ev and returns its position.
+func (l *evidenceList) add(ev *event.Event) int {
+	l.off = append(l.off, uint32(len(l.buf)))
+	l.buf = binary.AppendUvarint(l.buf, uint64(len(ev.ID)))
+	l.buf = append(l.buf, ev.ID...)
+	l.buf = append(l.buf, ev.Subject...)
+	return len(l.off) - 1
+}
+
+// event returns the id and subject of the event at position k.
+func (l *evidenceList) event(k int) (id, subject string) {
+	b := l.buf[l.off[k]:]
+	if k+1 < len(l.off) {
+		b = l.buf[l.off[k]:l.off[k+1]]
+	}
+	n, w := binary.Uvarint(b)
+	b = b[w:]
+	return string(b[:n]), string(b[n:])
+}
+
+func (l *evidenceList) reset() {
+	if cap(l.buf) > 4096 { // let an unusually long list go
+		*l = evidenceList{}
+	}
+	l.buf, l.off = l.buf[:0], l.off[:0]
+}
+
+// evidence is where a feature's evidence is in its period's list of refs:
+// the first evidenceK events that added to it. Positions fit a byte: a
+// period lists at most evidenceK events per feature.
+type evidence struct {
+	n  uint8
+	at [evidenceK]uint8
 }
