@@ -293,24 +293,27 @@ type actor struct {
 
 // window is an actor's state for the open day (and its open hour).
 type window struct {
-	groups    []*group              // per peer-group level
-	num       []float64             // per feature
-	den       []float64             // per ratio feature
-	judged    []float64             // per feature: the value last judged today
-	fired     sparse                // per feature: score of the last alert in this period
-	capv      sparse                // per feature: threshold crossed at this checkpoint
-	own       []norm                // per day feature: the own history's norm for today; n = 0 if too short
-	seasonal  []uint8               // per day feature: 0 all days, 1 weekdays, 2 weekends
-	evDay     evidenceList          // evidence of the day features
-	evHour    evidenceList          // of the hour features, this hour
-	ev        []evidence            // per feature, positions in evDay or evHour
-	seen      hashtable.Table[seen] // customers, by fnv64 of the id
-	tickets   keySet                // tickets that justified an access, by fnv64 of the id
-	seenClass uint8                 // sizeClass of seen when it came from the pool
-	hours     uint32                // hours of the day with activity
-	lastHour  int64                 // last hour with activity
-	weekend   bool
-	changed   bool // an event arrived since the last checkpoint
+	groups []*group  // per peer-group level
+	num    []float64 // per feature
+	den    []float64 // per ratio feature
+	judged []float64 // per feature: the value last judged today
+	fired  sparse    // per feature: score of the last alert in this period
+	capv   sparse    // per feature: threshold crossed at this checkpoint
+	// per day feature, the own history's norm for today: its median and
+	// MAD, and its n << 2 | 0 all days, 1 weekdays, 2 weekends (n = 0 if too
+	// short); in the window's one slab of floats, not a 24-byte norm each
+	ownMed, ownMad []float64
+	ownN           []uint8
+	evDay          evidenceList          // evidence of the day features
+	evHour         evidenceList          // of the hour features, this hour
+	ev             []evidence            // per feature, positions in evDay or evHour
+	seen           hashtable.Table[seen] // customers, by fnv64 of the id
+	tickets        keySet                // tickets that justified an access, by fnv64 of the id
+	seenClass      uint8                 // sizeClass of seen when it came from the pool
+	hours          uint32                // hours of the day with activity
+	lastHour       int64                 // last hour with activity
+	weekend        bool
+	changed        bool // an event arrived since the last checkpoint
 }
 
 // seen is what a window remembers of one customer today. Six
@@ -487,9 +490,10 @@ func (d *Detector) open(a *actor, t time.Time) {
 		w, d.free = d.free[n-1], d.free[:n-1]
 	} else {
 		nf := len(d.feats)
-		fs := make([]float64, 2*nf+d.nRatio)
-		w = &window{num: fs[:nf:nf], judged: fs[nf : 2*nf : 2*nf], den: fs[2*nf:],
-			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
+		fs := make([]float64, 2*nf+d.nRatio+2*d.nDay)
+		o := 2*nf + d.nRatio
+		w = &window{num: fs[:nf:nf], judged: fs[nf : 2*nf : 2*nf], den: fs[2*nf : o : o],
+			ownMed: fs[o : o+d.nDay : o+d.nDay], ownMad: fs[o+d.nDay:], ownN: make([]uint8, d.nDay),
 			ev: make([]evidence, nf), groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
@@ -501,22 +505,22 @@ func (d *Detector) open(a *actor, t time.Time) {
 	// are worked out once.
 	d.rings = a.hist.decode(d.rings[:0], d.nDay)
 	for i := range d.nDay {
-		w.own[i], w.seasonal[i] = norm{}, 0
+		w.ownMed[i], w.ownMad[i], w.ownN[i] = 0, 0, 0
 		r := &d.rings[i]
 		if int(r.n) < d.cfg.MinHistory {
 			continue
 		}
 		xs, byDay := r.values(d.scratch[:0], w.weekend, d.cfg.MinHistory)
-		nm := norm{n: len(xs)}
-		nm.med, nm.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+		w.ownMed[i], w.ownMad[i], d.scratch2 = medianMAD(xs, d.scratch2)
 		d.scratch = xs
-		w.own[i] = nm
+		var seasonal uint8
 		if byDay {
-			w.seasonal[i] = 1
+			seasonal = 1
 			if w.weekend {
-				w.seasonal[i] = 2
+				seasonal = 2
 			}
 		}
+		w.ownN[i] = uint8(len(xs))<<2 | seasonal
 	}
 	p := d.people(a.id)
 	for lvl, attrs := range d.cfg.PeerGroups {

@@ -239,7 +239,7 @@ func (d *Detector) groupFactor(g *group, i int, final bool) (float64, int) {
 	}
 	xs := d.scratch[:0]
 	for _, m := range g.members {
-		own := m.w.own[i]
+		own, _ := m.w.own(i)
 		if own.n == 0 || own.med <= 0 {
 			continue
 		}
@@ -270,13 +270,11 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 
 	// Cheap exit first: below its own threshold an actor is not an anomaly
 	// whatever its peers do (the population factor only raises it).
-	if f.Period == Day && w.own[i].n > 0 {
-		own := w.own[i]
-		if x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess {
+	if f.Period == Day {
+		if own, _ := w.own(i); own.n > 0 && (x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess) {
 			return
 		}
 	}
-
 	var peer judgement
 	var g *group
 	for _, pg := range w.groups {
@@ -298,9 +296,9 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 			d.scratch = xs
 			hourly = true // named only if it alerts: most judgements do not
 		}
-	} else if w.own[i].n > 0 {
-		own.norm, own.ok = w.own[i], true
-		seasonal = [...]string{"all days", "weekdays", "weekends"}[w.seasonal[i]]
+	} else if nm, days := w.own(i); nm.n > 0 {
+		own.norm, own.ok = nm, true
+		seasonal = [...]string{"all days", "weekdays", "weekends"}[days]
 		factor = d.populationFactor(w, i, final)
 		own.med *= factor
 		own.mad *= factor

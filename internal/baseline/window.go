@@ -208,3 +208,9 @@ type evidence struct {
 	n  uint8
 	at [evidenceK]uint8
 }
+
+// own is the own history's norm of day feature i for today, and which days
+// it was drawn from (0 all days, 1 weekdays, 2 weekends).
+func (w *window) own(i int) (norm, uint8) {
+	return norm{med: w.ownMed[i], mad: w.ownMad[i], n: int(w.ownN[i] >> 2)}, w.ownN[i] & 3
+}
