@@ -141,6 +141,7 @@ type feature struct {
 	Feature
 	sig  float64
 	part int // index of Part, or -1
+	den  int // index of its denominator in window.den; -1 unless a ratio
 }
 
 // Detector is the baseline detector: an engine.Detector for the settled
@@ -151,10 +152,13 @@ type Detector struct {
 	people People
 	feats  []feature
 	nDay   int // day features come first in feats, hour features after
+	nRatio int
 	hi     map[string]bool
-	idRes  map[string]bool
-	idFld  map[string]bool
-	tiers  map[string]bool
+	// A few names each, looked up per event: a scan costs less than a
+	// map's hashing of the name (the fields' hashes are at hand already).
+	idRes []string
+	idFld hashedNames
+	tiers []string
 
 	actors engine.Actors[actor]
 	active []*actor // active today, in order of first activity
@@ -165,6 +169,7 @@ type Detector struct {
 	// is held to it as well as to today's peers.
 	usual map[string][]norm
 	free  []*window
+	pool  tablePool
 
 	hour  int64 // the open hour, hours since the Unix epoch; -1 before any event
 	dirty bool  // an event arrived since the last checkpoint
@@ -172,6 +177,8 @@ type Detector struct {
 	stats Stats
 
 	scratch, scratch2 []float64
+	rings             []dayRing // an actor's history, decoded
+	enc               dayHistory
 	x                 Access
 }
 
@@ -184,7 +191,7 @@ type Stats struct {
 // New returns a detector; cfg must be valid.
 func New(cfg Config, people People) *Detector {
 	d := &Detector{cfg: cfg, people: people, hour: -1, usual: map[string][]norm{},
-		idRes: set(cfg.IdentityResources), idFld: set(cfg.IdentityFields), tiers: set(cfg.HighValueTiers)}
+		idRes: cfg.IdentityResources, idFld: newHashedNames(cfg.IdentityFields), tiers: cfg.HighValueTiers}
 	all := Features()
 	idx := map[string]int{}
 	for _, p := range []Period{Day, Hour} {
@@ -193,7 +200,11 @@ func New(cfg Config, people People) *Detector {
 			if f.Period != p || fc.Disabled {
 				continue
 			}
-			ff := feature{Feature: f, sig: cfg.Significance, part: -1}
+			ff := feature{Feature: f, sig: cfg.Significance, part: -1, den: -1}
+			if f.Ratio {
+				ff.den = d.nRatio
+				d.nRatio++
+			}
 			if fc.Significance > 0 {
 				ff.sig = fc.Significance
 			}
@@ -223,12 +234,35 @@ func New(cfg Config, people People) *Detector {
 	return d
 }
 
-func set(xs []string) map[string]bool {
-	m := make(map[string]bool, len(xs))
+// hashedNames are names with their fnv64 hashes, to look one up by the
+// hash of a name already hashed for another purpose.
+type hashedNames struct {
+	mask   uint64 // bit h%64 set for the hash h of each name: most fields miss at once
+	hashes []uint64
+	names  []string
+}
+
+func newHashedNames(xs []string) hashedNames {
+	n := hashedNames{names: xs}
 	for _, x := range xs {
-		m[x] = true
+		h := fnv64(x)
+		n.mask |= 1 << (h % 64)
+		n.hashes = append(n.hashes, h)
 	}
-	return m
+	return n
+}
+
+// has reports whether s, whose fnv64 is h, is one of the names.
+func (n *hashedNames) has(s string, h uint64) bool {
+	if n.mask&(1<<(h%64)) == 0 {
+		return false
+	}
+	for i, x := range n.hashes {
+		if x == h && n.names[i] == s {
+			return true
+		}
+	}
+	return false
 }
 
 // Stats returns the counts so far.
@@ -241,42 +275,53 @@ func (d *Detector) Actors() int { return d.actors.Len() }
 // period: the first ones, which show how it started.
 const evidenceK = 4
 
-type ref struct{ id, subject string }
-
 // actor is one actor's lasting state: its own history. Everything about the
 // open day is in its window, which exists only while it is active.
 type actor struct {
 	id       string
-	hist     []dayRing      // per day feature
-	hourHist [][24]hourRing // per hour feature, per hour of day
+	hist     dayHistory // a ring per day feature
+	hourHist hourHistory
 	ips      recentSet
 	devices  recentSet
 	country  recentSet
 	days     uint16 // worked days closed into the history
-	w        *window
+	// customers and tickets the window of its last day held: a size for the
+	// next day's tables
+	customers, tickets uint16
+	w                  *window
 }
 
 // window is an actor's state for the open day (and its open hour).
 type window struct {
-	groups   []*group // per peer-group level
-	num, den []float64
-	fired    []float64 // per feature: score of the last alert in this period
-	capv     []float64 // per feature: threshold crossed at this checkpoint, or NaN
-	judged   []float64 // per feature: the value last judged today
-	own      []norm    // per day feature: the own history's norm for today; n = 0 if too short
-	seasonal []uint8   // per day feature: 0 all days, 1 weekdays, 2 weekends
-	ev       [][]ref
-	seen     hashtable.Table[seen] // by fnv64 of the customer or ticket
-	hours    uint32                // hours of the day with activity
-	lastHour int64                 // last hour with activity
-	weekend  bool
-	changed  bool // an event arrived since the last checkpoint
+	groups []*group  // per peer-group level
+	num    []float64 // per feature
+	den    []float64 // per ratio feature
+	judged []float64 // per feature: the value last judged today
+	fired  sparse    // per feature: score of the last alert in this period
+	capv   sparse    // per feature: threshold crossed at this checkpoint
+	// per day feature, the own history's norm for today: its median and
+	// MAD, and its n << 2 | 0 all days, 1 weekdays, 2 weekends (n = 0 if too
+	// short); in the window's one slab of floats, not a 24-byte norm each
+	ownMed, ownMad []float64
+	ownN           []uint8
+	evDay          evidenceList          // evidence of the day features
+	evHour         evidenceList          // of the hour features, this hour
+	ev             []evidence            // per feature, positions in evDay or evHour
+	seen           hashtable.Table[seen] // customers, by fnv64 of the id
+	tickets        keySet                // tickets that justified an access, by fnv64 of the id
+	seenClass      uint8                 // sizeClass of seen when it came from the pool
+	hours          uint32                // hours of the day with activity
+	lastHour       int64                 // last hour with activity
+	weekend        bool
+	changed        bool // an event arrived since the last checkpoint
 }
 
-// seen is what a window remembers of one customer (or ticket) today.
+// seen is what a window remembers of one customer today. Six
+// bytes, so a slot of the table with its 64-bit key is 16 bytes, not 24: a
+// window's hours are all of one day, so the hour of day tells them apart.
 type seen struct {
-	hour   int32  // last hour (since the epoch) of a touch
 	fields uint32 // fields shown, one bit per field name hash
+	hod    uint8  // hour of day of the last touch, plus one; 0: none
 	flags  uint8
 }
 
@@ -308,8 +353,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	a := d.actors.Get(in)
 	if a == nil {
-		a = &actor{hist: make([]dayRing, d.nDay), hourHist: make([][24]hourRing, len(d.feats)-d.nDay),
-			devices: recentSet{size: 4}, country: recentSet{size: 4}}
+		a = &actor{devices: recentSet{size: 4}, country: recentSet{size: 4}}
 		a.id = d.actors.Put(in, a) // owned
 	}
 	if a.w == nil {
@@ -323,7 +367,8 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	x := &d.x
 	*x = Access{In: in}
 	d.facts(a, w, h, x)
-	late := h != d.hour // an earlier hour of today: counts for the day only
+	late := h != d.hour     // an earlier hour of today: counts for the day only
+	dayAt, hourAt := -1, -1 // the event's position in evDay, evHour
 	for i := range d.feats {
 		f := &d.feats[i]
 		if late && f.Period == Hour {
@@ -334,9 +379,19 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 			continue
 		}
 		w.num[i] += n
-		w.den[i] += dn
-		if n > 0 && len(w.ev[i]) < evidenceK {
-			w.ev[i] = append(w.ev[i], ref{strings.Clone(ev.ID), strings.Clone(ev.Subject)}) // owned: see actor.id
+		if f.den >= 0 {
+			w.den[f.den] += dn
+		}
+		if e := &w.ev[i]; n > 0 && e.n < evidenceK {
+			list, at := &w.evDay, &dayAt
+			if f.Period == Hour {
+				list, at = &w.evHour, &hourAt
+			}
+			if *at < 0 {
+				*at = list.add(ev)
+			}
+			e.at[e.n] = uint8(*at)
+			e.n++
 		}
 	}
 }
@@ -369,7 +424,7 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	}
 	x.Touch = true
 	if s := x.In.Subject; s != nil {
-		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || d.tiers[s.Tier]
+		x.HighValue = (d.cfg.HighValueUSD > 0 && s.BalanceUSD >= d.cfg.HighValueUSD) || slices.Contains(d.tiers, s.Tier)
 	}
 	m := x.In.Ticket
 	if m != nil {
@@ -377,15 +432,15 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		// queue, or a cited ticket about someone else. A ticket about the
 		// customer that is a colleague's (leads, escalations) or closed (QA
 		// review of a cited ticket) is its own fact, not this one.
-		reviewed := m.CitedExists && m.CitedSubject == ev.Subject
-		x.NoTicket = (m.Verdict == engine.NoTicket && !reviewed) || m.Verdict == engine.OtherSubject
+		x.NoTicket = (m.Verdict == engine.NoTicket && !(m.CitedExists && m.CitedSubject == ev.Subject)) || m.Verdict == engine.OtherSubject
 		x.OthersTicket = m.Verdict == engine.OtherAssignee
 	}
-	identity := d.idRes[ev.Resource]
+	identity := slices.Contains(d.idRes, ev.Resource)
 	var fields uint32
 	for _, f := range ev.Fields {
-		fields |= 1 << (fnv64(f) % 32)
-		if d.idFld[f] {
+		h := fnv64(f)
+		fields |= 1 << (h % 32)
+		if !identity && d.idFld.has(f, h) {
 			identity = true
 		}
 	}
@@ -393,15 +448,11 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 	k := fnv64(ev.Subject)
 	s, ok := w.seen.Get(k)
 	if !ok {
-		if w.seen.Len() >= maxSeen {
-			s = seen{}
-		} else {
-			s = seen{hour: -1}
-		}
 		x.NewCustomer = true
 	}
-	x.NewCustomerHour = int64(s.hour) != h
-	s.hour = int32(h)
+	at := uint8((h%24+24)%24) + 1
+	x.NewCustomerHour = s.hod != at
+	s.hod = at
 	x.NewFields = popcount(fields &^ s.fields)
 	s.fields |= fields
 	if x.NoTicket && s.flags&seenNoTicket == 0 {
@@ -416,15 +467,11 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		x.NewIdentity = true
 		s.flags |= seenIdentity
 	}
-	if w.seen.Len() < maxSeen || ok {
+	if ok || w.seen.Len()+w.tickets.n < maxSeen {
 		w.seen.Set(k, s)
 	}
-	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" {
-		tk := fnv64(m.Ticket) ^ 0x9e3779b97f4a7c15 // tickets and customers share the set
-		if _, ok := w.seen.Get(tk); !ok && w.seen.Len() < maxSeen {
-			w.seen.Set(tk, seen{})
-			x.NewTicket = true
-		}
+	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" && w.seen.Len()+w.tickets.n < maxSeen {
+		x.NewTicket = w.tickets.add(fnv64(m.Ticket))
 	}
 }
 
@@ -443,33 +490,37 @@ func (d *Detector) open(a *actor, t time.Time) {
 		w, d.free = d.free[n-1], d.free[:n-1]
 	} else {
 		nf := len(d.feats)
-		w = &window{num: make([]float64, nf), den: make([]float64, nf), fired: make([]float64, nf), capv: make([]float64, nf), judged: make([]float64, nf),
-			own: make([]norm, d.nDay), seasonal: make([]uint8, d.nDay),
-			ev: make([][]ref, nf), groups: make([]*group, len(d.groups))}
+		fs := make([]float64, 2*nf+d.nRatio+2*d.nDay)
+		o := 2*nf + d.nRatio
+		w = &window{num: fs[:nf:nf], judged: fs[nf : 2*nf : 2*nf], den: fs[2*nf : o : o],
+			ownMed: fs[o : o+d.nDay : o+d.nDay], ownMad: fs[o+d.nDay:], ownN: make([]uint8, d.nDay),
+			ev: make([]evidence, nf), groups: make([]*group, len(d.groups))}
 	}
 	w.lastHour = -1
+	d.pool.open(w, a.customers, a.tickets)
 	wd := t.Weekday()
 	w.weekend = wd == time.Saturday || wd == time.Sunday
 	a.w = w
 	// The own history only changes when a day closes: its norms for today
 	// are worked out once.
+	d.rings = a.hist.decode(d.rings[:0], d.nDay)
 	for i := range d.nDay {
-		w.own[i], w.seasonal[i] = norm{}, 0
-		r := &a.hist[i]
+		w.ownMed[i], w.ownMad[i], w.ownN[i] = 0, 0, 0
+		r := &d.rings[i]
 		if int(r.n) < d.cfg.MinHistory {
 			continue
 		}
 		xs, byDay := r.values(d.scratch[:0], w.weekend, d.cfg.MinHistory)
-		nm := norm{n: len(xs)}
-		nm.med, nm.mad, d.scratch2 = medianMAD(xs, d.scratch2)
+		w.ownMed[i], w.ownMad[i], d.scratch2 = medianMAD(xs, d.scratch2)
 		d.scratch = xs
-		w.own[i] = nm
+		var seasonal uint8
 		if byDay {
-			w.seasonal[i] = 1
+			seasonal = 1
 			if w.weekend {
-				w.seasonal[i] = 2
+				seasonal = 2
 			}
 		}
+		w.ownN[i] = uint8(len(xs))<<2 | seasonal
 	}
 	p := d.people(a.id)
 	for lvl, attrs := range d.cfg.PeerGroups {
@@ -499,17 +550,14 @@ func (d *Detector) release(a *actor) {
 	a.w = nil
 	clear(w.num)
 	clear(w.den)
-	clear(w.fired)
 	clear(w.judged)
-	for i := range w.ev {
-		clear(w.ev[i])
-		w.ev[i] = w.ev[i][:0]
-	}
-	if w.seen.Len() > 1024 {
-		w.seen = hashtable.Table[seen]{} // let an unusually large day's table go
-	} else {
-		w.seen.Clear()
-	}
+	w.fired, w.capv = w.fired[:0], w.capv[:0]
+	clear(w.ev)
+	w.evDay.reset()
+	w.evHour.reset()
+	a.customers = uint16(min(w.seen.Len(), math.MaxUint16))
+	a.tickets = uint16(min(w.tickets.n, math.MaxUint16))
+	d.pool.release(w)
 	clear(w.groups)
 	w.hours, w.changed = 0, false
 	d.free = append(d.free, w)

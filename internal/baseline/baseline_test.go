@@ -188,7 +188,7 @@ func TestHistoryKeepsAnomaliesAtTheThreshold(t *testing.T) {
 	h.d.Flush(h.emit)
 	a := h.d.actors.ByID("a1")
 	i := h.d.index("no_ticket_customers")
-	xs, _ := a.hist[i].values(nil, false, 1)
+	xs, _ := a.hist.decode(nil, h.d.nDay)[i].values(nil, false, 1)
 	if math.Abs(maxOf(xs)-8) > 1e-6 || len(xs) != 4 {
 		t.Errorf("history %v, want 2,2,2 and the threshold 8", xs)
 	}

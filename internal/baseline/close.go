@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ func (d *Detector) Flush(emit engine.Emit) {
 	d.dirty = true
 	d.checkpoint(emit, true)
 	d.closeDay()
+	d.free, d.pool = nil, tablePool{} // pooled for a next day, which the end of input does not have
 }
 
 // checkpoint closes the open hour: hour features are judged and learned,
@@ -74,8 +76,8 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 			continue
 		}
 		w.changed = false
+		w.capv = w.capv[:0]
 		for i := range d.feats {
-			w.capv[i] = math.NaN()
 			x, ok := d.value(a, i, final)
 			// Nothing is unusual about none; and a count that has not moved
 			// since it was last judged is judged already.
@@ -88,25 +90,46 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 	}
 	for _, a := range d.active {
 		w := a.w
+		if final {
+			d.rings = a.hist.decode(d.rings[:0], d.nDay)
+		}
 		for i := range d.feats {
 			f := &d.feats[i]
 			if f.Period == Hour {
 				if x, ok := d.value(a, i, final); ok {
-					a.hourHist[i-d.nDay][H%24].push(learned(x, w.capv[i]))
+					a.hourHist.push(i-d.nDay, int(H%24), learned(x, w.capv.get(i, math.NaN())))
 				}
-				w.num[i], w.den[i], w.fired[i] = 0, 0, 0
-				w.ev[i] = w.ev[i][:0]
+				w.num[i] = 0
+				if f.den >= 0 {
+					w.den[f.den] = 0
+				}
+				w.fired.del(i)
+				w.ev[i].n = 0
 				continue
 			}
 			if final {
 				if x, ok := d.value(a, i, final); ok {
-					a.hist[i].push(learned(x, w.capv[i]), w.weekend)
+					d.rings[i].push(learned(x, w.capv.get(i, math.NaN())), w.weekend)
 				}
 			}
 		}
-		if final && a.days < math.MaxUint16 {
-			a.days++
+		w.evHour.reset()
+		if final {
+			d.keep(a)
 		}
+	}
+}
+
+// keep encodes the day's rings, d.rings, as a's history, and counts the day.
+func (d *Detector) keep(a *actor) {
+	d.enc = encodeDays(d.enc[:0], d.rings)
+	if n := len(d.enc); cap(a.hist) < n || cap(a.hist) > n+64 {
+		a.hist = slices.Clone(d.enc) // sized to need: the history only grows for its first days
+	} else {
+		a.hist = append(a.hist[:0], d.enc...)
+	}
+	if a.days < math.MaxUint16 {
+		a.days++
 	}
 }
 
@@ -161,10 +184,10 @@ func (d *Detector) value(a *actor, i int, final bool) (float64, bool) {
 		return 0, false
 	}
 	if f.Ratio {
-		if w.den[i] < f.MinDen {
+		if w.den[f.den] < f.MinDen {
 			return 0, false
 		}
-		return w.num[i] / w.den[i], true
+		return w.num[i] / w.den[f.den], true
 	}
 	return w.num[i], true
 }
@@ -216,7 +239,7 @@ func (d *Detector) groupFactor(g *group, i int, final bool) (float64, int) {
 	}
 	xs := d.scratch[:0]
 	for _, m := range g.members {
-		own := m.w.own[i]
+		own, _ := m.w.own(i)
 		if own.n == 0 || own.med <= 0 {
 			continue
 		}
@@ -247,13 +270,11 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 
 	// Cheap exit first: below its own threshold an actor is not an anomaly
 	// whatever its peers do (the population factor only raises it).
-	if f.Period == Day && w.own[i].n > 0 {
-		own := w.own[i]
-		if x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess {
+	if f.Period == Day {
+		if own, _ := w.own(i); own.n > 0 && (x < own.threshold(f.sig, f.MinScale, f.Count) || x-own.med < f.MinExcess) {
 			return
 		}
 	}
-
 	var peer judgement
 	var g *group
 	for _, pg := range w.groups {
@@ -265,18 +286,19 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 
 	var own judgement
 	var seasonal string
+	hourly := false
 	factor := 1.0
 	if f.Period == Hour {
-		if r := &a.hourHist[i-d.nDay][hod]; r.n >= 3 {
+		if r := a.hourHist.ring(i-d.nDay, hod); r != nil && r.n >= 3 {
 			xs := r.values(d.scratch[:0])
 			own.med, own.mad, d.scratch2 = medianMAD(xs, d.scratch2)
 			own.n, own.ok = len(xs), true
 			d.scratch = xs
-			seasonal = fmt.Sprintf("hour %02d", hod)
+			hourly = true // named only if it alerts: most judgements do not
 		}
-	} else if w.own[i].n > 0 {
-		own.norm, own.ok = w.own[i], true
-		seasonal = [...]string{"all days", "weekdays", "weekends"}[w.seasonal[i]]
+	} else if nm, days := w.own(i); nm.n > 0 {
+		own.norm, own.ok = nm, true
+		seasonal = [...]string{"all days", "weekdays", "weekends"}[days]
 		factor = d.populationFactor(w, i, final)
 		own.med *= factor
 		own.mad *= factor
@@ -316,13 +338,16 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	if z < sig || excess < f.MinExcess {
 		return
 	}
-	w.capv[i] = capv
+	w.capv.set(i, capv)
 	// One alert per feature and period, and another only if it doubles.
-	if w.fired[i] > 0 && z < 2*w.fired[i] {
+	if fired := w.fired.get(i, 0); fired > 0 && z < 2*fired {
 		return
 	}
-	w.fired[i] = z
+	w.fired.set(i, z)
 	d.stats.Alert++
+	if hourly {
+		seasonal = fmt.Sprintf("hour %02d", hod)
+	}
 	emit(d.alert(a, i, x, z, final, own, seasonal, factor, peer, usual, g))
 }
 
@@ -392,10 +417,16 @@ func (d *Detector) alert(a *actor, i int, x, z float64, final bool, own judgemen
 	}
 
 	var ids, subjects []string
-	for _, r := range w.ev[i] {
-		ids = append(ids, r.id)
-		if r.subject != "" && !contains(subjects, r.subject) {
-			subjects = append(subjects, r.subject)
+	list := &w.evDay
+	if f.Period == Hour {
+		list = &w.evHour
+	}
+	e := &w.ev[i]
+	for _, at := range e.at[:e.n] {
+		id, s := list.event(int(at))
+		ids = append(ids, id)
+		if s != "" && !contains(subjects, s) {
+			subjects = append(subjects, s)
 		}
 	}
 	sev := finding.Medium

@@ -3,7 +3,10 @@ package baseline
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/custos-io/custos/internal/event"
 )
 
 func approx(t *testing.T, what string, got, want float64) {
@@ -82,6 +85,28 @@ func TestDayRing(t *testing.T) {
 	}
 }
 
+// The encoded history must give back every ring exactly: counts, shares,
+// thresholds, values too large for the short form, and wrapped rings.
+func TestDayHistoryRoundTrip(t *testing.T) {
+	rs := make([]dayRing, 5)
+	for i, v := range []float64{0, 1, 63, 64, 8191, 8192, 1 << 24, 1<<24 + 2, 0.25, 1.0 / 3, 8.4852, 1e9, -2} {
+		rs[1].push(v, i%3 == 0)
+		rs[2].push(v*7, i%2 == 0)
+	}
+	for i := range 30 { // wraps
+		rs[3].push(float64(i), i%7 >= 5)
+	}
+	rs[4].push(math.Inf(1), true)
+	enc := encodeDays(nil, rs)
+	got := dayHistory(enc).decode(nil, len(rs))
+	if !slices.Equal(got, rs) {
+		t.Errorf("round trip:\n got %v\nwant %v", got, rs)
+	}
+	if zero := dayHistory(nil).decode(nil, 3); !slices.Equal(zero, make([]dayRing, 3)) {
+		t.Errorf("empty history = %v, want zero rings", zero)
+	}
+}
+
 func TestHourRing(t *testing.T) {
 	var r hourRing
 	for _, v := range []float64{1, 2, 3, 4, 5, -3, 1e6} {
@@ -102,5 +127,68 @@ func TestRecentSet(t *testing.T) {
 	s.seen(3) // evicts the oldest slot (1)
 	if s.seen(1) {
 		t.Error("an evicted value was still known")
+	}
+}
+
+func TestEvidenceList(t *testing.T) {
+	long := strings.Repeat("x", 300) // a two-byte length
+	cases := [][2]string{{"e-1", "c-1"}, {"e-2", ""}, {"", "c-3"}, {"", ""}, {long, "c-4"}}
+	var l evidenceList
+	for round := range 2 { // the second round reuses the buffer
+		for k, c := range cases {
+			if at := l.add(&event.Event{ID: c[0], Subject: c[1]}); at != k {
+				t.Fatalf("round %d: event %d listed at %d", round, k, at)
+			}
+		}
+		for k, c := range cases {
+			if id, subject := l.event(k); id != c[0] || subject != c[1] {
+				t.Errorf("round %d: event %d = %q %q, want %q %q", round, k, id, subject, c[0], c[1])
+			}
+		}
+		l.reset()
+	}
+}
+
+// The ticket set must agree with a map through growth, with keys that
+// share their low or high bits.
+func TestKeySet(t *testing.T) {
+	var s keySet
+	want := map[uint64]bool{}
+	r := uint64(1)
+	for i := range 5000 {
+		r = r*6364136223846793005 + 1442695040888963407
+		k := r >> 52
+		if i%3 == 0 {
+			k <<= 40
+		}
+		if got := s.add(k); got != !want[max(k, 1)] {
+			t.Fatalf("step %d: add(%d) = %v, want %v", i, k, got, !want[max(k, 1)])
+		}
+		want[max(k, 1)] = true
+		if s.n != len(want) {
+			t.Fatalf("step %d: %d keys, want %d", i, s.n, len(want))
+		}
+	}
+}
+
+// The pool hands out a table of the class asked for, else the nearest
+// pooled one, so it never keeps more tables than were put in.
+func TestTablePool(t *testing.T) {
+	var pool [][]int
+	for _, c := range []uint8{3, 5, 5, 9} {
+		pool = put(pool, c, int(c))
+	}
+	for _, c := range [][3]int{{5, 5, 5}, {4, 5, 5}, {12, 9, 9}, {1, 3, 3}, {2, 0, 0}} {
+		if got, gc := take(pool, uint8(c[0])); got != c[1] || int(gc) != c[2] {
+			t.Errorf("take(%d) = %d of class %d, want %d of class %d", c[0], got, gc, c[1], c[2])
+		}
+	}
+	for k, p := range pool {
+		if len(p) != 0 {
+			t.Errorf("class %d still holds %v after as many takes as puts", k, p)
+		}
+	}
+	if sizeClass(0, 16) != 0 || sizeClass(12, 16) != 4 || sizeClass(13, 16) != 5 || sizeClass(6, 8) != 3 || sizeClass(7, 8) != 4 {
+		t.Error("sizeClass disagrees with growth at three quarters full")
 	}
 }
