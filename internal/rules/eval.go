@@ -33,10 +33,12 @@ type stage struct {
 
 	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
 	seqs []seqTable   // by rule position
-	// actorRule numbers this stage's rules with aggregates kept per actor
-	// (by rule position; -1 for the others), indexing actorState.aggs.
-	actorRule  []int
-	actorRules int
+	// actorWin numbers the aggregates kept per actor (by rule position,
+	// then slot), indexing actorState.counters or actorState.distincts by
+	// their kind; counters and distincts are how many of each an actor has.
+	actorWin   [][]int
+	counters   int
+	distincts  int
 	actors     engine.Actors[actorState]
 	cur        *actorState // the actor of the event being evaluated
 	first      time.Time   // the earliest event time seen
@@ -72,18 +74,24 @@ func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 		seqs:    make([]seqTable, len(p.rules)),
 		errors:  map[string]int{},
 	}
-	e.actorRule = make([]int, len(p.rules))
+	e.actorWin = make([][]int, len(p.rules))
 	for i, r := range p.rules {
-		e.actorRule[i] = -1
-		if r.Stage != s {
+		if r.Stage != s || len(r.aggs) == 0 {
 			continue
 		}
-		if len(r.aggs) > 0 {
-			e.aggs[i] = make([]aggTable, len(r.aggs))
-		}
-		if slices.ContainsFunc(r.aggs, func(a *aggregate) bool { return a.perActor() }) {
-			e.actorRule[i] = e.actorRules
-			e.actorRules++
+		e.aggs[i] = make([]aggTable, len(r.aggs))
+		e.actorWin[i] = make([]int, len(r.aggs))
+		for _, a := range r.aggs {
+			switch {
+			case !a.perActor():
+				e.actorWin[i][a.slot] = -1
+			case a.kind == aggDistinct:
+				e.actorWin[i][a.slot] = e.distincts
+				e.distincts++
+			default:
+				e.actorWin[i][a.slot] = e.counters
+				e.counters++
+			}
 		}
 	}
 	e.renderFn = e.renderEmitting
@@ -146,7 +154,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	}
 	st := e.actors.Get(in)
 	if st == nil {
-		st = &actorState{aggs: make([][]aggWindow, e.actorRules)}
+		st = &actorState{}
 		if withHistory {
 			st.hist = &history{}
 		}
@@ -280,10 +288,12 @@ func (e *stage) value(r *Rule, p *vm.Program) (any, bool) {
 
 // actorState is what the evaluator keeps per actor: its history and the
 // windows of the aggregates grouped by actor alone, found with one lookup
-// per event.
+// per event. The windows are kept by kind, each only as large as its kind
+// needs, and allocated at the first event that reaches one.
 type actorState struct {
-	hist *history      // nil unless the stage keeps history
-	aggs [][]aggWindow // by rule position, then slot; nil until used
+	hist      *history   // nil unless the stage keeps history
+	counters  []counter  // by stage.actorWin; nil until used
+	distincts []distinct // by stage.actorWin; nil until used
 }
 
 // groupKey identifies one window or sequence state inside a table: the
@@ -330,15 +340,23 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 		return 0
 	}
 	var w *aggWindow
+	var c *counter
+	var d *distinct
 	var k groupKey
 	ok := true
 	if a.perActor() {
-		ws := e.cur.aggs[e.actorRule[pos]]
-		if ws == nil {
-			ws = make([]aggWindow, len(r.aggs))
-			e.cur.aggs[e.actorRule[pos]] = ws
+		st, i := e.cur, e.actorWin[pos][a.slot]
+		if a.kind == aggDistinct {
+			if st.distincts == nil {
+				st.distincts = make([]distinct, e.distincts)
+			}
+			d = &st.distincts[i]
+		} else {
+			if st.counters == nil {
+				st.counters = make([]counter, e.counters)
+			}
+			c = &st.counters[i]
 		}
-		w = &ws[a.slot]
 	} else {
 		var part string
 		if part, ok = e.partition(a.per); !ok {
@@ -350,7 +368,9 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 				return 0
 			}
 		}
-		w = t.m[k]
+		if w = t.m[k]; w != nil {
+			c, d = &w.c, &w.d
+		}
 	}
 	window := int64(a.window)
 	if feeds && (a.where == nil || e.test(r, a.where)) {
@@ -368,7 +388,7 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 				}
 			}
 		}
-		if w == nil {
+		if c == nil && d == nil {
 			if t.m == nil {
 				t.m, t.pruneAt = map[groupKey]*aggWindow{}, 1024
 			}
@@ -377,21 +397,28 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 			}
 			w = &aggWindow{}
 			t.m[k.owned()] = w
+			c, d = &w.c, &w.d
 		}
 		if a.kind == aggDistinct {
-			w.d.add(now, hashString(item), window)
+			d.add(now, hashString(item), window)
 		} else {
-			w.c.add(now, amount, window)
+			c.add(now, amount, window)
 		}
 	}
 read:
-	if w == nil || !read {
+	if !read {
 		return 0
 	}
 	if a.kind == aggDistinct {
-		return int(w.d.value(now, window))
+		if d == nil {
+			return 0
+		}
+		return int(d.value(now, window))
 	}
-	return int(w.c.value(now, window))
+	if c == nil {
+		return 0
+	}
+	return int(c.value(now, window))
 }
 
 // perActor reports whether the aggregate's windows are kept in the actors'

@@ -35,21 +35,27 @@ type tv struct{ t, v int64 }
 
 type bucket struct{ idx, sum int64 }
 
-// counter is a sliding count or sum. Times are Unix nanoseconds.
+// counter is a sliding count or sum. Times are Unix nanoseconds. It is
+// kept small (48 bytes) because every actor holds several: the buckets of
+// the rare approximate counter live behind a pointer.
 type counter struct {
-	exact   []tv // sorted by time, oldest first
-	sum     int64
-	buckets []bucket // non-nil once approximate
+	exact  []tv // sorted by time, oldest first
+	sum    int64
+	latest int64
+	ring   *bucketRing // non-nil once approximate
+}
+
+type bucketRing struct {
 	width   int64
-	latest  int64
+	buckets [countBuckets]bucket
 }
 
 func (c *counter) add(t, v, window int64) {
 	if t > c.latest {
 		c.latest = t
 	}
-	if c.buckets != nil {
-		c.addBucket(t, v)
+	if c.ring != nil {
+		c.ring.add(t, v)
 		return
 	}
 	c.expire(c.latest, window)
@@ -72,20 +78,19 @@ func (c *counter) add(t, v, window int64) {
 }
 
 func (c *counter) toBuckets(window int64) {
-	c.width = max(window/countBuckets, 1)
-	c.buckets = make([]bucket, countBuckets)
-	for i := range c.buckets {
-		c.buckets[i].idx = -1
+	c.ring = &bucketRing{width: max(window/countBuckets, 1)}
+	for i := range c.ring.buckets {
+		c.ring.buckets[i].idx = -1
 	}
 	for _, e := range c.exact {
-		c.addBucket(e.t, e.v)
+		c.ring.add(e.t, e.v)
 	}
 	c.exact, c.sum = nil, 0
 }
 
-func (c *counter) addBucket(t, v int64) {
-	idx := t / c.width
-	b := &c.buckets[idx%countBuckets]
+func (r *bucketRing) add(t, v int64) {
+	idx := t / r.width
+	b := &r.buckets[idx%countBuckets]
 	switch {
 	case b.idx == idx:
 		b.sum += v
@@ -102,8 +107,22 @@ func (c *counter) expire(now, window int64) {
 		i++
 	}
 	if i > 0 {
-		c.exact = append(c.exact[:0], c.exact[i:]...)
+		c.exact = shrink(c.exact, i)
 	}
+}
+
+// shrink drops the first i elements of s, in place, or into a smaller
+// array when s would keep more than twice the capacity it needs: a burst
+// leaves its capacity behind in every actor's windows otherwise.
+func shrink[T any](s []T, i int) []T {
+	n := len(s) - i
+	if n == 0 {
+		return nil
+	}
+	if c := cap(s); c > 16 && n <= c/4 {
+		return append(make([]T, 0, 2*n), s[i:]...)
+	}
+	return append(s[:0], s[i:]...)
 }
 
 // value is the count or sum over (now-window, now].
@@ -111,13 +130,13 @@ func (c *counter) value(now, window int64) int64 {
 	if now < c.latest {
 		now = c.latest
 	}
-	if c.buckets == nil {
+	if c.ring == nil {
 		c.expire(now, window)
 		return c.sum
 	}
-	lo, hi := (now-window)/c.width, now/c.width
+	lo, hi := (now-window)/c.ring.width, now/c.ring.width
 	var s int64
-	for _, b := range c.buckets {
+	for _, b := range c.ring.buckets {
 		if b.idx >= lo && b.idx <= hi {
 			s += b.sum
 		}
@@ -130,13 +149,19 @@ func (c *counter) value(now, window int64) int64 {
 // actor hold a handful of customers, and a short scan beats hashing.
 const smallDistinct = 16
 
-// distinct is a sliding distinct count. Times are Unix nanoseconds.
+// distinct is a sliding distinct count. Times are Unix nanoseconds. It is
+// kept small (40 bytes) because every actor holds several: the map and
+// sketches of the few large sets live behind a pointer.
 type distinct struct {
-	small  []tk                    // (last time, value) while few; unordered
-	last   *hashtable.Table[int64] // value -> last time seen, once past smallDistinct
-	order  []tk                    // (time, value), sorted by time; may hold stale entries
+	small  []tk // (last time, value) while few; unordered
 	latest int64
-	sk     *sketchRing // non-nil once approximate
+	large  *largeDistinct // non-nil once past smallDistinct
+}
+
+type largeDistinct struct {
+	last  hashtable.Table[int64] // value -> last time seen
+	order []tk                   // (time, value), sorted by time; may hold stale entries
+	sk    *sketchRing            // non-nil once approximate; last and order are then empty
 }
 
 // Values are kept as 64-bit hashes (hashString): counts are exact up to
@@ -167,14 +192,15 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 	if t > d.latest {
 		d.latest = t
 	}
-	if d.sk != nil {
-		d.sk.add(t, k)
+	l := d.large
+	if l != nil && l.sk != nil {
+		l.sk.add(t, k)
 		return
 	}
 	if t <= d.latest-window {
 		return
 	}
-	if d.last == nil {
+	if l == nil {
 		d.expireSmall(d.latest, window)
 		for i := range d.small {
 			if d.small[i].k == k {
@@ -186,27 +212,27 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 			d.small = append(d.small, tk{t, k})
 			return
 		}
-		d.toMap()
+		l = d.toMap()
 	}
-	if prev, ok := d.last.Get(k); ok && prev >= t {
+	if prev, ok := l.last.Get(k); ok && prev >= t {
 		return
 	}
-	d.last.Set(k, t)
-	n := len(d.order)
-	if n == 0 || t >= d.order[n-1].t {
-		d.order = append(d.order, tk{t, k})
+	l.last.Set(k, t)
+	n := len(l.order)
+	if n == 0 || t >= l.order[n-1].t {
+		l.order = append(l.order, tk{t, k})
 	} else {
-		i := sort.Search(n, func(i int) bool { return d.order[i].t > t })
-		d.order = append(d.order, tk{})
-		copy(d.order[i+1:], d.order[i:])
-		d.order[i] = tk{t, k}
+		i := sort.Search(n, func(i int) bool { return l.order[i].t > t })
+		l.order = append(l.order, tk{})
+		copy(l.order[i+1:], l.order[i:])
+		l.order[i] = tk{t, k}
 	}
-	d.expire(d.latest, window)
-	if len(d.order) > 2*d.last.Len()+64 {
-		d.compact()
+	l.expire(d.latest, window)
+	if len(l.order) > 2*l.last.Len()+64 {
+		l.compact()
 	}
-	if d.last.Len() > exactDistinct {
-		d.toSketch(window)
+	if l.last.Len() > exactDistinct {
+		l.toSketch(window)
 	}
 }
 
@@ -224,72 +250,74 @@ func (d *distinct) expireSmall(now, window int64) {
 }
 
 // toMap moves the slice's values to the map and its time-ordered log.
-func (d *distinct) toMap() {
-	d.last = &hashtable.Table[int64]{}
+func (d *distinct) toMap() *largeDistinct {
+	l := &largeDistinct{}
 	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
 	for _, e := range d.small {
-		d.last.Set(e.k, e.t)
-		d.order = append(d.order, e)
+		l.last.Set(e.k, e.t)
+		l.order = append(l.order, e)
 	}
-	d.small = nil
+	d.small, d.large = nil, l
+	return l
 }
 
 // expire drops values last seen at or before now-window.
-func (d *distinct) expire(now, window int64) {
+func (l *largeDistinct) expire(now, window int64) {
 	i := 0
-	for i < len(d.order) && d.order[i].t <= now-window {
-		if e := d.order[i]; d.lastAt(e.k) == e.t {
-			d.last.Delete(e.k)
+	for i < len(l.order) && l.order[i].t <= now-window {
+		if e := l.order[i]; l.lastAt(e.k) == e.t {
+			l.last.Delete(e.k)
 		}
 		i++
 	}
 	if i > 0 {
-		d.order = append(d.order[:0], d.order[i:]...)
+		l.order = append(l.order[:0], l.order[i:]...)
 	}
 }
 
 // compact removes entries superseded by a later sighting of their value.
-func (d *distinct) compact() {
+func (l *largeDistinct) compact() {
 	j := 0
-	for _, e := range d.order {
-		if d.lastAt(e.k) == e.t {
-			d.order[j] = e
+	for _, e := range l.order {
+		if l.lastAt(e.k) == e.t {
+			l.order[j] = e
 			j++
 		}
 	}
-	clear(d.order[j:])
-	d.order = d.order[:j]
+	clear(l.order[j:])
+	l.order = l.order[:j]
 }
 
-func (d *distinct) toSketch(window int64) {
-	d.sk = newSketchRing(window)
-	for _, e := range d.order {
-		if d.lastAt(e.k) == e.t {
-			d.sk.add(e.t, e.k)
+func (l *largeDistinct) toSketch(window int64) {
+	sk := newSketchRing(window)
+	for _, e := range l.order {
+		if l.lastAt(e.k) == e.t {
+			sk.add(e.t, e.k)
 		}
 	}
-	d.last, d.order = nil, nil
+	*l = largeDistinct{sk: sk}
 }
 
 func (d *distinct) value(now, window int64) int64 {
 	if now < d.latest {
 		now = d.latest
 	}
-	if d.sk != nil {
-		return d.sk.value(now)
-	}
-	if d.last == nil {
+	l := d.large
+	if l == nil {
 		d.expireSmall(now, window)
 		return int64(len(d.small))
 	}
-	d.expire(now, window)
-	return int64(d.last.Len())
+	if l.sk != nil {
+		return l.sk.value(now)
+	}
+	l.expire(now, window)
+	return int64(l.last.Len())
 }
 
 // lastAt is the value's last time, 0 if it is not in the set (as a Go map
 // reads a missing key).
-func (d *distinct) lastAt(k uint64) int64 {
-	t, _ := d.last.Get(k)
+func (l *largeDistinct) lastAt(k uint64) int64 {
+	t, _ := l.last.Get(k)
 	return t
 }
 

@@ -44,7 +44,7 @@ func TestCounterBuckets(t *testing.T) {
 	for i := range int64(5000) {
 		c.add(i*sec/2, 1, w) // two a second for 2500 s
 	}
-	if c.buckets == nil || c.exact != nil {
+	if c.ring == nil || c.exact != nil {
 		t.Fatal("did not switch to buckets")
 	}
 	if got := c.value(2500*sec, w); got != 5000 {
@@ -78,8 +78,8 @@ func TestDistinctExact(t *testing.T) {
 	for i := range int64(10000) {
 		d.add(w+30*sec+i, hashString("c-3"), w)
 	}
-	if n := d.lastLen(); len(d.order) > 2*n+64 {
-		t.Errorf("order holds %d entries for %d values", len(d.order), n)
+	if n := d.lastLen(); d.large != nil && len(d.large.order) > 2*n+64 {
+		t.Errorf("order holds %d entries for %d values", len(d.large.order), n)
 	}
 }
 
@@ -92,7 +92,7 @@ func TestDistinctSketch(t *testing.T) {
 	for i := range int64(n) {
 		d.add(i*sec, hashString(fmt.Sprintf("c-%d", i)), w)
 	}
-	if d.sk == nil {
+	if d.large == nil || d.large.sk == nil {
 		t.Fatal("did not switch to a sketch")
 	}
 	got := d.value(n*sec, w)
@@ -161,8 +161,8 @@ func TestUTCDayHour(t *testing.T) {
 }
 
 func (d *distinct) lastLen() int {
-	if d.last == nil {
+	if d.large == nil {
 		return len(d.small)
 	}
-	return d.last.Len()
+	return d.large.last.Len()
 }
