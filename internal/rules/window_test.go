@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -165,4 +166,43 @@ func (d *distinct) lastLen() int {
 		return len(d.small)
 	}
 	return d.large.last.Len()
+}
+
+// TestDistinctAgainstMap checks the exact distinct count, through the
+// slice, the map and back, against a plain map of each value's last time,
+// with events a little out of order as a stream delivers them.
+func TestDistinctAgainstMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	w := 3600 * sec
+	for _, values := range []int{10, smallDistinct + 8, 300} {
+		var d distinct
+		last := map[uint64]int64{}
+		var latest int64
+		at := int64(0)
+		for i := range 20000 {
+			// busy and quiet spells, so the set grows past the slice and
+			// shrinks back below it
+			if (i/2000)%2 == 0 {
+				at += r.Int64N(20 * sec)
+			} else {
+				at += r.Int64N(200 * sec)
+			}
+			t0 := max(at-r.Int64N(30*sec), 0)
+			k := hashString(fmt.Sprint(r.IntN(values)))
+			d.add(t0, k, w)
+			latest = max(latest, t0)
+			if lt, ok := last[k]; t0 > latest-w && (!ok || t0 > lt) {
+				last[k] = t0
+			}
+			want := int64(0)
+			for _, lt := range last {
+				if lt > latest-w {
+					want++
+				}
+			}
+			if got := d.value(latest, w); got != want {
+				t.Fatalf("%d values, event %d: distinct = %d, want %d", values, i, got, want)
+			}
+		}
+	}
 }
