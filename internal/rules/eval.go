@@ -36,12 +36,12 @@ type stage struct {
 	// actorWin numbers the aggregates kept per actor (by rule position,
 	// then slot), indexing actorState.counters or actorState.distincts by
 	// their kind; counters and distincts are how many of each an actor has.
-	actorWin   [][]int
-	counters   int
-	distincts  int
-	actors     engine.Actors[actorState]
-	cur        *actorState // the actor of the event being evaluated
-	first      time.Time   // the earliest event time seen
+	actorWin  [][]int
+	counters  int
+	distincts int
+	actors    engine.Actors[actorState]
+	cur       *actorState // the actor of the event being evaluated
+	first     time.Time   // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
