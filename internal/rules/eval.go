@@ -41,7 +41,9 @@ type stage struct {
 	distincts int
 	actors    engine.Actors[actorState]
 	cur       *actorState // the actor of the event being evaluated
-	first     time.Time   // the earliest event time seen
+	lastItem  string      // the last value itemHash hashed, and its hash
+	lastHash  uint64
+	first     time.Time // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
@@ -304,32 +306,50 @@ type groupKey struct{ part, by string }
 // table: slices of an event would keep its whole decoded line alive.
 func (k groupKey) owned() groupKey { return groupKey{strings.Clone(k.part), strings.Clone(k.by)} }
 
-type aggWindow struct {
-	c counter
-	d distinct
-}
-
+// aggTable holds the windows of one aggregate not kept per actor, by the
+// 64-bit hash of their group (groupHash): no copies of the group's strings
+// are kept, and a lookup hashes one integer. Only the map of the
+// aggregate's kind is used.
 type aggTable struct {
-	m       map[groupKey]*aggWindow
-	pruneAt int
+	counters  map[uint64]*counter
+	distincts map[uint64]*distinct
+	pruneAt   int
 }
 
-func (e *stage) partition(per string) (string, bool) {
-	switch per {
+// groupHash is the hash of the event's group in the aggregate: its
+// partition (an actor, team, customer, ...) and its by value. Two groups
+// share a window only if their hashes collide, which a distinct count
+// accepts of its values already.
+func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
+	h := uint64(fnvOffset)
+	switch a.per {
 	case perActor:
-		return e.env.Actor.ID, true
+		h = fnvAdd(h, e.env.Actor.ID)
 	case perTeam:
-		return e.env.Actor.Team, true
+		h = fnvAdd(h, e.env.Actor.Team)
 	case perVendor:
-		return e.env.Actor.Vendor, true
+		h = fnvAdd(h, e.env.Actor.Vendor)
 	case perSite:
-		return e.env.Actor.Site, true
+		h = fnvAdd(h, e.env.Actor.Site)
 	case perSubject:
-		return e.env.Subject, e.env.Subject != ""
+		if e.env.Subject == "" {
+			return 0, false
+		}
+		h = fnvAdd(h, e.env.Subject)
 	case perActorSubject:
-		return e.env.Actor.ID + "\x00" + e.env.Subject, e.env.Subject != ""
+		if e.env.Subject == "" {
+			return 0, false
+		}
+		h = fnvAdd(fnvAdd(h, e.env.Actor.ID), e.env.Subject)
 	}
-	return "", true // all
+	if a.by != nil {
+		by, ok := e.strValue(r, a.by)
+		if !ok {
+			return 0, false
+		}
+		h = fnvAdd(h, by)
+	}
+	return fmix64(h), true
 }
 
 // aggregate adds the event to the aggregate if it counts, and returns the
@@ -339,10 +359,9 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 	if !feeds && !read {
 		return 0
 	}
-	var w *aggWindow
 	var c *counter
 	var d *distinct
-	var k groupKey
+	var k uint64
 	ok := true
 	if a.perActor() {
 		st, i := e.cur, e.actorWin[pos][a.slot]
@@ -358,18 +377,13 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 			c = &st.counters[i]
 		}
 	} else {
-		var part string
-		if part, ok = e.partition(a.per); !ok {
+		if k, ok = e.groupHash(r, a); !ok {
 			return 0
 		}
-		k = groupKey{part: part}
-		if a.by != nil {
-			if k.by, ok = e.strValue(r, a.by); !ok {
-				return 0
-			}
-		}
-		if w = t.m[k]; w != nil {
-			c, d = &w.c, &w.d
+		if a.kind == aggDistinct {
+			d = t.distincts[k]
+		} else {
+			c = t.counters[k]
 		}
 	}
 	window := int64(a.window)
@@ -388,20 +402,15 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 				}
 			}
 		}
-		if c == nil && d == nil {
-			if t.m == nil {
-				t.m, t.pruneAt = map[groupKey]*aggWindow{}, 1024
-			}
-			if len(t.m) >= t.pruneAt {
-				t.prune(a, now)
-			}
-			w = &aggWindow{}
-			t.m[k.owned()] = w
-			c, d = &w.c, &w.d
-		}
 		if a.kind == aggDistinct {
-			d.add(now, hashString(item), window)
+			if d == nil {
+				d = newWindow(&t.distincts, &t.pruneAt, k, now-window, func(d *distinct) int64 { return d.latest })
+			}
+			d.add(now, e.itemHash(item), window)
 		} else {
+			if c == nil {
+				c = newWindow(&t.counters, &t.pruneAt, k, now-window, func(c *counter) int64 { return c.latest })
+			}
 			c.add(now, amount, window)
 		}
 	}
@@ -425,16 +434,35 @@ read:
 // state, found with the one lookup per event, rather than in its table.
 func (a *aggregate) perActor() bool { return a.per == perActor && a.by == nil }
 
-// prune drops the windows with nothing left in them, so a table holds only
-// the groups active within the window.
-func (t *aggTable) prune(a *aggregate, now int64) {
-	for k, w := range t.m {
-		latest := max(w.c.latest, w.d.latest)
-		if latest <= now-int64(a.window) {
-			delete(t.m, k)
-		}
+// itemHash is hashString(item), remembering the last item (so a stage
+// holds at most one event's line): the distinct counts of one rule, and
+// of several, mostly count the event's customer.
+func (e *stage) itemHash(item string) uint64 {
+	if item != e.lastItem {
+		e.lastItem, e.lastHash = item, hashString(item)
 	}
-	t.pruneAt = max(1024, 2*len(t.m))
+	return e.lastHash
+}
+
+// newWindow adds an empty window for group k to a table's map and
+// returns it. When the map has doubled since it was last pruned it first
+// drops the windows with nothing left in them (none later than cutoff), so
+// a table holds only the groups active within the window.
+func newWindow[W any](m *map[uint64]*W, pruneAt *int, k uint64, cutoff int64, latest func(*W) int64) *W {
+	if *m == nil {
+		*m, *pruneAt = map[uint64]*W{}, 1024
+	}
+	if len(*m) >= *pruneAt {
+		for k, w := range *m {
+			if latest(w) <= cutoff {
+				delete(*m, k)
+			}
+		}
+		*pruneAt = max(1024, 2*len(*m))
+	}
+	w := new(W)
+	(*m)[k] = w
+	return w
 }
 
 // seqState is one key's progress through a sequence: for each earlier step,

@@ -176,12 +176,28 @@ type tk struct {
 // hashString is FNV-1a with a 64-bit finaliser (MurmurHash3's fmix64), so
 // the bits HyperLogLog reads are well mixed. It is fixed, not seeded per
 // process, so estimates and hence alerts repeat from run to run.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
+func hashString(s string) uint64 { return fmix64(fnv(fnvOffset, s)) }
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnv adds s to the FNV-1a state h.
+func fnv(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
-		h *= 1099511628211
+		h *= fnvPrime
 	}
+	return h
+}
+
+// fnvAdd adds s and then a 0xff byte (never part of UTF-8) to the FNV-1a
+// state h, so that a list of strings hashes apart from their concatenation.
+func fnvAdd(h uint64, s string) uint64 { return (fnv(h, s) ^ 0xff) * fnvPrime }
+
+// fmix64 is MurmurHash3's finaliser.
+func fmix64(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
