@@ -266,10 +266,7 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 	if n == len(d.small) && n >= smallDistinct {
 		return false
 	}
-	if n == cap(d.small) {
-		// grow by half, not double: the slice is most of an actor's state
-		d.small = append(make([]tk, 0, n+n/2+4), d.small...)
-	}
+	d.small = append(d.small, tk{})[:n] // room for one more
 	i := n
 	if n > 0 && t < d.small[n-1].t {
 		i = sort.Search(n, func(i int) bool { return d.small[i].t > t })
