@@ -207,7 +207,7 @@ func (e *Env) fill(in *engine.Input) {
 		a.BeforeContract = !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart)
 		a.AfterContract = !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd)
 		if !p.ContractStart.IsZero() && ev.Time.After(p.ContractStart) {
-			a.TenureDays = ev.Time.Sub(p.ContractStart).Hours() / 24
+			a.TenureDays = daysSince(ev.Time, p.ContractStart)
 		}
 	}
 

@@ -169,7 +169,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		}
 		h := st.hist
 		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
-		e.env.History.WatchedDays = ev.Time.Sub(e.first).Hours() / 24
+		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
 	for _, en := range entries {

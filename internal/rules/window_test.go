@@ -206,3 +206,16 @@ func TestDistinctAgainstMap(t *testing.T) {
 		}
 	}
 }
+
+func TestDaysSince(t *testing.T) {
+	base := time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC)
+	for _, u := range []time.Time{
+		base, base.Add(-time.Nanosecond), base.Add(90 * time.Minute), base.AddDate(0, -7, -3).Add(17 * time.Second),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600)), time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC),
+		{}, time.Date(2400, 1, 1, 0, 0, 0, 1, time.UTC),
+	} {
+		if got, want := daysSince(base, u), base.Sub(u).Hours()/24; got != want {
+			t.Errorf("daysSince(%v, %v) = %v, want %v", base, u, got, want)
+		}
+	}
+}
