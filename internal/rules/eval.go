@@ -36,14 +36,17 @@ type stage struct {
 	// actorWin numbers the aggregates kept per actor (by rule position,
 	// then slot), indexing actorState.counters or actorState.distincts by
 	// their kind; counters and distincts are how many of each an actor has.
-	actorWin  [][]int
-	counters  int
-	distincts int
-	actors    engine.Actors[actorState]
-	cur       *actorState // the actor of the event being evaluated
-	lastItem  string      // the last value itemHash hashed, and its hash
-	lastHash  uint64
-	first     time.Time // the earliest event time seen
+	actorWin     [][]int
+	counters     int
+	distincts    int
+	actors       engine.Actors[actorState]
+	cur          *actorState // the actor of the event being evaluated
+	lastItem     string      // the last value itemHash hashed, and its hash
+	lastHash     uint64
+	lastPart     string // the last part partHash hashed, and its hash
+	lastPartHash uint64
+	partHashed   bool
+	first        time.Time // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
@@ -324,18 +327,18 @@ func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
 	h := uint64(fnvOffset)
 	switch a.per {
 	case perActor:
-		h = fnvAdd(h, e.env.Actor.ID)
+		h = e.partHash(e.env.Actor.ID)
 	case perTeam:
-		h = fnvAdd(h, e.env.Actor.Team)
+		h = e.partHash(e.env.Actor.Team)
 	case perVendor:
-		h = fnvAdd(h, e.env.Actor.Vendor)
+		h = e.partHash(e.env.Actor.Vendor)
 	case perSite:
-		h = fnvAdd(h, e.env.Actor.Site)
+		h = e.partHash(e.env.Actor.Site)
 	case perSubject:
 		if e.env.Subject == "" {
 			return 0, false
 		}
-		h = fnvAdd(h, e.env.Subject)
+		h = e.partHash(e.env.Subject)
 	case perActorSubject:
 		if e.env.Subject == "" {
 			return 0, false
@@ -433,6 +436,15 @@ read:
 // perActor reports whether the aggregate's windows are kept in the actors'
 // state, found with the one lookup per event, rather than in its table.
 func (a *aggregate) perActor() bool { return a.per == perActor && a.by == nil }
+
+// partHash is fnvAdd(fnvOffset, part), remembering the last part: the
+// aggregates kept by team mostly hash the same team one after another.
+func (e *stage) partHash(part string) uint64 {
+	if part != e.lastPart || !e.partHashed {
+		e.lastPart, e.lastPartHash, e.partHashed = part, fnvAdd(fnvOffset, part), true
+	}
+	return e.lastPartHash
+}
 
 // itemHash is hashString(item), remembering the last item (so a stage
 // holds at most one event's line): the distinct counts of one rule, and
