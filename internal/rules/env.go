@@ -150,8 +150,28 @@ type AggEnv struct {
 
 // slot returns the field behind aggregate slot i (0 to maxAggregates-1):
 // expr reads the fields by name, the evaluator by number.
+// (A switch compiles to a jump; indexing an array literal of the eight
+// field addresses built all eight on every call.)
 func (a *AggEnv) slot(i int) *int {
-	return [maxAggregates]*int{&a.A0, &a.A1, &a.A2, &a.A3, &a.A4, &a.A5, &a.A6, &a.A7}[i]
+	switch i {
+	case 0:
+		return &a.A0
+	case 1:
+		return &a.A1
+	case 2:
+		return &a.A2
+	case 3:
+		return &a.A3
+	case 4:
+		return &a.A4
+	case 5:
+		return &a.A5
+	case 6:
+		return &a.A6
+	case 7:
+		return &a.A7
+	}
+	panic("rules: aggregate slot out of range")
 }
 
 var slotNames = [maxAggregates]string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}
@@ -187,7 +207,7 @@ func (e *Env) fill(in *engine.Input) {
 		a.BeforeContract = !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart)
 		a.AfterContract = !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd)
 		if !p.ContractStart.IsZero() && ev.Time.After(p.ContractStart) {
-			a.TenureDays = ev.Time.Sub(p.ContractStart).Hours() / 24
+			a.TenureDays = daysSince(ev.Time, p.ContractStart)
 		}
 	}
 

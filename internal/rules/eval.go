@@ -33,13 +33,20 @@ type stage struct {
 
 	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
 	seqs []seqTable   // by rule position
-	// actorRule numbers this stage's rules with aggregates kept per actor
-	// (by rule position; -1 for the others), indexing actorState.aggs.
-	actorRule  []int
-	actorRules int
-	actors     engine.Actors[actorState]
-	cur        *actorState // the actor of the event being evaluated
-	first      time.Time   // the earliest event time seen
+	// actorWin numbers the aggregates kept per actor (by rule position,
+	// then slot), indexing actorState.counters or actorState.distincts by
+	// their kind; counters and distincts are how many of each an actor has.
+	actorWin     [][]int
+	counters     int
+	distincts    int
+	actors       engine.Actors[actorState]
+	cur          *actorState // the actor of the event being evaluated
+	lastItem     string      // the last value itemHash hashed, and its hash
+	lastHash     uint64
+	lastPart     string // the last part partHash hashed, and its hash
+	lastPartHash uint64
+	partHashed   bool
+	first        time.Time // the earliest event time seen
 
 	errors  map[string]int
 	onError func(rule string, err error)
@@ -72,18 +79,24 @@ func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 		seqs:    make([]seqTable, len(p.rules)),
 		errors:  map[string]int{},
 	}
-	e.actorRule = make([]int, len(p.rules))
+	e.actorWin = make([][]int, len(p.rules))
 	for i, r := range p.rules {
-		e.actorRule[i] = -1
-		if r.Stage != s {
+		if r.Stage != s || len(r.aggs) == 0 {
 			continue
 		}
-		if len(r.aggs) > 0 {
-			e.aggs[i] = make([]aggTable, len(r.aggs))
-		}
-		if slices.ContainsFunc(r.aggs, func(a *aggregate) bool { return a.perActor() }) {
-			e.actorRule[i] = e.actorRules
-			e.actorRules++
+		e.aggs[i] = make([]aggTable, len(r.aggs))
+		e.actorWin[i] = make([]int, len(r.aggs))
+		for _, a := range r.aggs {
+			switch {
+			case !a.perActor():
+				e.actorWin[i][a.slot] = -1
+			case a.kind == aggDistinct:
+				e.actorWin[i][a.slot] = e.distincts
+				e.distincts++
+			default:
+				e.actorWin[i][a.slot] = e.counters
+				e.counters++
+			}
 		}
 	}
 	e.renderFn = e.renderEmitting
@@ -146,7 +159,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	}
 	st := e.actors.Get(in)
 	if st == nil {
-		st = &actorState{aggs: make([][]aggWindow, e.actorRules)}
+		st = &actorState{}
 		if withHistory {
 			st.hist = &history{}
 		}
@@ -159,7 +172,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		}
 		h := st.hist
 		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
-		e.env.History.WatchedDays = ev.Time.Sub(e.first).Hours() / 24
+		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
 	for _, en := range entries {
@@ -280,10 +293,12 @@ func (e *stage) value(r *Rule, p *vm.Program) (any, bool) {
 
 // actorState is what the evaluator keeps per actor: its history and the
 // windows of the aggregates grouped by actor alone, found with one lookup
-// per event.
+// per event. The windows are kept by kind, each only as large as its kind
+// needs, and allocated at the first event that reaches one.
 type actorState struct {
-	hist *history      // nil unless the stage keeps history
-	aggs [][]aggWindow // by rule position, then slot; nil until used
+	hist      *history   // nil unless the stage keeps history
+	counters  []counter  // by stage.actorWin; nil until used
+	distincts []distinct // by stage.actorWin; nil until used
 }
 
 // groupKey identifies one window or sequence state inside a table: the
@@ -294,32 +309,50 @@ type groupKey struct{ part, by string }
 // table: slices of an event would keep its whole decoded line alive.
 func (k groupKey) owned() groupKey { return groupKey{strings.Clone(k.part), strings.Clone(k.by)} }
 
-type aggWindow struct {
-	c counter
-	d distinct
-}
-
+// aggTable holds the windows of one aggregate not kept per actor, by the
+// 64-bit hash of their group (groupHash): no copies of the group's strings
+// are kept, and a lookup hashes one integer. Only the map of the
+// aggregate's kind is used.
 type aggTable struct {
-	m       map[groupKey]*aggWindow
-	pruneAt int
+	counters  map[uint64]*counter
+	distincts map[uint64]*distinct
+	pruneAt   int
 }
 
-func (e *stage) partition(per string) (string, bool) {
-	switch per {
+// groupHash is the hash of the event's group in the aggregate: its
+// partition (an actor, team, customer, ...) and its by value. Two groups
+// share a window only if their hashes collide, which a distinct count
+// accepts of its values already.
+func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
+	h := uint64(fnvOffset)
+	switch a.per {
 	case perActor:
-		return e.env.Actor.ID, true
+		h = e.partHash(e.env.Actor.ID)
 	case perTeam:
-		return e.env.Actor.Team, true
+		h = e.partHash(e.env.Actor.Team)
 	case perVendor:
-		return e.env.Actor.Vendor, true
+		h = e.partHash(e.env.Actor.Vendor)
 	case perSite:
-		return e.env.Actor.Site, true
+		h = e.partHash(e.env.Actor.Site)
 	case perSubject:
-		return e.env.Subject, e.env.Subject != ""
+		if e.env.Subject == "" {
+			return 0, false
+		}
+		h = e.partHash(e.env.Subject)
 	case perActorSubject:
-		return e.env.Actor.ID + "\x00" + e.env.Subject, e.env.Subject != ""
+		if e.env.Subject == "" {
+			return 0, false
+		}
+		h = fnvAdd(fnvAdd(h, e.env.Actor.ID), e.env.Subject)
 	}
-	return "", true // all
+	if a.by != nil {
+		by, ok := e.strValue(r, a.by)
+		if !ok {
+			return 0, false
+		}
+		h = fnvAdd(h, by)
+	}
+	return fmix64(h), true
 }
 
 // aggregate adds the event to the aggregate if it counts, and returns the
@@ -329,28 +362,32 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 	if !feeds && !read {
 		return 0
 	}
-	var w *aggWindow
-	var k groupKey
+	var c *counter
+	var d *distinct
+	var k uint64
 	ok := true
 	if a.perActor() {
-		ws := e.cur.aggs[e.actorRule[pos]]
-		if ws == nil {
-			ws = make([]aggWindow, len(r.aggs))
-			e.cur.aggs[e.actorRule[pos]] = ws
+		st, i := e.cur, e.actorWin[pos][a.slot]
+		if a.kind == aggDistinct {
+			if st.distincts == nil {
+				st.distincts = make([]distinct, e.distincts)
+			}
+			d = &st.distincts[i]
+		} else {
+			if st.counters == nil {
+				st.counters = make([]counter, e.counters)
+			}
+			c = &st.counters[i]
 		}
-		w = &ws[a.slot]
 	} else {
-		var part string
-		if part, ok = e.partition(a.per); !ok {
+		if k, ok = e.groupHash(r, a); !ok {
 			return 0
 		}
-		k = groupKey{part: part}
-		if a.by != nil {
-			if k.by, ok = e.strValue(r, a.by); !ok {
-				return 0
-			}
+		if a.kind == aggDistinct {
+			d = t.distincts[k]
+		} else {
+			c = t.counters[k]
 		}
-		w = t.m[k]
 	}
 	window := int64(a.window)
 	if feeds && (a.where == nil || e.test(r, a.where)) {
@@ -368,46 +405,76 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 				}
 			}
 		}
-		if w == nil {
-			if t.m == nil {
-				t.m, t.pruneAt = map[groupKey]*aggWindow{}, 1024
-			}
-			if len(t.m) >= t.pruneAt {
-				t.prune(a, now)
-			}
-			w = &aggWindow{}
-			t.m[k.owned()] = w
-		}
 		if a.kind == aggDistinct {
-			w.d.add(now, hashString(item), window)
+			if d == nil {
+				d = newWindow(&t.distincts, &t.pruneAt, k, now-window, func(d *distinct) int64 { return d.latest })
+			}
+			d.add(now, e.itemHash(item), window)
 		} else {
-			w.c.add(now, amount, window)
+			if c == nil {
+				c = newWindow(&t.counters, &t.pruneAt, k, now-window, func(c *counter) int64 { return c.latest })
+			}
+			c.add(now, amount, window)
 		}
 	}
 read:
-	if w == nil || !read {
+	if !read {
 		return 0
 	}
 	if a.kind == aggDistinct {
-		return int(w.d.value(now, window))
+		if d == nil {
+			return 0
+		}
+		return int(d.value(now, window))
 	}
-	return int(w.c.value(now, window))
+	if c == nil {
+		return 0
+	}
+	return int(c.value(now, window))
 }
 
 // perActor reports whether the aggregate's windows are kept in the actors'
 // state, found with the one lookup per event, rather than in its table.
 func (a *aggregate) perActor() bool { return a.per == perActor && a.by == nil }
 
-// prune drops the windows with nothing left in them, so a table holds only
-// the groups active within the window.
-func (t *aggTable) prune(a *aggregate, now int64) {
-	for k, w := range t.m {
-		latest := max(w.c.latest, w.d.latest)
-		if latest <= now-int64(a.window) {
-			delete(t.m, k)
-		}
+// partHash is fnvAdd(fnvOffset, part), remembering the last part: the
+// aggregates kept by team mostly hash the same team one after another.
+func (e *stage) partHash(part string) uint64 {
+	if part != e.lastPart || !e.partHashed {
+		e.lastPart, e.lastPartHash, e.partHashed = part, fnvAdd(fnvOffset, part), true
 	}
-	t.pruneAt = max(1024, 2*len(t.m))
+	return e.lastPartHash
+}
+
+// itemHash is hashString(item), remembering the last item (so a stage
+// holds at most one event's line): the distinct counts of one rule, and
+// of several, mostly count the event's customer.
+func (e *stage) itemHash(item string) uint64 {
+	if item != e.lastItem {
+		e.lastItem, e.lastHash = item, hashString(item)
+	}
+	return e.lastHash
+}
+
+// newWindow adds an empty window for group k to a table's map and
+// returns it. When the map has doubled since it was last pruned it first
+// drops the windows with nothing left in them (none later than cutoff), so
+// a table holds only the groups active within the window.
+func newWindow[W any](m *map[uint64]*W, pruneAt *int, k uint64, cutoff int64, latest func(*W) int64) *W {
+	if *m == nil {
+		*m, *pruneAt = map[uint64]*W{}, 1024
+	}
+	if len(*m) >= *pruneAt {
+		for k, w := range *m {
+			if latest(w) <= cutoff {
+				delete(*m, k)
+			}
+		}
+		*pruneAt = max(1024, 2*len(*m))
+	}
+	w := new(W)
+	(*m)[k] = w
+	return w
 }
 
 // seqState is one key's progress through a sequence: for each earlier step,

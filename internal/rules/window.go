@@ -35,21 +35,27 @@ type tv struct{ t, v int64 }
 
 type bucket struct{ idx, sum int64 }
 
-// counter is a sliding count or sum. Times are Unix nanoseconds.
+// counter is a sliding count or sum. Times are Unix nanoseconds. It is
+// kept small (48 bytes) because every actor holds several: the buckets of
+// the rare approximate counter live behind a pointer.
 type counter struct {
-	exact   []tv // sorted by time, oldest first
-	sum     int64
-	buckets []bucket // non-nil once approximate
+	exact  []tv // sorted by time, oldest first
+	sum    int64
+	latest int64
+	ring   *bucketRing // non-nil once approximate
+}
+
+type bucketRing struct {
 	width   int64
-	latest  int64
+	buckets [countBuckets]bucket
 }
 
 func (c *counter) add(t, v, window int64) {
 	if t > c.latest {
 		c.latest = t
 	}
-	if c.buckets != nil {
-		c.addBucket(t, v)
+	if c.ring != nil {
+		c.ring.add(t, v)
 		return
 	}
 	c.expire(c.latest, window)
@@ -72,20 +78,19 @@ func (c *counter) add(t, v, window int64) {
 }
 
 func (c *counter) toBuckets(window int64) {
-	c.width = max(window/countBuckets, 1)
-	c.buckets = make([]bucket, countBuckets)
-	for i := range c.buckets {
-		c.buckets[i].idx = -1
+	c.ring = &bucketRing{width: max(window/countBuckets, 1)}
+	for i := range c.ring.buckets {
+		c.ring.buckets[i].idx = -1
 	}
 	for _, e := range c.exact {
-		c.addBucket(e.t, e.v)
+		c.ring.add(e.t, e.v)
 	}
 	c.exact, c.sum = nil, 0
 }
 
-func (c *counter) addBucket(t, v int64) {
-	idx := t / c.width
-	b := &c.buckets[idx%countBuckets]
+func (r *bucketRing) add(t, v int64) {
+	idx := t / r.width
+	b := &r.buckets[idx%countBuckets]
 	switch {
 	case b.idx == idx:
 		b.sum += v
@@ -102,8 +107,22 @@ func (c *counter) expire(now, window int64) {
 		i++
 	}
 	if i > 0 {
-		c.exact = append(c.exact[:0], c.exact[i:]...)
+		c.exact = shrink(c.exact, i)
 	}
+}
+
+// shrink drops the first i elements of s, in place, or into a smaller
+// array when s would keep more than twice the capacity it needs: a burst
+// leaves its capacity behind in every actor's windows otherwise.
+func shrink[T any](s []T, i int) []T {
+	n := len(s) - i
+	if n == 0 {
+		return nil
+	}
+	if c := cap(s); c > 16 && n <= c/4 {
+		return append(make([]T, 0, 2*n), s[i:]...)
+	}
+	return append(s[:0], s[i:]...)
 }
 
 // value is the count or sum over (now-window, now].
@@ -111,13 +130,13 @@ func (c *counter) value(now, window int64) int64 {
 	if now < c.latest {
 		now = c.latest
 	}
-	if c.buckets == nil {
+	if c.ring == nil {
 		c.expire(now, window)
 		return c.sum
 	}
-	lo, hi := (now-window)/c.width, now/c.width
+	lo, hi := (now-window)/c.ring.width, now/c.ring.width
 	var s int64
-	for _, b := range c.buckets {
+	for _, b := range c.ring.buckets {
 		if b.idx >= lo && b.idx <= hi {
 			s += b.sum
 		}
@@ -126,17 +145,25 @@ func (c *counter) value(now, window int64) int64 {
 }
 
 // smallDistinct is how many live values a distinct count keeps in a plain
-// slice, searched linearly, before it needs a map: most windows of one
-// actor hold a handful of customers, and a short scan beats hashing.
-const smallDistinct = 16
+// slice, ordered by time, before it needs a map: an agent's 24 hours hold
+// a few dozen customers (p99 39 in a simulated organisation), a scan of
+// the slice from its recent end finds a value seen again at once, and the
+// slice costs 16 bytes a value where the map and its log cost ~80.
+const smallDistinct = 64
 
-// distinct is a sliding distinct count. Times are Unix nanoseconds.
+// distinct is a sliding distinct count. Times are Unix nanoseconds. It is
+// kept small (40 bytes) because every actor holds several: the map and
+// sketches of the few large sets live behind a pointer.
 type distinct struct {
-	small  []tk                    // (last time, value) while few; unordered
-	last   *hashtable.Table[int64] // value -> last time seen, once past smallDistinct
-	order  []tk                    // (time, value), sorted by time; may hold stale entries
+	small  []tk // (last time, value) while few; sorted by time, one entry a value
 	latest int64
-	sk     *sketchRing // non-nil once approximate
+	large  *largeDistinct // non-nil once past smallDistinct
+}
+
+type largeDistinct struct {
+	last  hashtable.Table[int64] // value -> last time seen
+	order []tk                   // (time, value), sorted by time; may hold stale entries
+	sk    *sketchRing            // non-nil once approximate; last and order are then empty
 }
 
 // Values are kept as 64-bit hashes (hashString): counts are exact up to
@@ -149,12 +176,28 @@ type tk struct {
 // hashString is FNV-1a with a 64-bit finaliser (MurmurHash3's fmix64), so
 // the bits HyperLogLog reads are well mixed. It is fixed, not seeded per
 // process, so estimates and hence alerts repeat from run to run.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
+func hashString(s string) uint64 { return fmix64(fnv(fnvOffset, s)) }
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnv adds s to the FNV-1a state h.
+func fnv(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
-		h *= 1099511628211
+		h *= fnvPrime
 	}
+	return h
+}
+
+// fnvAdd adds s and then a 0xff byte (never part of UTF-8) to the FNV-1a
+// state h, so that a list of strings hashes apart from their concatenation.
+func fnvAdd(h uint64, s string) uint64 { return (fnv(h, s) ^ 0xff) * fnvPrime }
+
+// fmix64 is MurmurHash3's finaliser.
+func fmix64(h uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -167,129 +210,152 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 	if t > d.latest {
 		d.latest = t
 	}
-	if d.sk != nil {
-		d.sk.add(t, k)
+	l := d.large
+	if l != nil && l.sk != nil {
+		l.sk.add(t, k)
 		return
 	}
 	if t <= d.latest-window {
 		return
 	}
-	if d.last == nil {
-		d.expireSmall(d.latest, window)
-		for i := range d.small {
-			if d.small[i].k == k {
-				d.small[i].t = max(d.small[i].t, t)
-				return
-			}
-		}
-		if len(d.small) < smallDistinct {
-			d.small = append(d.small, tk{t, k})
+	if l == nil {
+		if d.addSmall(t, k, window) {
 			return
 		}
-		d.toMap()
+		l = d.toMap()
 	}
-	if prev, ok := d.last.Get(k); ok && prev >= t {
+	if prev, ok := l.last.Get(k); ok && prev >= t {
 		return
 	}
-	d.last.Set(k, t)
-	n := len(d.order)
-	if n == 0 || t >= d.order[n-1].t {
-		d.order = append(d.order, tk{t, k})
+	l.last.Set(k, t)
+	n := len(l.order)
+	if n == 0 || t >= l.order[n-1].t {
+		l.order = append(l.order, tk{t, k})
 	} else {
-		i := sort.Search(n, func(i int) bool { return d.order[i].t > t })
-		d.order = append(d.order, tk{})
-		copy(d.order[i+1:], d.order[i:])
-		d.order[i] = tk{t, k}
+		i := sort.Search(n, func(i int) bool { return l.order[i].t > t })
+		l.order = append(l.order, tk{})
+		copy(l.order[i+1:], l.order[i:])
+		l.order[i] = tk{t, k}
 	}
-	d.expire(d.latest, window)
-	if len(d.order) > 2*d.last.Len()+64 {
-		d.compact()
+	l.expire(d.latest, window)
+	if len(l.order) > 2*l.last.Len()+64 {
+		l.compact()
 	}
-	if d.last.Len() > exactDistinct {
-		d.toSketch(window)
+	if l.last.Len() > exactDistinct {
+		l.toSketch(window)
 	}
+}
+
+// addSmall adds the value to the slice, and reports false, changing
+// nothing, if that would take the slice past smallDistinct values.
+func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
+	d.expireSmall(d.latest, window)
+	n := len(d.small)
+	for i := n - 1; i >= 0; i-- {
+		if d.small[i].k != k {
+			continue
+		}
+		if d.small[i].t >= t {
+			return true
+		}
+		copy(d.small[i:], d.small[i+1:])
+		n--
+		d.small = d.small[:n]
+		break
+	}
+	if n == len(d.small) && n >= smallDistinct {
+		return false
+	}
+	d.small = append(d.small, tk{})[:n] // room for one more
+	i := n
+	if n > 0 && t < d.small[n-1].t {
+		i = sort.Search(n, func(i int) bool { return d.small[i].t > t })
+	}
+	d.small = d.small[:n+1]
+	copy(d.small[i+1:], d.small[i:n])
+	d.small[i] = tk{t, k}
+	return true
 }
 
 // expireSmall drops the slice's values last seen at or before now-window.
 func (d *distinct) expireSmall(now, window int64) {
-	j := 0
-	for _, e := range d.small {
-		if e.t > now-window {
-			d.small[j] = e
-			j++
-		}
+	i := 0
+	for i < len(d.small) && d.small[i].t <= now-window {
+		i++
 	}
-	clear(d.small[j:])
-	d.small = d.small[:j]
+	if i > 0 {
+		d.small = shrink(d.small, i)
+	}
 }
 
 // toMap moves the slice's values to the map and its time-ordered log.
-func (d *distinct) toMap() {
-	d.last = &hashtable.Table[int64]{}
-	sort.Slice(d.small, func(i, j int) bool { return d.small[i].t < d.small[j].t })
+func (d *distinct) toMap() *largeDistinct {
+	l := &largeDistinct{}
 	for _, e := range d.small {
-		d.last.Set(e.k, e.t)
-		d.order = append(d.order, e)
+		l.last.Set(e.k, e.t)
+		l.order = append(l.order, e)
 	}
-	d.small = nil
+	d.small, d.large = nil, l
+	return l
 }
 
 // expire drops values last seen at or before now-window.
-func (d *distinct) expire(now, window int64) {
+func (l *largeDistinct) expire(now, window int64) {
 	i := 0
-	for i < len(d.order) && d.order[i].t <= now-window {
-		if e := d.order[i]; d.lastAt(e.k) == e.t {
-			d.last.Delete(e.k)
+	for i < len(l.order) && l.order[i].t <= now-window {
+		if e := l.order[i]; l.lastAt(e.k) == e.t {
+			l.last.Delete(e.k)
 		}
 		i++
 	}
 	if i > 0 {
-		d.order = append(d.order[:0], d.order[i:]...)
+		l.order = append(l.order[:0], l.order[i:]...)
 	}
 }
 
 // compact removes entries superseded by a later sighting of their value.
-func (d *distinct) compact() {
+func (l *largeDistinct) compact() {
 	j := 0
-	for _, e := range d.order {
-		if d.lastAt(e.k) == e.t {
-			d.order[j] = e
+	for _, e := range l.order {
+		if l.lastAt(e.k) == e.t {
+			l.order[j] = e
 			j++
 		}
 	}
-	clear(d.order[j:])
-	d.order = d.order[:j]
+	clear(l.order[j:])
+	l.order = l.order[:j]
 }
 
-func (d *distinct) toSketch(window int64) {
-	d.sk = newSketchRing(window)
-	for _, e := range d.order {
-		if d.lastAt(e.k) == e.t {
-			d.sk.add(e.t, e.k)
+func (l *largeDistinct) toSketch(window int64) {
+	sk := newSketchRing(window)
+	for _, e := range l.order {
+		if l.lastAt(e.k) == e.t {
+			sk.add(e.t, e.k)
 		}
 	}
-	d.last, d.order = nil, nil
+	*l = largeDistinct{sk: sk}
 }
 
 func (d *distinct) value(now, window int64) int64 {
 	if now < d.latest {
 		now = d.latest
 	}
-	if d.sk != nil {
-		return d.sk.value(now)
-	}
-	if d.last == nil {
+	l := d.large
+	if l == nil {
 		d.expireSmall(now, window)
 		return int64(len(d.small))
 	}
-	d.expire(now, window)
-	return int64(d.last.Len())
+	if l.sk != nil {
+		return l.sk.value(now)
+	}
+	l.expire(now, window)
+	return int64(l.last.Len())
 }
 
 // lastAt is the value's last time, 0 if it is not in the set (as a Go map
 // reads a missing key).
-func (d *distinct) lastAt(k uint64) int64 {
-	t, _ := d.last.Get(k)
+func (l *largeDistinct) lastAt(k uint64) int64 {
+	t, _ := l.last.Get(k)
 	return t
 }
 

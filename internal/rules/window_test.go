@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -44,7 +45,7 @@ func TestCounterBuckets(t *testing.T) {
 	for i := range int64(5000) {
 		c.add(i*sec/2, 1, w) // two a second for 2500 s
 	}
-	if c.buckets == nil || c.exact != nil {
+	if c.ring == nil || c.exact != nil {
 		t.Fatal("did not switch to buckets")
 	}
 	if got := c.value(2500*sec, w); got != 5000 {
@@ -78,8 +79,8 @@ func TestDistinctExact(t *testing.T) {
 	for i := range int64(10000) {
 		d.add(w+30*sec+i, hashString("c-3"), w)
 	}
-	if n := d.lastLen(); len(d.order) > 2*n+64 {
-		t.Errorf("order holds %d entries for %d values", len(d.order), n)
+	if n := d.lastLen(); d.large != nil && len(d.large.order) > 2*n+64 {
+		t.Errorf("order holds %d entries for %d values", len(d.large.order), n)
 	}
 }
 
@@ -92,7 +93,7 @@ func TestDistinctSketch(t *testing.T) {
 	for i := range int64(n) {
 		d.add(i*sec, hashString(fmt.Sprintf("c-%d", i)), w)
 	}
-	if d.sk == nil {
+	if d.large == nil || d.large.sk == nil {
 		t.Fatal("did not switch to a sketch")
 	}
 	got := d.value(n*sec, w)
@@ -161,8 +162,60 @@ func TestUTCDayHour(t *testing.T) {
 }
 
 func (d *distinct) lastLen() int {
-	if d.last == nil {
+	if d.large == nil {
 		return len(d.small)
 	}
-	return d.last.Len()
+	return d.large.last.Len()
+}
+
+// TestDistinctAgainstMap checks the exact distinct count, through the
+// slice, the map and back, against a plain map of each value's last time,
+// with events a little out of order as a stream delivers them.
+func TestDistinctAgainstMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	w := 3600 * sec
+	for _, values := range []int{10, smallDistinct + 8, 300} {
+		var d distinct
+		last := map[uint64]int64{}
+		var latest int64
+		at := int64(0)
+		for i := range 20000 {
+			// busy and quiet spells, so the set grows past the slice and
+			// shrinks back below it
+			if (i/2000)%2 == 0 {
+				at += r.Int64N(20 * sec)
+			} else {
+				at += r.Int64N(200 * sec)
+			}
+			t0 := max(at-r.Int64N(30*sec), 0)
+			k := hashString(fmt.Sprint(r.IntN(values)))
+			d.add(t0, k, w)
+			latest = max(latest, t0)
+			if lt, ok := last[k]; t0 > latest-w && (!ok || t0 > lt) {
+				last[k] = t0
+			}
+			want := int64(0)
+			for _, lt := range last {
+				if lt > latest-w {
+					want++
+				}
+			}
+			if got := d.value(latest, w); got != want {
+				t.Fatalf("%d values, event %d: distinct = %d, want %d", values, i, got, want)
+			}
+		}
+	}
+}
+
+func TestDaysSince(t *testing.T) {
+	base := time.Date(2026, 3, 2, 8, 0, 0, 123456789, time.UTC)
+	for _, u := range []time.Time{
+		base, base.Add(-time.Nanosecond), base.Add(90 * time.Minute), base.AddDate(0, -7, -3).Add(17 * time.Second),
+		time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600)), time.Date(1700, 1, 1, 0, 0, 0, 0, time.UTC),
+		{}, time.Date(2400, 1, 1, 0, 0, 0, 1, time.UTC),
+	} {
+		if got, want := daysSince(base, u), base.Sub(u).Hours()/24; got != want {
+			t.Errorf("daysSince(%v, %v) = %v, want %v", base, u, got, want)
+		}
+	}
 }
