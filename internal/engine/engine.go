@@ -32,6 +32,9 @@ type Input struct {
 	// changes for an actor: a detector may keep per-actor state in a slice
 	// indexed by it instead of a map keyed by the actor's id.
 	ActorIndex int
+	// from is the engine that numbered ActorIndex, nil for an input built
+	// by hand (Actors then checks the actor's id).
+	from *Engine
 }
 
 // Alert is a detector's conclusion about one input. The engine fills in the
@@ -346,7 +349,7 @@ func (e *Engine) settle(p pending) {
 	if p.roster != e.roster {
 		person = e.Person(ev.Actor.ID)
 	}
-	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex}
+	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex, from: e}
 	if c != nil {
 		e.in.Subject = c.record
 	}
@@ -369,7 +372,7 @@ func (e *Engine) settle(p pending) {
 // entry in the ticket index, nil if none.
 func (e *Engine) fill(ev *event.Event) *customer {
 	i, person := e.actorIndex(ev.Actor.ID)
-	e.in = Input{Event: ev, Person: person, ActorIndex: i}
+	e.in = Input{Event: ev, Person: person, ActorIndex: i, from: e}
 	if ev.Subject == "" {
 		return nil
 	}
