@@ -57,6 +57,9 @@ func ParseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, missing(field)
 	}
+	if t, ok := parseUTC(s); ok {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time with an offset", s)}
@@ -83,6 +86,15 @@ func parseDateOrTime(field, s string, endOfDay bool) (time.Time, error) {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 time", s)}
 	}
 	return t.UTC(), nil
+}
+
+// trimRecord is bytes.TrimSpace for a line the fast decoder accepted: it
+// nearly always starts with '{' and ends with '}' already.
+func trimRecord(raw []byte) []byte {
+	if n := len(raw); n > 0 && raw[0] == '{' && raw[n-1] == '}' {
+		return raw
+	}
+	return bytes.TrimSpace(raw)
 }
 
 func keep(line []byte) json.RawMessage {
@@ -248,7 +260,7 @@ func (w *eventFields) validate(line []byte, e *Event) error {
 	e.Resource, e.Fields, e.Ticket, e.Reason = w.resource, w.fields, w.ticket, w.reason
 	e.Query, e.Verification, e.App = w.query, w.verification, w.app
 	if w.raw != nil {
-		e.Raw = bytes.TrimSpace(w.raw)
+		e.Raw = trimRecord(w.raw)
 	} else {
 		e.Raw = keep(line)
 	}
@@ -389,7 +401,7 @@ func (f *subjectFields) validate(line []byte) (Subject, error) {
 		s.BalanceUSD = f.balance
 	}
 	if f.raw != nil {
-		s.Raw = json.RawMessage(bytes.TrimSpace(f.raw))
+		s.Raw = json.RawMessage(trimRecord(f.raw))
 	} else {
 		s.Raw = keep(line)
 	}
@@ -481,7 +493,7 @@ func (w *ticketFields) validate(line []byte) (TicketChange, error) {
 	default:
 		return tc, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", w.status)}
 	}
-	raw := json.RawMessage(bytes.TrimSpace(w.raw))
+	raw := json.RawMessage(trimRecord(w.raw))
 	if w.raw == nil {
 		raw = keep(line)
 	}
