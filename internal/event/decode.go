@@ -441,15 +441,23 @@ func (w *wireTicket) flat() ticketFields {
 // DecodeTicketChange decodes and validates one ticket change, by the
 // reflection-free path when the record allows (see fastEvent).
 func DecodeTicketChange(line []byte) (TicketChange, error) {
+	var tc TicketChange
+	err := DecodeTicketChangeTo(line, &tc)
+	return tc, err
+}
+
+// DecodeTicketChangeTo is DecodeTicketChange writing into tc, as
+// DecodeEventTo does for events. On error tc holds no useful value.
+func DecodeTicketChangeTo(line []byte, tc *TicketChange) error {
 	f, ok := fastTicket(line)
 	if !ok {
 		var w wireTicket
 		if err := unmarshal(line, &w); err != nil {
-			return TicketChange{}, err
+			return err
 		}
 		f = w.flat()
 	}
-	return f.validate(line)
+	return f.validateTo(line, tc)
 }
 
 // DecodeTicketChangeJSON is DecodeEventJSON for ticket changes.
@@ -459,23 +467,25 @@ func DecodeTicketChangeJSON(line []byte) (TicketChange, error) {
 		return TicketChange{}, err
 	}
 	f := w.flat()
-	return f.validate(line)
+	var tc TicketChange
+	err := f.validateTo(line, &tc)
+	return tc, err
 }
 
-func (w *ticketFields) validate(line []byte) (TicketChange, error) {
-	var tc TicketChange
+// validateTo checks w and writes the change into tc.
+func (w *ticketFields) validateTo(line []byte, tc *TicketChange) error {
 	if !w.hasTime {
-		return tc, missing("time")
+		return missing("time")
 	}
 	t, err := ParseTime("time", w.time)
 	if err != nil {
-		return tc, err
+		return err
 	}
 	if w.id == "" {
-		return tc, missing("id")
+		return missing("id")
 	}
 	if w.status == "" {
-		return tc, missing("status")
+		return missing("status")
 	}
 	var st TicketStatus
 	switch TicketStatus(w.status) {
@@ -491,11 +501,12 @@ func (w *ticketFields) validate(line []byte) (TicketChange, error) {
 	case TicketClosed:
 		st = TicketClosed
 	default:
-		return tc, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", w.status)}
+		return &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", w.status)}
 	}
 	raw := json.RawMessage(trimRecord(w.raw))
 	if w.raw == nil {
 		raw = keep(line)
 	}
-	return TicketChange{Time: t, ID: w.id, Subject: w.subject, Assignee: w.assignee, Status: st, Raw: raw}, nil
+	tc.Time, tc.ID, tc.Subject, tc.Assignee, tc.Status, tc.Raw = t, w.id, w.subject, w.assignee, st, raw
+	return nil
 }

@@ -197,14 +197,7 @@ const slabSize = 128
 // slab hands out records allocated slabSize at a time.
 type slab[T any] []T
 
-func (s *slab[T]) put(v T) *T {
-	p := s.next()
-	*p = v
-	s.take()
-	return p
-}
-
-// next returns the record put or take hands out next, to be filled in
+// next returns the record take hands out next, to be filled in
 // place.
 func (s *slab[T]) next() *T {
 	if len(*s) == 0 {
@@ -292,8 +285,9 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 			}, bad)
 		} else {
 			var changes slab[event.TicketChange]
-			err = event.Decode(f, f.Name, event.DecodeTicketChange, func(tc event.TicketChange) error {
-				return push(item{t: tc.Time, tc: changes.put(tc)})
+			err = event.DecodeTo(f, f.Name, event.DecodeTicketChangeTo, changes.next, func(tc *event.TicketChange) error {
+				changes.take()
+				return push(item{t: tc.Time, tc: tc})
 			}, bad)
 		}
 		if err == nil && len(batch) > 0 {
