@@ -193,7 +193,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// entry moves on, instead of a history made to be pruned.
 				c := e.closed
 				c.at = at
-				if tc.Subject != "" {
+				if tc.Subject != "" && tc.Subject != c.subject { // usually the same customer: no lookup
 					c.subject = x.customer(tc.Subject).id
 				}
 				// An owned key: assigning replaces the map's key too.
