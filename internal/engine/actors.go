@@ -15,6 +15,10 @@ type Actors[T any] struct {
 type actorSlot[T any] struct {
 	id string
 	v  *T
+	// from is the engine whose input put v here, nil for a hand-built
+	// input: an engine numbers each actor once and for good, so its next
+	// input with this index is the same actor without comparing ids.
+	from *Engine
 }
 
 // maxSlots bounds the slice: an index past it (never seen from an engine,
@@ -25,13 +29,13 @@ const maxSlots = 1 << 22
 func (a *Actors[T]) Get(in *Input) *T {
 	id := in.Event.Actor.ID
 	if i := in.ActorIndex; i >= 0 && i < len(a.slots) {
-		if s := &a.slots[i]; s.v != nil && s.id == id {
+		if s := &a.slots[i]; s.v != nil && ((s.from == in.from && s.from != nil) || s.id == id) {
 			return s.v
 		}
 	}
 	v := a.byID[id]
 	if v != nil {
-		a.point(in.ActorIndex, id, v)
+		a.point(in, id, v)
 	}
 	return v
 }
@@ -45,7 +49,7 @@ func (a *Actors[T]) Put(in *Input, v *T) string {
 		a.byID = map[string]*T{}
 	}
 	a.byID[id] = v
-	a.point(in.ActorIndex, id, v)
+	a.point(in, id, v)
 	return id
 }
 
@@ -55,12 +59,13 @@ func (a *Actors[T]) ByID(id string) *T { return a.byID[id] }
 // Len returns how many actors have state.
 func (a *Actors[T]) Len() int { return len(a.byID) }
 
-func (a *Actors[T]) point(i int, id string, v *T) {
+func (a *Actors[T]) point(in *Input, id string, v *T) {
+	i := in.ActorIndex
 	if i < 0 || i >= maxSlots {
 		return
 	}
 	if i >= len(a.slots) {
 		a.slots = append(a.slots, make([]actorSlot[T], i+1-len(a.slots))...)
 	}
-	a.slots[i] = actorSlot[T]{id: id, v: v}
+	a.slots[i] = actorSlot[T]{id: id, v: v, from: in.from}
 }

@@ -32,3 +32,26 @@ func TestActorsFallsBackWhenIndexIsShared(t *testing.T) {
 		t.Errorf("Len %d, ByID(b) %v", a.Len(), a.ByID("b"))
 	}
 }
+
+// An engine's input finds its actor's slot without comparing ids, but a
+// slot filled from a hand-built input or another engine is still checked.
+func TestActorsTrustsOnlyTheEngineThatNumbered(t *testing.T) {
+	var a Actors[int]
+	e1, e2 := New(Config{}, nil), New(Config{}, nil)
+	in := func(from *Engine, id string, i int) *Input {
+		return &Input{Event: &event.Event{Actor: event.Actor{ID: id}}, ActorIndex: i, from: from}
+	}
+	x, y, z := 1, 2, 3
+	a.Put(in(nil, "x", 0), &x)
+	a.Put(in(e1, "y", 0), &y)
+	a.Put(in(e2, "z", 0), &z)
+	for _, c := range []struct {
+		from *Engine
+		id   string
+		want *int
+	}{{e2, "z", &z}, {e1, "y", &y}, {nil, "x", &x}, {e1, "y", &y}, {nil, "y", &y}, {e2, "z", &z}, {nil, "w", nil}} {
+		if got := a.Get(in(c.from, c.id, 0)); got != c.want {
+			t.Errorf("Get(%s) = %v, want %v", c.id, got, c.want)
+		}
+	}
+}

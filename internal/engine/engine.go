@@ -32,6 +32,9 @@ type Input struct {
 	// changes for an actor: a detector may keep per-actor state in a slice
 	// indexed by it instead of a map keyed by the actor's id.
 	ActorIndex int
+	// from is the engine that numbered ActorIndex, nil for an input built
+	// by hand (Actors then checks the actor's id).
+	from *Engine
 }
 
 // Alert is a detector's conclusion about one input. The engine fills in the
@@ -294,7 +297,7 @@ func (e *Engine) Event(ev *event.Event) {
 
 // Flush settles every pending access, as at the end of a replay.
 func (e *Engine) Flush() {
-	for len(e.pending) > 0 {
+	for e.pending.first() != nil {
 		e.settle(e.pending.pop())
 	}
 	if e.pipe != nil {
@@ -321,7 +324,7 @@ func (e *Engine) advance(t time.Time) {
 	if t.After(e.now) {
 		e.now = t
 	}
-	for len(e.pending) > 0 && e.pending[0].due.Before(e.now) {
+	for p := e.pending.first(); p != nil && p.due.Before(e.now); p = e.pending.first() {
 		e.settle(e.pending.pop())
 	}
 	// Only after settling: event time may jump a weekend ahead, and the
@@ -346,7 +349,7 @@ func (e *Engine) settle(p pending) {
 	if p.roster != e.roster {
 		person = e.Person(ev.Actor.ID)
 	}
-	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex}
+	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex, from: e}
 	if c != nil {
 		e.in.Subject = c.record
 	}
@@ -369,7 +372,7 @@ func (e *Engine) settle(p pending) {
 // entry in the ticket index, nil if none.
 func (e *Engine) fill(ev *event.Event) *customer {
 	i, person := e.actorIndex(ev.Actor.ID)
-	e.in = Input{Event: ev, Person: person, ActorIndex: i}
+	e.in = Input{Event: ev, Person: person, ActorIndex: i, from: e}
 	if ev.Subject == "" {
 		return nil
 	}
@@ -378,76 +381,4 @@ func (e *Engine) fill(ev *event.Event) *customer {
 		e.in.Subject = c.record
 	}
 	return c
-}
-
-type pending struct {
-	due time.Time
-	// dueSec and dueNsec are due's instant, so the heap compares integers.
-	dueSec  int64
-	dueNsec int32
-	seq     uint64
-	ev      *event.Event
-	// The roster entry looked up on arrival, valid while roster is
-	// unchanged, and the customer's entry (updated in place), nil if none.
-	person     *event.Person
-	roster     uint64
-	customer   *customer
-	actorIndex int
-	// customers is how many customers the index knew on arrival: if none
-	// was added since (entries are never removed), an unknown customer is
-	// still unknown without a lookup.
-	customers int
-}
-
-// pendingQueue is a binary min-heap of accesses ordered by the end of their
-// grace window, then by arrival, so settlement order is deterministic. It is
-// typed rather than container/heap's so pushing and popping do not box.
-type pendingQueue []pending
-
-func (a *pending) less(b *pending) bool {
-	if a.dueSec != b.dueSec {
-		return a.dueSec < b.dueSec
-	}
-	if a.dueNsec != b.dueNsec {
-		return a.dueNsec < b.dueNsec
-	}
-	return a.seq < b.seq
-}
-
-func (q *pendingQueue) push(p pending) {
-	*q = append(*q, p)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		up := (i - 1) / 2
-		if !h[i].less(&h[up]) {
-			break
-		}
-		h[i], h[up] = h[up], h[i]
-		i = up
-	}
-}
-
-func (q *pendingQueue) pop() pending {
-	h := *q
-	top := h[0]
-	n := len(h) - 1
-	h[0] = h[n]
-	h[n] = pending{}
-	h = h[:n]
-	for i := 0; ; {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if r := c + 1; r < n && h[r].less(&h[c]) {
-			c = r
-		}
-		if !h[c].less(&h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	*q = h
-	return top
 }

@@ -193,7 +193,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// entry moves on, instead of a history made to be pruned.
 				c := e.closed
 				c.at = at
-				if tc.Subject != "" {
+				if tc.Subject != "" && tc.Subject != c.subject { // usually the same customer: no lookup
 					c.subject = x.customer(tc.Subject).id
 				}
 				// An owned key: assigning replaces the map's key too.
@@ -311,24 +311,41 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at.UnixNano(),
 		lo: at.Add(-w.AfterClose).UnixNano(), hi: at.Add(w.Grace).UnixNano(), otherRank: -1}
 	m := TicketMatch{Verdict: NoTicket}
+	var citedT *ticket
 	if cited != "" {
-		if e, ok := x.byID[cited]; e.t != nil {
-			t := e.t
+		// An access usually cites a ticket about its own customer: found
+		// among the customer's few live tickets, it needs no lookup in the
+		// map of every ticket ever seen (a live ticket listed under a
+		// customer is the one byID holds for its id).
+		if c != nil {
+			for _, t := range c.tickets {
+				if t.id == cited {
+					citedT = t
+					break
+				}
+			}
+		}
+		if citedT == nil {
+			if e, ok := x.byID[cited]; e.t != nil {
+				citedT = e.t
+			} else if ok {
+				m.CitedExists, m.CitedSubject = true, e.closed.subject
+			}
+		}
+		if t := citedT; t != nil {
 			m.CitedExists = true
 			m.CitedSubject = t.changes[len(t.changes)-1].subject
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
 			}
-		} else if ok {
-			m.CitedExists, m.CitedSubject = true, e.closed.subject
 		}
 	}
 	if c == nil {
 		return m
 	}
 	for _, t := range c.tickets {
-		if t.id == cited {
+		if t == citedT || t.id == cited {
 			continue
 		}
 		q.consider(t, &m)

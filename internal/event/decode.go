@@ -57,6 +57,9 @@ func ParseTime(field, s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, missing(field)
 	}
+	if t, ok := parseUTC(s); ok {
+		return t, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not an RFC 3339 time with an offset", s)}
@@ -83,6 +86,15 @@ func parseDateOrTime(field, s string, endOfDay bool) (time.Time, error) {
 		return time.Time{}, &FieldError{Field: field, Reason: fmt.Sprintf("%q is not a date (YYYY-MM-DD) or RFC 3339 time", s)}
 	}
 	return t.UTC(), nil
+}
+
+// trimRecord is bytes.TrimSpace for a line the fast decoder accepted: it
+// nearly always starts with '{' and ends with '}' already.
+func trimRecord(raw []byte) []byte {
+	if n := len(raw); n > 0 && raw[0] == '{' && raw[n-1] == '}' {
+		return raw
+	}
+	return bytes.TrimSpace(raw)
 }
 
 func keep(line []byte) json.RawMessage {
@@ -248,7 +260,7 @@ func (w *eventFields) validate(line []byte, e *Event) error {
 	e.Resource, e.Fields, e.Ticket, e.Reason = w.resource, w.fields, w.ticket, w.reason
 	e.Query, e.Verification, e.App = w.query, w.verification, w.app
 	if w.raw != nil {
-		e.Raw = bytes.TrimSpace(w.raw)
+		e.Raw = trimRecord(w.raw)
 	} else {
 		e.Raw = keep(line)
 	}
@@ -389,7 +401,7 @@ func (f *subjectFields) validate(line []byte) (Subject, error) {
 		s.BalanceUSD = f.balance
 	}
 	if f.raw != nil {
-		s.Raw = json.RawMessage(bytes.TrimSpace(f.raw))
+		s.Raw = json.RawMessage(trimRecord(f.raw))
 	} else {
 		s.Raw = keep(line)
 	}
@@ -429,15 +441,23 @@ func (w *wireTicket) flat() ticketFields {
 // DecodeTicketChange decodes and validates one ticket change, by the
 // reflection-free path when the record allows (see fastEvent).
 func DecodeTicketChange(line []byte) (TicketChange, error) {
+	var tc TicketChange
+	err := DecodeTicketChangeTo(line, &tc)
+	return tc, err
+}
+
+// DecodeTicketChangeTo is DecodeTicketChange writing into tc, as
+// DecodeEventTo does for events. On error tc holds no useful value.
+func DecodeTicketChangeTo(line []byte, tc *TicketChange) error {
 	f, ok := fastTicket(line)
 	if !ok {
 		var w wireTicket
 		if err := unmarshal(line, &w); err != nil {
-			return TicketChange{}, err
+			return err
 		}
 		f = w.flat()
 	}
-	return f.validate(line)
+	return f.validateTo(line, tc)
 }
 
 // DecodeTicketChangeJSON is DecodeEventJSON for ticket changes.
@@ -447,23 +467,25 @@ func DecodeTicketChangeJSON(line []byte) (TicketChange, error) {
 		return TicketChange{}, err
 	}
 	f := w.flat()
-	return f.validate(line)
+	var tc TicketChange
+	err := f.validateTo(line, &tc)
+	return tc, err
 }
 
-func (w *ticketFields) validate(line []byte) (TicketChange, error) {
-	var tc TicketChange
+// validateTo checks w and writes the change into tc.
+func (w *ticketFields) validateTo(line []byte, tc *TicketChange) error {
 	if !w.hasTime {
-		return tc, missing("time")
+		return missing("time")
 	}
 	t, err := ParseTime("time", w.time)
 	if err != nil {
-		return tc, err
+		return err
 	}
 	if w.id == "" {
-		return tc, missing("id")
+		return missing("id")
 	}
 	if w.status == "" {
-		return tc, missing("status")
+		return missing("status")
 	}
 	var st TicketStatus
 	switch TicketStatus(w.status) {
@@ -479,11 +501,12 @@ func (w *ticketFields) validate(line []byte) (TicketChange, error) {
 	case TicketClosed:
 		st = TicketClosed
 	default:
-		return tc, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", w.status)}
+		return &FieldError{Field: "status", Reason: fmt.Sprintf("unknown value %q (want new, open, pending, solved or closed)", w.status)}
 	}
-	raw := json.RawMessage(bytes.TrimSpace(w.raw))
+	raw := json.RawMessage(trimRecord(w.raw))
 	if w.raw == nil {
 		raw = keep(line)
 	}
-	return TicketChange{Time: t, ID: w.id, Subject: w.subject, Assignee: w.assignee, Status: st, Raw: raw}, nil
+	tc.Time, tc.ID, tc.Subject, tc.Assignee, tc.Status, tc.Raw = t, w.id, w.subject, w.assignee, st, raw
+	return nil
 }

@@ -213,12 +213,11 @@ type scanner struct {
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
+		// Compact JSON has no white space: one comparison rules it out.
+		if c := s.b[s.i]; c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
 			return
 		}
+		s.i++
 	}
 }
 
@@ -269,46 +268,64 @@ func (s *scanner) object(member func(key string) bool) bool {
 
 // rawStr returns the bytes of a string without escapes.
 func (s *scanner) rawStr() ([]byte, bool) {
+	start, end, ok := s.span()
+	return s.b[start:end], ok
+}
+
+// span reads a string without escapes and returns where its text is:
+// b[start:end].
+func (s *scanner) span() (start, end int, ok bool) {
 	if !s.eat('"') {
-		return nil, false
+		return 0, 0, false
 	}
-	start := s.i
+	start = s.i
 	// Eight bytes at a time: the first quote, backslash, control or
 	// non-ASCII byte ends the fast scan; only a quote ends the string
 	// (escapes and control bytes are the slow path's), and non-ASCII text
-	// is checked as UTF-8 below.
+	// is checked as UTF-8 by spanRest.
 	b := s.b
 	j := start
 	for ; j+8 <= len(b); j += 8 {
 		if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
 			j += bits.TrailingZeros64(m) / 8
-			break
+			if b[j] == '"' {
+				s.i = j + 1
+				return start, j, true
+			}
+			return s.spanRest(start, j)
 		}
 	}
 	for ; j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < 0x80; j++ {
 	}
 	if j < len(b) && b[j] == '"' {
 		s.i = j + 1
-		return b[start:j], true
+		return start, j, true
 	}
+	return s.spanRest(start, j)
+}
+
+// spanRest finishes span from b[j], the first byte of the string that is
+// not plain ASCII text, when it is not the closing quote.
+func (s *scanner) spanRest(start, j int) (int, int, bool) {
+	b := s.b
 	if j >= len(b) || b[j] < 0x80 {
-		return nil, false // unterminated, an escape or a control byte
+		return 0, 0, false // unterminated, an escape or a control byte
 	}
 	end := bytes.IndexByte(b[j:], '"')
 	if end < 0 {
-		return nil, false
+		return 0, 0, false
 	}
 	raw := b[start : j+end]
 	for _, c := range raw {
 		if c == '\\' || c < 0x20 {
-			return nil, false
+			return 0, 0, false
 		}
 	}
 	if !utf8.Valid(raw) {
-		return nil, false
+		return 0, 0, false
 	}
 	s.i = j + end + 1
-	return raw, true
+	return start, j + end, true
 }
 
 // special has the high bit set in each byte of w, and in no byte before the
@@ -322,11 +339,8 @@ func special(w uint64) uint64 {
 }
 
 func (s *scanner) str() (string, bool) {
-	raw, ok := s.rawStr()
-	if !ok {
-		return "", false
-	}
-	return s.src[s.i-1-len(raw) : s.i-1], true
+	start, end, ok := s.span()
+	return s.src[start:end], ok
 }
 
 func (s *scanner) strList() ([]string, bool) {

@@ -15,12 +15,13 @@ import (
 func refMerge(streams []*stream, lateness time.Duration) []string {
 	m := merger{streams: streams, lateness: lateness}
 	var out []string
+	var last time.Time
 	for {
 		if len(m.q) > 0 && !m.q[0].t.After(m.watermark()) {
 			it := m.q.pop()
-			late := it.t.Before(m.last)
+			late := it.t.Before(last)
 			if !late {
-				m.last = it.t
+				last = it.t
 			}
 			out = append(out, describe(it, late))
 			continue
@@ -34,7 +35,7 @@ func refMerge(streams []*stream, lateness time.Duration) []string {
 			continue
 		}
 		if it.t.After(s.maxSeen) {
-			s.maxSeen = it.t
+			s.maxSeen, s.maxSec, s.maxNsec = it.t, it.sec, it.nsec // behind reads the instant
 		}
 		m.q.push(it)
 	}

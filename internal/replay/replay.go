@@ -197,14 +197,7 @@ const slabSize = 128
 // slab hands out records allocated slabSize at a time.
 type slab[T any] []T
 
-func (s *slab[T]) put(v T) *T {
-	p := s.next()
-	*p = v
-	s.take()
-	return p
-}
-
-// next returns the record put or take hands out next, to be filled in
+// next returns the record take hands out next, to be filled in
 // place.
 func (s *slab[T]) next() *T {
 	if len(*s) == 0 {
@@ -227,7 +220,13 @@ type stream struct {
 	held    []item // the batch buf is in, to give back
 	done    bool
 	maxSeen time.Time
-	kind    kind
+	// maxSec and maxNsec are maxSeen's instant; wmSec and wmNsec, once
+	// seen, are maxSeen less the merge's lateness: the merge compares
+	// integers per item and subtracts the lateness only when maxSeen moves.
+	maxSec, wmSec   int64
+	maxNsec, wmNsec int32
+	seen            bool
+	kind            kind
 	// fifo holds the items pulled but not yet released that are in order
 	// (not before the one pulled before them); the rest go to the merge's
 	// heap. Files are nearly always in order, and a queue is cheaper than
@@ -239,8 +238,9 @@ type stream struct {
 }
 
 func newStream(k kind) *stream {
+	var zero time.Time
 	return &stream{ch: make(chan []item, streamBatches), free: make(chan []item, streamBatches), errc: make(chan error, 1),
-		kind: k, tailSec: math.MinInt64}
+		kind: k, tailSec: math.MinInt64, maxSec: zero.Unix()}
 }
 
 func startStream(ctx context.Context, f *event.File, k kind) *stream {
@@ -285,8 +285,9 @@ func startStream(ctx context.Context, f *event.File, k kind) *stream {
 			}, bad)
 		} else {
 			var changes slab[event.TicketChange]
-			err = event.Decode(f, f.Name, event.DecodeTicketChange, func(tc event.TicketChange) error {
-				return push(item{t: tc.Time, tc: changes.put(tc)})
+			err = event.DecodeTo(f, f.Name, event.DecodeTicketChangeTo, changes.next, func(tc *event.TicketChange) error {
+				changes.take()
+				return push(item{t: tc.Time, tc: tc})
 			}, bad)
 		}
 		if err == nil && len(batch) > 0 {
@@ -328,7 +329,11 @@ type merger struct {
 	streams  []*stream
 	lateness time.Duration
 	q        itemHeap
-	last     time.Time // time of the last item released
+	// lastSec and lastNsec are the instant of the last item released, or
+	// of the zero time before the first.
+	lastSec  int64
+	lastNsec int32
+	started  bool
 }
 
 // next returns the next item in merged time order. It reads from the stream
@@ -337,10 +342,14 @@ type merger struct {
 func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 	for {
 		if it, ok := m.release(); ok {
-			if it.t.Before(m.last) {
+			if !m.started {
+				var zero time.Time
+				m.lastSec, m.started = zero.Unix(), true
+			}
+			if it.sec < m.lastSec || (it.sec == m.lastSec && it.nsec < m.lastNsec) {
 				it.late = true
 			} else {
-				m.last = it.t
+				m.lastSec, m.lastNsec = it.sec, it.nsec
 			}
 			return it, true, nil
 		}
@@ -359,8 +368,13 @@ func (m *merger) next(bad func(*event.RecordError)) (item, bool, error) {
 			bad(it.bad)
 			continue
 		}
-		if it.t.After(s.maxSeen) {
-			s.maxSeen = it.t
+		if it.sec > s.maxSec || (it.sec == s.maxSec && it.nsec > s.maxNsec) {
+			s.maxSeen, s.maxSec, s.maxNsec = it.t, it.sec, it.nsec
+			s.seen = false
+		}
+		if !s.seen {
+			w := s.maxSeen.Add(-m.lateness)
+			s.wmSec, s.wmNsec, s.seen = w.Unix(), int32(w.Nanosecond()), true
 		}
 		if it.sec > s.tailSec || (it.sec == s.tailSec && it.nsec >= s.tailNsec) {
 			// In order within its file: kind and seq make it sort after
@@ -388,7 +402,10 @@ func (m *merger) release() (item, bool) {
 	if len(m.q) > 0 && (min == nil || m.q[0].less(min)) {
 		min, from = &m.q[0], nil
 	}
-	if min == nil || min.t.After(m.watermark()) {
+	if min == nil {
+		return item{}, false
+	}
+	if sec, nsec := m.watermarkInstant(); min.sec > sec || (min.sec == sec && min.nsec > nsec) {
 		return item{}, false
 	}
 	if from == nil {
@@ -410,7 +427,7 @@ func (m *merger) release() (item, bool) {
 func (m *merger) behind() *stream {
 	var b *stream
 	for _, s := range m.streams {
-		if !s.done && (b == nil || s.maxSeen.Before(b.maxSeen)) {
+		if !s.done && (b == nil || s.maxSec < b.maxSec || (s.maxSec == b.maxSec && s.maxNsec < b.maxNsec)) {
 			b = s
 		}
 	}
@@ -419,6 +436,28 @@ func (m *merger) behind() *stream {
 
 var endOfTime = time.Unix(1<<62, 0)
 
+// watermarkInstant is watermark's instant, from what next keeps of each
+// stream.
+func (m *merger) watermarkInstant() (int64, int32) {
+	sec, nsec := endOfTime.Unix(), int32(0)
+	for _, s := range m.streams {
+		if s.done {
+			continue
+		}
+		ssec, snsec := s.wmSec, s.wmNsec
+		if !s.seen { // nothing read from it yet
+			w := s.maxSeen.Add(-m.lateness)
+			ssec, snsec = w.Unix(), int32(w.Nanosecond())
+		}
+		if ssec < sec || (ssec == sec && snsec < nsec) {
+			sec, nsec = ssec, snsec
+		}
+	}
+	return sec, nsec
+}
+
+// watermark is the time up to which every unfinished stream has been read,
+// less the lateness: no item still to come is earlier, unless late.
 func (m *merger) watermark() time.Time {
 	w := endOfTime
 	for _, s := range m.streams {
