@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"slices"
 
 	"github.com/custos-io/custos/internal/event"
@@ -13,7 +14,7 @@ import (
 // values takes 16. Keys 0 and 1 are one key, like hashtable.Table's.
 type keySet struct {
 	slots []uint64 // power-of-two length; 0: empty
-	shift uint8    // 64 - log2(len(slots))
+	shift uint8    // 64 - log₂ len(slots)
 	n     int
 }
 
@@ -40,22 +41,13 @@ func (s *keySet) grow() {
 	old := s.slots
 	size := max(8, 2*len(old))
 	s.slots = make([]uint64, size)
-	s.shift = uint8(64 - log2(size))
+	s.shift = uint8(65 - bits.Len(uint(size)))
 	s.n = 0
 	for _, k := range old {
 		if k != 0 {
 			s.add(k)
 		}
 	}
-}
-
-func log2(n int) int {
-	b := 0
-	for n > 1 {
-		n >>= 1
-		b++
-	}
-	return b
 }
 
 // tablePool keeps the day tables of closed windows by size, so an actor
@@ -78,7 +70,7 @@ func sizeClass(n, minSize int) uint8 {
 	for 4*n > 3*s {
 		s *= 2
 	}
-	return uint8(log2(s))
+	return uint8(bits.Len(uint(s)) - 1)
 }
 
 // take returns a pooled item of class c, or of the nearest class pooled, or
@@ -125,7 +117,7 @@ func (p *tablePool) release(w *window) {
 	p.seen = put(p.seen, c, w.seen)
 	clear(w.tickets.slots)
 	w.tickets.n = 0
-	p.tickets = put(p.tickets, uint8(log2(len(w.tickets.slots))), w.tickets)
+	p.tickets = put(p.tickets, uint8(bits.Len(uint(len(w.tickets.slots)))-1), w.tickets)
 	w.seen, w.tickets, w.seenClass = hashtable.Table[seen]{}, keySet{}, 0
 }
 

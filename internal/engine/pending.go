@@ -75,7 +75,9 @@ func (q *pendingQueue) pop() pending {
 }
 
 // pendingHeap is a binary min-heap of accesses in pendingQueue's order. It
-// is typed rather than container/heap's so pushing and popping do not box.
+// is typed rather than container/heap's so pushing and popping do not box,
+// and it repeats replay's itemHeap rather than sharing a generic heap
+// because a generic one calls less through a dictionary on every compare.
 type pendingHeap []pending
 
 func (a *pending) less(b *pending) bool {

@@ -6,13 +6,15 @@
 // map's lookup.
 package hashtable
 
+import "math/bits"
+
 // Table maps hashes to values. Keys 0 and 1 are one key: 0 marks an empty
 // slot. That is a collision like any other two values whose hashes agree,
 // which a caller keying by hash accepts already. The zero Table is empty
 // and ready to use; it is not safe for concurrent use.
 type Table[V any] struct {
 	slots []slot[V] // power-of-two length
-	shift uint8     // 64 - log2(len(slots))
+	shift uint8     // 64 - log₂ len(slots)
 	n     int
 }
 
@@ -106,7 +108,7 @@ func (t *Table[V]) grow() {
 	old := t.slots
 	size := max(16, 2*len(old))
 	t.slots = make([]slot[V], size)
-	t.shift = uint8(64 - log2(size))
+	t.shift = uint8(65 - bits.Len(uint(size)))
 	mask := uint64(size - 1)
 	for _, s := range old {
 		if s.k == 0 {
@@ -118,13 +120,4 @@ func (t *Table[V]) grow() {
 		}
 		t.slots[i] = s
 	}
-}
-
-func log2(n int) int {
-	b := 0
-	for n > 1 {
-		n >>= 1
-		b++
-	}
-	return b
 }
