@@ -12,6 +12,7 @@ package baseline
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -153,7 +154,11 @@ type Detector struct {
 	feats  []feature
 	nDay   int // day features come first in feats, hour features after
 	nRatio int
-	hi     map[string]bool
+	// byFact[k] is the features whose On holds fact 1<<k; always those
+	// with no On; hourly the hour features. One bit per feature.
+	byFact         [nFacts]uint64
+	always, hourly uint64
+	hi             map[string]bool
 	// A few names each, looked up per event: a scan costs less than a
 	// map's hashing of the name (the fields' hashes are at hand already).
 	idRes []string
@@ -221,9 +226,24 @@ func New(cfg Config, people People) *Detector {
 			d.nDay = len(d.feats)
 		}
 	}
+	if len(d.feats) > 64 {
+		panic("baseline: more than 64 features do not fit a feature mask")
+	}
 	for i := range d.feats {
-		if j, ok := idx[d.feats[i].Part]; ok {
-			d.feats[i].part = j
+		f := &d.feats[i]
+		if j, ok := idx[f.Part]; ok {
+			f.part = j
+		}
+		if f.Period == Hour {
+			d.hourly |= 1 << i
+		}
+		if f.On == 0 {
+			d.always |= 1 << i
+		}
+		for k := range d.byFact {
+			if f.On&(1<<k) != 0 {
+				d.byFact[k] |= 1 << i
+			}
 		}
 	}
 	d.all = d.newGroup("everyone", "")
@@ -367,13 +387,17 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	x := &d.x
 	*x = Access{In: in}
 	d.facts(a, w, h, x)
-	late := h != d.hour     // an earlier hour of today: counts for the day only
+	cand := d.always
+	for on := x.facts(); on != 0; on &= on - 1 {
+		cand |= d.byFact[bits.TrailingZeros32(uint32(on))]
+	}
+	if h != d.hour { // an earlier hour of today: counts for the day only
+		cand &^= d.hourly
+	}
 	dayAt, hourAt := -1, -1 // the event's position in evDay, evHour
-	for i := range d.feats {
+	for ; cand != 0; cand &= cand - 1 {
+		i := bits.TrailingZeros64(cand)
 		f := &d.feats[i]
-		if late && f.Period == Hour {
-			continue
-		}
 		n, dn := f.Add(x)
 		if n == 0 && dn == 0 {
 			continue
