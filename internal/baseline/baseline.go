@@ -333,7 +333,9 @@ type window struct {
 	hours          uint32                // hours of the day with activity
 	lastHour       int64                 // last hour with activity
 	weekend        bool
-	changed        bool // an event arrived since the last checkpoint
+	// touched has a bit per feature an event moved since the last
+	// checkpoint: only those can be judged anew before the day's end.
+	touched uint64
 }
 
 // seen is what a window remembers of one customer today. Six
@@ -381,7 +383,6 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 	}
 	d.dirty = true
 	w := a.w
-	w.changed = true
 	// One Access reused: passed to the features' functions it would escape
 	// to the heap on every event.
 	x := &d.x
@@ -402,6 +403,7 @@ func (d *Detector) Detect(in *engine.Input, emit engine.Emit) {
 		if n == 0 && dn == 0 {
 			continue
 		}
+		w.touched |= 1 << i
 		w.num[i] += n
 		if f.den >= 0 {
 			w.den[f.den] += dn
@@ -583,7 +585,7 @@ func (d *Detector) release(a *actor) {
 	a.tickets = uint16(min(w.tickets.n, math.MaxUint16))
 	d.pool.release(w)
 	clear(w.groups)
-	w.hours, w.changed = 0, false
+	w.hours, w.touched = 0, 0
 	d.free = append(d.free, w)
 }
 

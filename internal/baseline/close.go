@@ -3,6 +3,7 @@ package baseline
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -67,17 +68,23 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 	d.dirty = false
 	d.stamp++
 	H := d.hour
+	all := uint64(1)<<len(d.feats) - 1
 	for _, a := range d.active {
 		w := a.w
-		// An actor with nothing new since the last checkpoint cannot have
-		// become more unusual: its counts stand still while its peers' and
-		// the population's only grow.
-		if !w.changed && !final {
+		// A feature no event moved since the last checkpoint cannot have
+		// become more unusual: its count stands still while its peers' and
+		// the population's only grow (and an hour feature's is none).
+		judge := w.touched
+		if final {
+			judge = all
+		}
+		w.touched = 0
+		w.capv = w.capv[:0] // thresholds crossed at this checkpoint
+		if judge == 0 {
 			continue
 		}
-		w.changed = false
-		w.capv = w.capv[:0]
-		for i := range d.feats {
+		for ; judge != 0; judge &= judge - 1 {
+			i := bits.TrailingZeros64(judge)
 			x, ok := d.value(a, i, final)
 			// Nothing is unusual about none; and a count that has not moved
 			// since it was last judged is judged already.
@@ -90,10 +97,14 @@ func (d *Detector) checkpoint(emit engine.Emit, final bool) {
 	}
 	for _, a := range d.active {
 		w := a.w
+		first := d.nDay // before the day's end only the hour features learn
 		if final {
 			d.rings = a.hist.decode(d.rings[:0], d.nDay)
+			first = 0
+		} else if w.lastHour != d.hour {
+			continue // not active this hour: its hour features hold nothing
 		}
-		for i := range d.feats {
+		for i := first; i < len(d.feats); i++ {
 			f := &d.feats[i]
 			if f.Period == Hour {
 				if x, ok := d.value(a, i, final); ok {
