@@ -2,6 +2,7 @@ package baseline
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -35,6 +36,52 @@ func TestMedianMAD(t *testing.T) {
 	med, mad, _ = medianMAD(nil, nil)
 	if !math.IsNaN(med) || !math.IsNaN(mad) {
 		t.Errorf("empty: %v %v, want NaN NaN", med, mad)
+	}
+}
+
+// TestMedianMADAgainstSort checks the merge of deviations against sorting
+// them, bit for bit, on lists with ties, fractions and outliers.
+func TestMedianMADAgainstSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var scratch []float64
+	for k := range 20000 {
+		n := 1 + k%70
+		xs := make([]float64, n)
+		for i := range xs {
+			switch rng.IntN(4) {
+			case 0:
+				xs[i] = float64(rng.IntN(5))
+			case 1:
+				xs[i] = float64(float32(rng.Float64() * 10))
+			case 2:
+				xs[i] = rng.Float64() * 1000
+			default:
+				xs[i] = float64(rng.IntN(40))
+			}
+		}
+		ref := slices.Clone(xs)
+		slices.Sort(ref)
+		wmed := ref[n/2]
+		if n%2 == 0 {
+			wmed = (ref[n/2-1] + ref[n/2]) / 2
+		}
+		dev := make([]float64, n)
+		for i, x := range ref {
+			dev[i] = math.Abs(x - wmed)
+		}
+		slices.Sort(dev)
+		wmad := dev[n/2]
+		if n%2 == 0 {
+			wmad = (dev[n/2-1] + dev[n/2]) / 2
+		}
+		var med, mad float64
+		med, mad, scratch = medianMAD(xs, scratch)
+		if math.Float64bits(med) != math.Float64bits(wmed) || math.Float64bits(mad) != math.Float64bits(wmad) {
+			t.Fatalf("medianMAD(%v) = %v, %v; want %v, %v", ref, med, mad, wmed, wmad)
+		}
+		if !slices.Equal(xs, ref) {
+			t.Fatalf("xs left unsorted: %v", xs)
+		}
 	}
 }
 
