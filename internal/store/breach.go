@@ -268,34 +268,37 @@ func (s *Store) Canaries(ctx context.Context, ids []string) ([]breach.Canary, er
 }
 
 // reachUpdates keep the reach counts of schema 5 exact. They take the
-// events of one Append (seq in (?1, ?2]) and count a key only if no event
-// stored before the batch has it. The batch is reduced once to its distinct
-// (actor, day, customer) keys in a temporary table, each marked seen if an
-// earlier event has it (one search of events_subject_time, bounded by the
-// customer and the day). A key seen that day was seen by the actor, and on
-// the day, and at all, so the coarser counts search the events only for the
-// keys none of whose finer keys was seen: a customer viewed again the same
-// day costs one search, not four. Doing this per batch rather than per row
-// (a trigger) probes each key once however often the batch repeats it: the
-// views of one ticket are one key.
+// events of one Append (seq in (?1, ?2]) as their distinct (actor, day,
+// customer) keys, by the seq of one event each (?3, reachSeen.batchJSON,
+// with what the writer remembers of each key), and count a key
+// only if no event stored before the batch has it. Each key goes to a
+// temporary table, marked seen if an earlier event has it (one search of
+// events_subject_time, bounded by the customer and the day) or if the
+// writer remembers one (reachSeen: no search). A key seen that day was
+// seen by the actor, and on the day, and at all, so the coarser counts
+// search the events only for the keys none of whose finer keys was seen
+// and that the writer does not remember at that level: a customer viewed
+// again the same day costs at most one search, not four. Doing this per
+// batch rather than per row (a trigger) probes each key once however often
+// the batch repeats it: the views of one ticket are one key.
 //
 // The temporary table belongs to the writer connection and holds one
 // batch's keys at a time; it is never on disk in the database file.
 var reachUpdates = []string{
 	`DELETE FROM temp.reach_batch`,
-	`INSERT INTO temp.reach_batch (actor, day, subject, seen)
-	SELECT actor, day, subject, EXISTS (SELECT 1 FROM events AS o WHERE o.subject = b.subject
+	`INSERT INTO temp.reach_batch (actor, day, subject, seen, actor_seen, day_seen, total_seen)
+	SELECT actor, day, subject, CASE WHEN known & 1 THEN 1 ELSE EXISTS (SELECT 1 FROM events AS o WHERE o.subject = b.subject
 		AND o.time >= b.day * 86400000000000 AND o.time < (b.day + 1) * 86400000000000
-		AND o.actor = b.actor AND o.seq <= ?1)
-	FROM (SELECT DISTINCT actor, time / 86400000000000 AS day, subject FROM events
-		WHERE seq > ?1 AND seq <= ?2 AND subject IS NOT NULL) AS b`,
+		AND o.actor = b.actor AND o.seq <= ?1) END, (known >> 1) & 1, (known >> 2) & 1, (known >> 3) & 1
+	FROM (SELECT e.actor AS actor, e.time / 86400000000000 AS day, e.subject AS subject, j.value & 15 AS known
+		FROM json_each(?3) AS j JOIN events AS e ON e.seq = j.value >> 4) AS b`,
 	`INSERT INTO reach_actor_day (actor, day, subjects)
 	SELECT actor, day, count(*) FROM temp.reach_batch WHERE NOT seen
 	GROUP BY actor, day
 	ON CONFLICT (actor, day) DO UPDATE SET subjects = subjects + excluded.subjects`,
 	`INSERT INTO reach_day (day, subjects)
 	SELECT day, count(*) FROM (
-		SELECT day, subject FROM temp.reach_batch GROUP BY day, subject HAVING max(seen) = 0) AS b
+		SELECT day, subject FROM temp.reach_batch GROUP BY day, subject HAVING max(seen) = 0 AND max(day_seen) = 0) AS b
 	WHERE NOT EXISTS (SELECT 1 FROM events AS o WHERE o.subject = b.subject
 		AND o.time >= b.day * 86400000000000 AND o.time < (b.day + 1) * 86400000000000
 		AND o.seq <= ?1)
@@ -303,30 +306,45 @@ var reachUpdates = []string{
 	ON CONFLICT (day) DO UPDATE SET subjects = subjects + excluded.subjects`,
 	`INSERT INTO reach_actor (actor, subjects)
 	SELECT actor, count(*) FROM (
-		SELECT actor, subject FROM temp.reach_batch GROUP BY actor, subject HAVING max(seen) = 0) AS b
+		SELECT actor, subject FROM temp.reach_batch GROUP BY actor, subject HAVING max(seen) = 0 AND max(actor_seen) = 0) AS b
 	WHERE NOT EXISTS (SELECT 1 FROM events AS o WHERE o.subject = b.subject AND o.actor = b.actor AND o.seq <= ?1)
 	GROUP BY actor
 	ON CONFLICT (actor) DO UPDATE SET subjects = subjects + excluded.subjects`,
 	`INSERT INTO reach_total (id, subjects)
 	SELECT 0, count(*) FROM (
-		SELECT subject FROM temp.reach_batch GROUP BY subject HAVING max(seen) = 0) AS b
+		SELECT subject FROM temp.reach_batch GROUP BY subject HAVING max(seen) = 0 AND max(total_seen) = 0) AS b
 	WHERE NOT EXISTS (SELECT 1 FROM events AS o WHERE o.subject = b.subject AND o.seq <= ?1)
 	ON CONFLICT (id) DO UPDATE SET subjects = subjects + excluded.subjects`,
 }
 
+// reachBatchTable is the temporary table of reachUpdates.
 const reachBatchTable = `CREATE TEMP TABLE IF NOT EXISTS reach_batch (
-	actor TEXT NOT NULL, day INTEGER NOT NULL, subject TEXT NOT NULL, seen INTEGER NOT NULL)`
+	actor TEXT NOT NULL, day INTEGER NOT NULL, subject TEXT NOT NULL, seen INTEGER NOT NULL,
+	actor_seen INTEGER NOT NULL, day_seen INTEGER NOT NULL, total_seen INTEGER NOT NULL)`
 
-// updateReach counts the events with seq in (after, last] into the reach
-// tables, inside the transaction that stored them.
-func updateReach(ctx context.Context, tx *sql.Tx, after, last int64) error {
+// updateReach counts the events with seq in (after, last], whose distinct
+// reach keys are keys, into the reach tables, inside the transaction that
+// stored them. The caller adds keys to s.reach once it committed.
+func (s *Store) updateReach(ctx context.Context, tx *sql.Tx, after, last int64, keys []batchKey) error {
+	batch, unknown := s.reach.batchJSON(keys)
+	if unknown == 0 {
+		return nil
+	}
 	if _, err := tx.ExecContext(ctx, reachBatchTable); err != nil {
 		return fmt.Errorf("updating reach counts: %w", err)
 	}
-	for _, q := range reachUpdates {
-		if _, err := tx.ExecContext(ctx, q, after, last); err != nil {
+	for i, q := range reachUpdates {
+		if unknown&reachUpdateNeeds[i] == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, q, after, last, batch); err != nil {
 			return fmt.Errorf("updating reach counts: %w", err)
 		}
 	}
 	return nil
 }
+
+// reachUpdateNeeds are the levels for which each of reachUpdates can
+// change a count: a statement runs only if some key of the batch is not
+// known at one of them.
+var reachUpdateNeeds = []int64{knownAll, knownAll, knownKey, knownDay, knownActor, knownTotal}

@@ -61,11 +61,12 @@ func (s *Store) writeFindingsTx(ctx context.Context, tx *sql.Tx, fs []*finding.F
 			return err
 		}
 		t := f.Time.UnixNano()
-		if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, string(line[:len(line)-1])); err != nil {
+		text := rawText(line[:len(line)-1])
+		if _, err := st.ExecContext(ctx, f.ID, string(f.Kind), f.Actor.ID, f.Rule, f.Severity.Rank(), t, t, text); err != nil {
 			return fmt.Errorf("finding %s: %w", f.ID, err)
 		}
 		sum := sha256.Sum256(line)
-		if _, err := ob.ExecContext(ctx, f.ID, sum[:], now.UnixNano(), string(line[:len(line)-1])); err != nil {
+		if _, err := ob.ExecContext(ctx, f.ID, sum[:], now.UnixNano(), text); err != nil {
 			return fmt.Errorf("finding %s: outbox: %w", f.ID, err)
 		}
 	}

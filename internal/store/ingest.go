@@ -27,7 +27,7 @@ type Record struct {
 // stored if it returns an error.
 func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 	var stored int
-	err := s.put(ctx, func(tx *sql.Tx) error {
+	err := s.putRecords(ctx, func(tx *sql.Tx, keys *reachBatch) error {
 		var err error
 		var before, last int64
 		if before, err = lastSeq(ctx, tx); err != nil {
@@ -36,10 +36,8 @@ func (s *Store) Append(ctx context.Context, recs []Record) (int, error) {
 		if stored, last, err = appendTx(ctx, tx, recs, before); err != nil {
 			return err
 		}
-		if last > before {
-			return updateReach(ctx, tx, before, last)
-		}
-		return nil
+		keys.add(recs)
+		return s.updateReach(ctx, tx, before, last, keys.keys)
 	})
 	if err != nil {
 		for i := range recs {
@@ -166,7 +164,7 @@ type Write struct {
 // ws and, within a part, of its Recs. Nothing is stored if it returns an
 // error.
 func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
-	err := s.put(ctx, func(tx *sql.Tx) error {
+	err := s.putRecords(ctx, func(tx *sql.Tx, keys *reachBatch) error {
 		// The parts' records have consecutive seqs (the transaction holds
 		// the write lock), so one reach update covers them all and probes
 		// each key once per group.
@@ -194,16 +192,14 @@ func (s *Store) WriteGroup(ctx context.Context, ws []*Write) error {
 				}
 				if w.Stored, seq, err = appendTx(ctx, tx, w.Recs, seq); err == nil {
 					last = seq
+					keys.add(w.Recs)
 				}
 			}
 			if err != nil {
 				return err
 			}
 		}
-		if first >= 0 && last > first {
-			return updateReach(ctx, tx, first, last)
-		}
-		return nil
+		return s.updateReach(ctx, tx, first, last, keys.keys)
 	})
 	if err != nil {
 		for _, w := range ws {
@@ -299,6 +295,33 @@ func (s *Store) put(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.write(ctx, fn)
+}
+
+// reachBatch gathers the distinct reach keys of the records a transaction
+// stores.
+type reachBatch struct {
+	keys []batchKey
+	in   map[reachKey]struct{}
+}
+
+func (b *reachBatch) add(recs []Record) {
+	if b.in == nil {
+		b.in = make(map[reachKey]struct{}, len(recs))
+	}
+	b.keys = reachKeys(b.keys, b.in, recs)
+}
+
+// putRecords is put for a transaction that stores records: fn gathers
+// their reach keys, which the writer remembers once they are committed.
+func (s *Store) putRecords(ctx context.Context, fn func(tx *sql.Tx, keys *reachBatch) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys reachBatch
+	if err := s.write(ctx, func(tx *sql.Tx) error { return fn(tx, &keys) }); err != nil {
+		return err
+	}
+	s.reach.add(keys.keys)
+	return nil
 }
 
 // People calls fn with every roster entry, in id order.

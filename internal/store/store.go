@@ -36,7 +36,8 @@ type Store struct {
 	w    *sql.DB // the single writer connection
 	r    *sql.DB // readers
 
-	mu sync.Mutex // serialises write transactions
+	mu    sync.Mutex // serialises write transactions
+	reach reachSeen  // guarded by mu
 
 	now func() time.Time // the outbox's "added" times
 }
