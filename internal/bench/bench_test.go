@@ -42,14 +42,18 @@ func TestRunSmall(t *testing.T) {
 	if n := names["decode events, fast path (1 core)"].Records; n != names["replay: full pack + baselines"].Records {
 		t.Errorf("replay saw %d events, decode %d", names["replay: full pack + baselines"].Records, n)
 	}
-	var serve *Row
-	for i, r := range rep.Rows {
+	var serve []Row
+	for _, r := range rep.Rows {
 		if strings.HasPrefix(r.Name, "serve ingest") {
-			serve = &rep.Rows[i]
+			serve = append(serve, r)
 		}
 	}
-	if serve == nil || serve.Records != 2000 {
-		t.Fatalf("serve ingest row %+v, want 2000 records", serve)
+	// Events alone, then the same events with their ticket changes.
+	if len(serve) != 2 || serve[0].Records != 2000 || serve[1].Records <= 2000 {
+		t.Fatalf("serve ingest rows %+v, want 2000 events, then more records", serve)
+	}
+	if rep.MixP99 == 0 || rep.MixP99 < rep.MixP50 {
+		t.Errorf("ack latency with tickets p50 %v p99 %v", rep.MixP50, rep.MixP99)
 	}
 	if rep.Findings == 0 || rep.Actors == 0 {
 		t.Errorf("replay: %d findings, %d actors", rep.Findings, rep.Actors)

@@ -124,11 +124,6 @@ func context0(dir string) ([]event.Person, []event.Subject, error) {
 	return people, subjects, nil
 }
 
-// post sends one NDJSON batch and checks that all of it was accepted.
-func post(ctx context.Context, c *http.Client, url string, body []byte, want int) error {
-	return postTo(ctx, c, url+"/v1/events", body)
-}
-
 func postTo(ctx context.Context, c *http.Client, url string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -148,15 +143,15 @@ func postTo(ctx context.Context, c *http.Client, url string, body []byte) error 
 	return nil // a 200 means every record was stored (or was a duplicate)
 }
 
-// batches reads the first n lines of path into NDJSON bodies of size lines.
-func batches(path string, n, size int) ([][]byte, []int, error) {
+// batches reads the first n lines of path into requests to /v1/events of
+// size lines each.
+func batches(path string, n, size int) ([]mixed, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer f.Close()
-	var out [][]byte
-	var counts []int
+	var out []mixed
 	var cur bytes.Buffer
 	k, total := 0, 0
 	sc := bufio.NewScanner(f)
@@ -167,15 +162,15 @@ func batches(path string, n, size int) ([][]byte, []int, error) {
 		k++
 		total++
 		if k == size {
-			out, counts = append(out, bytes.Clone(cur.Bytes())), append(counts, k)
+			out = append(out, mixed{path: "/v1/events", body: bytes.Clone(cur.Bytes()), n: k})
 			cur.Reset()
 			k = 0
 		}
 	}
 	if k > 0 {
-		out, counts = append(out, bytes.Clone(cur.Bytes())), append(counts, k)
+		out = append(out, mixed{path: "/v1/events", body: bytes.Clone(cur.Bytes()), n: k})
 	}
-	return out, counts, sc.Err()
+	return out, sc.Err()
 }
 
 type serveResult struct {
@@ -183,44 +178,43 @@ type serveResult struct {
 	p50, p99, max time.Duration
 }
 
-func serveIngest(ctx context.Context, o Options, pack *rules.Pack, evPath string) (serveResult, error) {
+// serveIngest posts reqs to a fresh server from o.ServeClients clients,
+// each taking the next request in order, and measures until the last
+// acknowledgement.
+func serveIngest(ctx context.Context, o Options, pack *rules.Pack, name string, reqs []mixed) (serveResult, error) {
 	var res serveResult
-	bodies, counts, err := batches(evPath, o.ServeEvents, o.ServeBatch)
-	if err != nil {
-		return res, err
-	}
 	s, err := startServer(ctx, o, pack, nil, nil)
 	if err != nil {
 		return res, err
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.ServeClients}}
-	lat := make([]time.Duration, len(bodies))
+	lat := make([]time.Duration, len(reqs))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
 	var total int64
 	var bytesIn int64
-	for _, b := range bodies {
-		bytesIn += int64(len(b))
+	for _, r := range reqs {
+		bytesIn += int64(len(r.body))
 	}
-	res.row, err = measure(fmt.Sprintf("serve ingest, loopback HTTP (%d clients x %d events/request, durable)", o.ServeClients, o.ServeBatch), func() (int64, int64, error) {
+	res.row, err = measure(name, func() (int64, int64, error) {
 		for range o.ServeClients {
 			wg.Go(func() {
 				for i := range next {
 					t0 := time.Now()
-					err := post(ctx, client, s.url, bodies[i], counts[i])
+					err := postTo(ctx, client, s.url+reqs[i].path, reqs[i].body)
 					lat[i] = time.Since(t0)
 					mu.Lock()
 					if err != nil && firstErr == nil {
 						firstErr = err
 					}
-					total += int64(counts[i])
+					total += int64(reqs[i].n)
 					mu.Unlock()
 				}
 			})
 		}
-		for i := range bodies {
+		for i := range reqs {
 			next <- i
 		}
 		close(next)
