@@ -18,7 +18,7 @@ splitting the event lines, decoding them with encoding/json and with the fast
 path (one core), a full replay with the configured rule pack and baselines
 (findings marshalled as replay writes them), ingest into custos serve over
 loopback HTTP (durable before each acknowledgement; p50/p99 acknowledgement
-latency), the time from offering an event to the engine emitting the finding
+latency; events alone, then events with their ticket changes), the time from offering an event to the engine emitting the finding
 it triggers at a fixed offered load, and peak memory. It prints a Markdown
 report with wall and CPU time, so ratios come from the same machine state.
 docs/BENCHMARKS.md is written from it.`,
