@@ -75,6 +75,7 @@ type detail struct {
 type exceptions struct {
 	roles, teams, vendors, actors []string
 	when                          []*cond
+	lists                         bool // some list is not empty: excluded may say yes
 }
 
 type aggKind uint8
@@ -451,7 +452,8 @@ func (c *compiler) condition() {
 func (c *compiler) exceptions() {
 	e := c.spec.Exceptions
 	r := c.rule
-	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors}
+	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors,
+		lists: len(e.Roles)+len(e.Teams)+len(e.Vendors)+len(e.Actors) > 0}
 	for i, w := range e.When {
 		path := fmt.Sprintf("exceptions.when[%d]", i)
 		if strings.TrimSpace(w) == "" {

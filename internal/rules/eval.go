@@ -182,7 +182,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 
 func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
-	if len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
+	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
 		return
 	}
 	now := ev.Time.UnixNano()
@@ -204,7 +204,7 @@ func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 			return
 		}
 	}
-	if !final || e.excluded(r) {
+	if !final || (r.exc.lists && e.excluded(r)) {
 		return
 	}
 	for _, w := range r.exc.when {

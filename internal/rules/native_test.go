@@ -2,6 +2,8 @@ package rules
 
 import (
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr"
@@ -93,6 +95,17 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 			if !exact && want && !got {
 				t.Fatalf("%s: the guard rejected an input expr accepts: %+v", src, e)
 			}
+		}
+	}
+}
+
+// AggEnv.slot indexes the fields as an array: they must lie in a row.
+func TestAggEnvSlots(t *testing.T) {
+	var a AggEnv
+	for i, name := range slotNames {
+		*a.slot(i) = i + 1
+		if got := reflect.ValueOf(a).FieldByNameFunc(func(f string) bool { return strings.EqualFold(f, name) }).Int(); got != int64(i+1) {
+			t.Fatalf("slot %d wrote %s = %d", i, name, got)
 		}
 	}
 }
