@@ -192,7 +192,7 @@ func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 	for i, a := range r.aggs {
 		*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final)
 	}
-	final = final && e.test(r, r.cond)
+	final = final && e.testAfterPre(r, r.cond)
 	var hits []seqHit
 	if r.seq != nil {
 		tbl := &e.seqs[en.pos]
@@ -237,6 +237,20 @@ func (e *stage) fail(r *Rule, err error) {
 func (e *stage) test(r *Rule, c *cond) bool {
 	if c.guard != nil {
 		if !c.guard.eval(&e.env) {
+			return false
+		}
+		if c.exact {
+			return true
+		}
+	}
+	return e.bool(r, c.prog)
+}
+
+// testAfterPre is test for a condition whose pre has passed: only the
+// conjuncts that read aggregates are left to evaluate natively.
+func (e *stage) testAfterPre(r *Rule, c *cond) bool {
+	if c.guard != nil {
+		if c.post != nil && !c.post.eval(&e.env) {
 			return false
 		}
 		if c.exact {

@@ -328,8 +328,9 @@ type cond struct {
 	guard native // nil if no conjunct is simple
 	exact bool   // guard is the whole expression
 	// pre is the part of guard that reads no aggregate: when it is false
-	// the rule's aggregates need not even be read.
-	pre native
+	// the rule's aggregates need not even be read. post is the rest, all
+	// that is left to test once pre has passed.
+	pre, post native
 }
 
 // conjuncts splits a && b && c into its parts.
@@ -340,22 +341,24 @@ func conjuncts(n ast.Node, out []ast.Node) []ast.Node {
 	return append(out, n)
 }
 
-// nativeCond builds the guard of an expression and its aggregate-free
-// part; aggs maps aggregate names to their slots.
-func nativeCond(root ast.Node, aggs map[string]int) (guard native, exact bool, pre native) {
-	var parts, pres nAnd
+// nativeCond builds the guard of an expression, its aggregate-free part
+// and the rest; aggs maps aggregate names to their slots.
+func nativeCond(root ast.Node, aggs map[string]int) (guard native, exact bool, pre, post native) {
+	var parts, pres, posts nAnd
 	exact = true
 	for _, c := range conjuncts(root, nil) {
 		if n := toNative(c, aggs); n != nil {
 			parts = append(parts, n)
 			if !readsAgg(c) {
 				pres = append(pres, n)
+			} else {
+				posts = append(posts, n)
 			}
 		} else {
 			exact = false
 		}
 	}
-	return collapse(parts), exact && len(parts) > 0, collapse(pres)
+	return collapse(parts), exact && len(parts) > 0, collapse(pres), collapse(posts)
 }
 
 func collapse(n nAnd) native {

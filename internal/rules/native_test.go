@@ -51,7 +51,7 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		guard, exact, _ := nativeCond(tree.Node, aggs)
+		guard, exact, pre, post := nativeCond(tree.Node, aggs)
 		if guard == nil {
 			t.Errorf("%s: no native part", src)
 			continue
@@ -89,6 +89,9 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 			}
 			want := out.(bool)
 			got := guard.eval(&e)
+			if split := (pre == nil || pre.eval(&e)) && (post == nil || post.eval(&e)); split != got {
+				t.Fatalf("%s: pre and post %v, guard %v on %+v", src, split, got, e)
+			}
 			if exact && got != want {
 				t.Fatalf("%s: native %v, expr %v on %+v", src, got, want, e)
 			}
