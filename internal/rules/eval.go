@@ -188,9 +188,17 @@ func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 	now := ev.Time.UnixNano()
 	// Only an event the condition may match needs the aggregates' values;
 	// every event they count is added either way.
-	final := r.actions.has(ev.Action) && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
-	for i, a := range r.aggs {
-		*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final)
+	final := en.tried && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
+	if final {
+		for i, a := range r.aggs {
+			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, true)
+		}
+	} else {
+		// Nothing reads the aggregates' values: only those the event
+		// adds to need visiting.
+		for _, i := range en.feeds {
+			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], ev, now, false)
+		}
 	}
 	final = final && e.testAfterPre(r, r.cond)
 	var hits []seqHit
