@@ -167,7 +167,11 @@ func (e *Env) fill(in *engine.Input) {
 	e.Time = ev.Time
 	day, hour := utcDayHour(ev.Time)
 	e.Hour = hour
-	e.Weekday = int((day%7 + 11) % 7) // 1970-01-01 was a Thursday (4)
+	wd := (day + 4) % 7 // 1970-01-01 was a Thursday (4)
+	if wd < 0 {
+		wd += 7
+	}
+	e.Weekday = int(wd)
 	e.Action = string(ev.Action)
 	e.Subject = ev.Subject
 	e.Resource = ev.Resource
