@@ -175,12 +175,12 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
-	for _, en := range entries {
-		e.run(en, in, emit)
+	for i := range entries {
+		e.run(&entries[i], in, emit)
 	}
 }
 
-func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
+func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
 	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
 		return
