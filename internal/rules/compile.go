@@ -75,6 +75,7 @@ type detail struct {
 type exceptions struct {
 	roles, teams, vendors, actors []string
 	when                          []*cond
+	lists                         bool // some list is not empty: excluded may say yes
 }
 
 type aggKind uint8
@@ -85,17 +86,42 @@ const (
 	aggSum
 )
 
-// Aggregate partitions: whose events one window counts.
+// partition is whose events one window counts. It is a number, not the
+// spec's word, because every aggregate of every event switches on it.
+type partition uint8
+
+// Aggregate partitions.
 const (
-	perActor   = "actor"
-	perTeam    = "team"
-	perVendor  = "vendor"
-	perSite    = "site"
-	perSubject = "subject"
-	perAll     = "all"
+	perActor partition = iota
+	perTeam
+	perVendor
+	perSite
+	perSubject
+	perAll
 	// Sequences also key on both.
-	perActorSubject = "actor_subject"
+	perActorSubject
 )
+
+// partitionOf reads a partition's name in a spec.
+func partitionOf(name string) (partition, bool) {
+	switch name {
+	case "actor":
+		return perActor, true
+	case "team":
+		return perTeam, true
+	case "vendor":
+		return perVendor, true
+	case "site":
+		return perSite, true
+	case "subject":
+		return perSubject, true
+	case "all":
+		return perAll, true
+	case "actor_subject":
+		return perActorSubject, true
+	}
+	return 0, false
+}
 
 type aggregate struct {
 	name    string
@@ -105,12 +131,12 @@ type aggregate struct {
 	window  time.Duration
 	actions actionSet
 	where   *cond
-	per     string
+	per     partition
 	by      *value
 }
 
 type sequence struct {
-	per    string
+	per    partition
 	within time.Duration
 	steps  []step
 }
@@ -366,12 +392,9 @@ func (c *compiler) aggregates() {
 		if a.Where != "" {
 			g.where = c.compileCond(path+".where", a.Where, false)
 		}
-		switch a.Per {
-		case "":
-			g.per = perActor
-		case perActor, perTeam, perVendor, perSite, perSubject, perAll:
-			g.per = a.Per
-		default:
+		if p, ok := partitionOf(a.Per); ok && p != perActorSubject {
+			g.per = p
+		} else if a.Per != "" {
 			c.errorf(path+".per", "unknown value %q (want actor, team, vendor, site, subject or all)", a.Per)
 		}
 		if a.By != "" {
@@ -387,12 +410,9 @@ func (c *compiler) sequence() {
 		return
 	}
 	q := &sequence{}
-	switch s.Per {
-	case "":
-		q.per = perActor
-	case perActor, perSubject, perActorSubject:
-		q.per = s.Per
-	default:
+	if p, ok := partitionOf(s.Per); ok && (p == perActor || p == perSubject || p == perActorSubject) {
+		q.per = p
+	} else if s.Per != "" {
 		c.errorf("sequence.per", "unknown value %q (want actor, subject or actor_subject)", s.Per)
 	}
 	q.within = c.duration("sequence.within", s.Within, true)
@@ -451,7 +471,8 @@ func (c *compiler) condition() {
 func (c *compiler) exceptions() {
 	e := c.spec.Exceptions
 	r := c.rule
-	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors}
+	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors,
+		lists: len(e.Roles)+len(e.Teams)+len(e.Vendors)+len(e.Actors) > 0}
 	for i, w := range e.When {
 		path := fmt.Sprintf("exceptions.when[%d]", i)
 		if strings.TrimSpace(w) == "" {

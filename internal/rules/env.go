@@ -2,6 +2,7 @@ package rules
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/custos-io/custos/internal/engine"
 	"github.com/custos-io/custos/internal/event"
@@ -149,29 +150,11 @@ type AggEnv struct {
 }
 
 // slot returns the field behind aggregate slot i (0 to maxAggregates-1):
-// expr reads the fields by name, the evaluator by number.
-// (A switch compiles to a jump; indexing an array literal of the eight
-// field addresses built all eight on every call.)
+// expr reads the fields by name, the evaluator by number. The fields are
+// maxAggregates ints in a row, so they are indexed as an array (a switch
+// cost a jump and a compare chain per aggregate per event).
 func (a *AggEnv) slot(i int) *int {
-	switch i {
-	case 0:
-		return &a.A0
-	case 1:
-		return &a.A1
-	case 2:
-		return &a.A2
-	case 3:
-		return &a.A3
-	case 4:
-		return &a.A4
-	case 5:
-		return &a.A5
-	case 6:
-		return &a.A6
-	case 7:
-		return &a.A7
-	}
-	panic("rules: aggregate slot out of range")
+	return &(*[maxAggregates]int)(unsafe.Pointer(a))[i]
 }
 
 var slotNames = [maxAggregates]string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}
@@ -184,7 +167,11 @@ func (e *Env) fill(in *engine.Input) {
 	e.Time = ev.Time
 	day, hour := utcDayHour(ev.Time)
 	e.Hour = hour
-	e.Weekday = int((day%7 + 11) % 7) // 1970-01-01 was a Thursday (4)
+	wd := (day + 4) % 7 // 1970-01-01 was a Thursday (4)
+	if wd < 0 {
+		wd += 7
+	}
+	e.Weekday = int(wd)
 	e.Action = string(ev.Action)
 	e.Subject = ev.Subject
 	e.Resource = ev.Resource
@@ -197,8 +184,10 @@ func (e *Env) fill(in *engine.Input) {
 	e.Denied = ev.Denied
 	e.App = ev.App
 
+	// Field by field: assigning a whole ActorEnv built it on the stack and
+	// copied it, twice the stores.
 	a := &e.Actor
-	*a = ActorEnv{ID: ev.Actor.ID, Session: ev.Actor.Session, IP: ev.Actor.IP, Device: ev.Actor.Device, Country: ev.Actor.Country}
+	a.ID, a.Session, a.IP, a.Device, a.Country = ev.Actor.ID, ev.Actor.Session, ev.Actor.IP, ev.Actor.Device, ev.Actor.Country
 	if p := in.Person; p != nil {
 		a.OnRoster = true
 		a.Name, a.Vendor, a.Team, a.Role, a.Site, a.SiteCountry = p.Name, p.Vendor, p.Team, p.Role, p.Site, p.Country
@@ -206,9 +195,15 @@ func (e *Env) fill(in *engine.Input) {
 		a.ContractStart, a.ContractEnd = p.ContractStart, p.ContractEnd
 		a.BeforeContract = !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart)
 		a.AfterContract = !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd)
+		a.TenureDays = 0
 		if !p.ContractStart.IsZero() && ev.Time.After(p.ContractStart) {
 			a.TenureDays = daysSince(ev.Time, p.ContractStart)
 		}
+	} else {
+		a.OnRoster = false
+		a.Name, a.Vendor, a.Team, a.Role, a.Site, a.SiteCountry, a.Status, a.Manager = "", "", "", "", "", "", "", ""
+		a.ContractStart, a.ContractEnd = time.Time{}, time.Time{}
+		a.BeforeContract, a.AfterContract, a.TenureDays = false, false, 0
 	}
 
 	c := &e.Customer

@@ -175,24 +175,32 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
 		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
 	}
-	for _, en := range entries {
-		e.run(en, in, emit)
+	for i := range entries {
+		e.run(&entries[i], in, emit)
 	}
 }
 
-func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
+func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
-	if len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
+	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
 		return
 	}
 	now := ev.Time.UnixNano()
 	// Only an event the condition may match needs the aggregates' values;
 	// every event they count is added either way.
-	final := r.actions.has(ev.Action) && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
-	for i, a := range r.aggs {
-		*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, final)
+	final := en.tried && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
+	if final {
+		for i, a := range r.aggs {
+			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, true)
+		}
+	} else {
+		// Nothing reads the aggregates' values: only those the event
+		// adds to need visiting.
+		for _, i := range en.feeds {
+			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], ev, now, false)
+		}
 	}
-	final = final && e.test(r, r.cond)
+	final = final && e.testAfterPre(r, r.cond)
 	var hits []seqHit
 	if r.seq != nil {
 		tbl := &e.seqs[en.pos]
@@ -204,7 +212,7 @@ func (e *stage) run(en entry, in *engine.Input, emit engine.Emit) {
 			return
 		}
 	}
-	if !final || e.excluded(r) {
+	if !final || (r.exc.lists && e.excluded(r)) {
 		return
 	}
 	for _, w := range r.exc.when {
@@ -237,6 +245,20 @@ func (e *stage) fail(r *Rule, err error) {
 func (e *stage) test(r *Rule, c *cond) bool {
 	if c.guard != nil {
 		if !c.guard.eval(&e.env) {
+			return false
+		}
+		if c.exact {
+			return true
+		}
+	}
+	return e.bool(r, c.prog)
+}
+
+// testAfterPre is test for a condition whose pre has passed: only the
+// conjuncts that read aggregates are left to evaluate natively.
+func (e *stage) testAfterPre(r *Rule, c *cond) bool {
+	if c.guard != nil {
+		if c.post != nil && !c.post.eval(&e.env) {
 			return false
 		}
 		if c.exact {

@@ -52,8 +52,8 @@ func (c *compiler) compileCond(path, src string, withAgg bool) *cond {
 	if prog == nil {
 		return nil
 	}
-	g, exact, pre := nativeCond(root, c.aggNames)
-	return &cond{prog: prog, guard: g, exact: exact, pre: pre}
+	g, exact, pre, post := nativeCond(root, c.aggNames)
+	return &cond{prog: prog, guard: g, exact: exact, pre: pre, post: post}
 }
 
 // compileValue compiles an expression read for its value; a bare field

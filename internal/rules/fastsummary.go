@@ -155,10 +155,23 @@ func renderPlain(ps []piece, env *Env, ac *alertContext, sc *renderScratch) stri
 // collapseSpace is strings.Join(strings.Fields(s), " ") in one
 // allocation.
 func collapseSpace(s []byte) string {
-	for _, c := range s {
-		if c >= utf8.RuneSelf { // Fields also splits at Unicode spaces
+	// Most summaries have nothing to collapse: one look at each byte
+	// proves it, and the copy is the one allocation.
+	clean := len(s) == 0 || (s[0] != ' ' && s[len(s)-1] != ' ')
+	for i, c := range s {
+		switch byteClass[c] {
+		case classOther:
+			continue
+		case classSpace:
+			clean = clean && s[i+1] != ' ' // not the last byte: s[len(s)-1] is not a space when clean
+		case classNonASCII: // Fields also splits at Unicode spaces
 			return strings.Join(strings.Fields(string(s)), " ")
+		default:
+			clean = false
 		}
+	}
+	if clean {
+		return string(s)
 	}
 	var out strings.Builder
 	out.Grow(len(s))
@@ -179,6 +192,28 @@ func collapseSpace(s []byte) string {
 	}
 	return out.String()
 }
+
+// Byte classes for collapseSpace.
+const (
+	classOther    = iota
+	classSpace    // ' '
+	classWhite    // the other ASCII white space
+	classNonASCII // a byte of a multi-byte rune
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= utf8.RuneSelf:
+			t[c] = classNonASCII
+		case c == ' ':
+			t[c] = classSpace
+		case asciiSpace(byte(c)):
+			t[c] = classWhite
+		}
+	}
+	return t
+}()
 
 func asciiSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'

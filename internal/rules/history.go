@@ -68,9 +68,18 @@ func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
 	}
 	if h.days > 0 {
 		_, hr := utcDayHour(t)
+		// The five hours around hr, wrapping at midnight, without a
+		// division per hour.
 		n := 0
-		for d := -2; d <= 2; d++ {
-			n += int(h.hours[(hr+d+24)%24])
+		for i := hr + 22; i <= hr+26; i++ {
+			j := i
+			if j >= 24 {
+				j -= 24
+			}
+			if j >= 24 {
+				j -= 24
+			}
+			n += int(h.hours[j])
 		}
 		f.HourShare = min(float64(n)/float64(h.days), 1)
 	}

@@ -35,8 +35,6 @@ func (a *accessor) str(e *Env) string { return *(*string)(a.ptr(e)) }
 
 func (a *accessor) int(e *Env) int64 { return int64(*(*int)(a.ptr(e))) }
 
-func (a *accessor) bool(e *Env) bool { return *(*bool)(a.ptr(e)) }
-
 func (a *accessor) strs(e *Env) []string { return *(*[]string)(a.ptr(e)) }
 
 func (a *accessor) num(e *Env) float64 {
@@ -81,10 +79,13 @@ type native interface {
 	eval(e *Env) bool
 }
 
+// The node types have pointer receivers and are stored as pointers: an
+// interface holding a value of a type it must box calls a generated
+// wrapper that copies it, on every node of every evaluation.
 type nAnd []native
 
-func (n nAnd) eval(e *Env) bool {
-	for _, x := range n {
+func (n *nAnd) eval(e *Env) bool {
+	for _, x := range *n {
 		if !x.eval(e) {
 			return false
 		}
@@ -94,8 +95,8 @@ func (n nAnd) eval(e *Env) bool {
 
 type nOr []native
 
-func (n nOr) eval(e *Env) bool {
-	for _, x := range n {
+func (n *nOr) eval(e *Env) bool {
+	for _, x := range *n {
 		if x.eval(e) {
 			return true
 		}
@@ -105,11 +106,15 @@ func (n nOr) eval(e *Env) bool {
 
 type nNot struct{ x native }
 
-func (n nNot) eval(e *Env) bool { return !n.x.eval(e) }
+func (n *nNot) eval(e *Env) bool { return !n.x.eval(e) }
 
-type nBool struct{ a *accessor }
+// nBool is a bool field, or its negation (!denied).
+type nBool struct {
+	off uintptr
+	neg bool
+}
 
-func (n nBool) eval(e *Env) bool { return n.a.bool(e) }
+func (n *nBool) eval(e *Env) bool { return *(*bool)(unsafe.Add(unsafe.Pointer(e), n.off)) != n.neg }
 
 type nStrEq struct {
 	a    *accessor
@@ -118,7 +123,7 @@ type nStrEq struct {
 	trim bool // trim(field) == "..."
 }
 
-func (n nStrEq) eval(e *Env) bool {
+func (n *nStrEq) eval(e *Env) bool {
 	v := n.a.str(e)
 	if n.trim {
 		v = strings.TrimSpace(v)
@@ -132,7 +137,7 @@ type nFieldEq struct {
 	eq   bool
 }
 
-func (n nFieldEq) eval(e *Env) bool { return (n.a.str(e) == n.b.str(e)) == n.eq }
+func (n *nFieldEq) eval(e *Env) bool { return (n.a.str(e) == n.b.str(e)) == n.eq }
 
 // nAnyIn is any(list, # in [...]).
 type nAnyIn struct {
@@ -140,7 +145,7 @@ type nAnyIn struct {
 	set []string
 }
 
-func (n nAnyIn) eval(e *Env) bool {
+func (n *nAnyIn) eval(e *Env) bool {
 	for _, v := range n.a.strs(e) {
 		if slices.Contains(n.set, v) {
 			return true
@@ -154,29 +159,58 @@ type nStrIn struct {
 	set []string
 }
 
-func (n nStrIn) eval(e *Env) bool { return slices.Contains(n.set, n.a.str(e)) }
+func (n *nStrIn) eval(e *Env) bool { return slices.Contains(n.set, n.a.str(e)) }
 
 type nNum struct {
 	a  *accessor
-	op string
+	op cmpOp
 	v  float64
 }
 
-func (n nNum) eval(e *Env) bool { return compare(n.a.num(e), n.op, n.v) }
+func (n *nNum) eval(e *Env) bool { return compare(n.a.num(e), n.op, n.v) }
 
-func compare(x float64, op string, y float64) bool {
+// cmpOp is a comparison operator, decided once when compiling rather than
+// by comparing its string on every evaluation.
+type cmpOp uint8
+
+const (
+	opEq cmpOp = iota
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+)
+
+func cmpOpOf(op string) cmpOp {
 	switch op {
-	case "==":
-		return x == y
 	case "!=":
-		return x != y
+		return opNe
 	case "<":
-		return x < y
+		return opLt
 	case "<=":
-		return x <= y
+		return opLe
 	case ">":
-		return x > y
+		return opGt
 	case ">=":
+		return opGe
+	}
+	return opEq
+}
+
+func compare(x float64, op cmpOp, y float64) bool {
+	switch op {
+	case opEq:
+		return x == y
+	case opNe:
+		return x != y
+	case opLt:
+		return x < y
+	case opLe:
+		return x <= y
+	case opGt:
+		return x > y
+	case opGe:
 		return x >= y
 	}
 	return false
@@ -233,10 +267,10 @@ func (x xMax) value(e *Env) float64 {
 // nCmp compares two numeric expressions: agg.a * 2 >= agg.b.
 type nCmp struct {
 	l, r numeric
-	op   string
+	op   cmpOp
 }
 
-func (n nCmp) eval(e *Env) bool { return compare(n.l.value(e), n.op, n.r.value(e)) }
+func (n *nCmp) eval(e *Env) bool { return compare(n.l.value(e), n.op, n.r.value(e)) }
 
 // toNumeric is the native form of a numeric expression, or nil.
 func toNumeric(n ast.Node, aggs map[string]int) numeric {
@@ -294,8 +328,9 @@ type cond struct {
 	guard native // nil if no conjunct is simple
 	exact bool   // guard is the whole expression
 	// pre is the part of guard that reads no aggregate: when it is false
-	// the rule's aggregates need not even be read.
-	pre native
+	// the rule's aggregates need not even be read. post is the rest, all
+	// that is left to test once pre has passed.
+	pre, post native
 }
 
 // conjuncts splits a && b && c into its parts.
@@ -306,22 +341,24 @@ func conjuncts(n ast.Node, out []ast.Node) []ast.Node {
 	return append(out, n)
 }
 
-// nativeCond builds the guard of an expression and its aggregate-free
-// part; aggs maps aggregate names to their slots.
-func nativeCond(root ast.Node, aggs map[string]int) (guard native, exact bool, pre native) {
-	var parts, pres nAnd
+// nativeCond builds the guard of an expression, its aggregate-free part
+// and the rest; aggs maps aggregate names to their slots.
+func nativeCond(root ast.Node, aggs map[string]int) (guard native, exact bool, pre, post native) {
+	var parts, pres, posts nAnd
 	exact = true
 	for _, c := range conjuncts(root, nil) {
 		if n := toNative(c, aggs); n != nil {
 			parts = append(parts, n)
 			if !readsAgg(c) {
 				pres = append(pres, n)
+			} else {
+				posts = append(posts, n)
 			}
 		} else {
 			exact = false
 		}
 	}
-	return collapse(parts), exact && len(parts) > 0, collapse(pres)
+	return collapse(parts), exact && len(parts) > 0, collapse(pres), collapse(posts)
 }
 
 func collapse(n nAnd) native {
@@ -331,7 +368,7 @@ func collapse(n nAnd) native {
 	case 1:
 		return n[0]
 	}
-	return n
+	return &n
 }
 
 type aggFinder struct{ found bool }
@@ -414,18 +451,18 @@ func toNative(n ast.Node, aggs map[string]int) native {
 		if !ok {
 			return nil
 		}
-		return nAnyIn{a, set}
+		return &nAnyIn{a, set}
 	case *ast.BoolNode:
 		if v.Value {
-			return nAnd{} // true
+			return &nAnd{} // true
 		}
-		return nOr{} // false
+		return &nOr{} // false
 	case *ast.UnaryNode:
 		if v.Operator != "!" && v.Operator != "not" {
 			return nil
 		}
 		if x := toNative(v.Node, aggs); x != nil {
-			return nNot{x}
+			return negate(x)
 		}
 		return nil
 	case *ast.BinaryNode:
@@ -436,16 +473,16 @@ func toNative(n ast.Node, aggs map[string]int) native {
 				return nil
 			}
 			if v.Operator == "&&" || v.Operator == "and" {
-				return nAnd{l, r}
+				return &nAnd{l, r}
 			}
-			return nOr{l, r}
+			return &nOr{l, r}
 		case "in":
 			a := fieldPath(v.Left, aggs)
 			set, ok := stringSet(v.Right)
 			if a == nil || a.kind != reflect.String || !ok {
 				return nil
 			}
-			return nStrIn{a, set}
+			return &nStrIn{a, set}
 		case "==", "!=", "<", "<=", ">", ">=":
 			if t, ok := v.Left.(*ast.BuiltinNode); ok && t.Name == "trim" && len(t.Arguments) == 1 && (v.Operator == "==" || v.Operator == "!=") {
 				a := fieldPath(t.Arguments[0], aggs)
@@ -453,7 +490,7 @@ func toNative(n ast.Node, aggs map[string]int) native {
 				if a == nil || a.kind != reflect.String || !ok {
 					return nil
 				}
-				return nStrEq{a: a, s: s.Value, eq: v.Operator == "==", trim: true}
+				return &nStrEq{a: a, s: s.Value, eq: v.Operator == "==", trim: true}
 			}
 			if x := simpleCompare(v, aggs); x != nil {
 				return x
@@ -462,14 +499,22 @@ func toNative(n ast.Node, aggs map[string]int) native {
 			if l == nil || r == nil {
 				return nil
 			}
-			return nCmp{l, r, v.Operator}
+			return &nCmp{l, r, cmpOpOf(v.Operator)}
 		}
 		return nil
 	}
 	if a := fieldPath(n, aggs); a != nil && a.kind == reflect.Bool {
-		return nBool{a}
+		return &nBool{off: a.off}
 	}
 	return nil
+}
+
+// negate is !x; a bool field's negation is a field read too.
+func negate(x native) native {
+	if b, ok := x.(*nBool); ok {
+		return &nBool{off: b.off, neg: !b.neg}
+	}
+	return &nNot{x}
 }
 
 // simpleCompare is a comparison of a field with a literal or another
@@ -478,7 +523,7 @@ func simpleCompare(v *ast.BinaryNode, aggs map[string]int) native {
 	a, lit, op := fieldPath(v.Left, aggs), v.Right, v.Operator
 	if b := fieldPath(lit, aggs); a != nil && b != nil {
 		if a.kind == reflect.String && b.kind == reflect.String && (op == "==" || op == "!=") {
-			return nFieldEq{a: a, b: b, eq: op == "=="}
+			return &nFieldEq{a: a, b: b, eq: op == "=="}
 		}
 		return nil
 	}
@@ -491,23 +536,19 @@ func simpleCompare(v *ast.BinaryNode, aggs map[string]int) native {
 	switch l := lit.(type) {
 	case *ast.StringNode:
 		if a.kind == reflect.String && (op == "==" || op == "!=") {
-			return nStrEq{a: a, s: l.Value, eq: op == "=="}
+			return &nStrEq{a: a, s: l.Value, eq: op == "=="}
 		}
 	case *ast.IntegerNode:
 		if a.kind == reflect.Int || a.kind == reflect.Float64 {
-			return nNum{a, op, float64(l.Value)}
+			return &nNum{a, cmpOpOf(op), float64(l.Value)}
 		}
 	case *ast.FloatNode:
 		if a.kind == reflect.Int || a.kind == reflect.Float64 {
-			return nNum{a, op, l.Value}
+			return &nNum{a, cmpOpOf(op), l.Value}
 		}
 	case *ast.BoolNode:
 		if a.kind == reflect.Bool && (op == "==" || op == "!=") {
-			var x native = nBool{a}
-			if l.Value != (op == "==") {
-				x = nNot{x}
-			}
-			return x
+			return &nBool{off: a.off, neg: l.Value != (op == "==")}
 		}
 	}
 	return nil

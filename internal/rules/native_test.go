@@ -2,6 +2,8 @@ package rules
 
 import (
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/expr-lang/expr"
@@ -49,7 +51,7 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		guard, exact, _ := nativeCond(tree.Node, aggs)
+		guard, exact, pre, post := nativeCond(tree.Node, aggs)
 		if guard == nil {
 			t.Errorf("%s: no native part", src)
 			continue
@@ -87,12 +89,26 @@ func TestNativeAgreesWithExpr(t *testing.T) {
 			}
 			want := out.(bool)
 			got := guard.eval(&e)
+			if split := (pre == nil || pre.eval(&e)) && (post == nil || post.eval(&e)); split != got {
+				t.Fatalf("%s: pre and post %v, guard %v on %+v", src, split, got, e)
+			}
 			if exact && got != want {
 				t.Fatalf("%s: native %v, expr %v on %+v", src, got, want, e)
 			}
 			if !exact && want && !got {
 				t.Fatalf("%s: the guard rejected an input expr accepts: %+v", src, e)
 			}
+		}
+	}
+}
+
+// AggEnv.slot indexes the fields as an array: they must lie in a row.
+func TestAggEnvSlots(t *testing.T) {
+	var a AggEnv
+	for i, name := range slotNames {
+		*a.slot(i) = i + 1
+		if got := reflect.ValueOf(a).FieldByNameFunc(func(f string) bool { return strings.EqualFold(f, name) }).Int(); got != int64(i+1) {
+			t.Fatalf("slot %d wrote %s = %d", i, name, got)
 		}
 	}
 }

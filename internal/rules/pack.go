@@ -34,6 +34,11 @@ type Pack struct {
 type entry struct {
 	r   *Rule
 	pos int
+	// tried says the rule's condition is tried on the action; feeds lists
+	// the aggregates (by position in r.aggs) the action adds to, all an
+	// event it is not tried on has to visit.
+	tried bool
+	feeds []int
 }
 
 var actionIndexes = [...]event.Action{event.Login, event.Logout, event.Search, event.View, event.Reveal, event.Export, event.Update, event.CredentialReset, event.MFAReset}
@@ -122,7 +127,13 @@ func newPack(rs []*Rule) *Pack {
 		}
 		for i, a := range actionIndexes {
 			if r.trigger.has(a) {
-				p.index[r.Stage][i] = append(p.index[r.Stage][i], entry{r, pos})
+				en := entry{r: r, pos: pos, tried: r.actions.has(a)}
+				for j, g := range r.aggs {
+					if g.actions.has(a) {
+						en.feeds = append(en.feeds, j)
+					}
+				}
+				p.index[r.Stage][i] = append(p.index[r.Stage][i], en)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func TestPlainSummaryAsTemplate(t *testing.T) {
 }
 
 func TestCollapseSpace(t *testing.T) {
-	for _, s := range []string{"", "  ", " a  b\tc\n", "a", "x\u00a0y  z", "\u2003a b "} {
+	for _, s := range []string{"", " ", "  ", " a  b\tc\n", "a", "a b", "a  b", "a b ", " a b", "a\tb", "a\n", "x\u00a0y  z", "\u2003a b ", "é b"} {
 		if got, want := collapseSpace([]byte(s)), strings.Join(strings.Fields(s), " "); got != want {
 			t.Errorf("%q: got %q, want %q", s, got, want)
 		}
