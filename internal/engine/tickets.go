@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"math"
 	"slices"
 	"sort"
@@ -73,20 +74,35 @@ type ticket struct {
 	// rather than scanning the customer's whole ticket list, and pruning
 	// finds them without a lookup.
 	customers []*customer
-	pruned    bool // forgotten by Prune: a later change starts a new ticket
+	ref       int32 // its index in Tickets.open
+	pruned    bool  // forgotten by Prune: a later change starts a new ticket
 }
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
 // ask, for any access, whether the work queue explains it. Changes may arrive
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
-	// byID holds every ticket ever seen: its history, or once pruned what
-	// is left of it. One map for both, never shrinking, so a change finds
-	// its ticket or learns it is new in one lookup and pruning rewrites an
-	// entry in place instead of moving it between maps.
-	byID      map[string]ticketEntry
+	// byID holds every ticket ever seen, by a hash of its id: its history,
+	// or once pruned what is left of it. One map for both, never
+	// shrinking, so a change finds its ticket or learns it is new in one
+	// lookup and pruning rewrites an entry in place instead of moving it
+	// between maps. Millions of tickets stay in it for the engine's life,
+	// so an entry is 8 bytes of key and 16 of value, and a pruned ticket
+	// keeps no id string: two ids whose 64-bit hashes agree are taken for
+	// one ticket (a change to one continues the other's history, an event
+	// citing one finds the other). With a random seed per index that
+	// happens with odds of about n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3
+	// million) and cannot be forced by choosing ticket ids.
+	byID map[uint64]ticketEntry
+	seed maphash.Seed
+	// open holds the tickets with a history by ticketEntry.ref; the slots
+	// of pruned ones are reused (free).
+	open      []*ticket
+	free      []int32
 	live      int // tickets with a history (not pruned)
 	bySubject map[string]*customer
+	// customers lists every customer by its index, for pruned tickets.
+	customers []*customer
 	// names interns assignees (and customers' tiers and countries): a few
 	// thousand distinct strings shared by millions of changes.
 	names map[string]string
@@ -95,21 +111,32 @@ type Tickets struct {
 	closing []closeMark
 }
 
-// ticketEntry is a ticket in byID: t, or if t is nil, what is left of a
-// pruned ticket: enough to answer for an event that cites it.
+// ticketEntry is a ticket in byID: if ref >= 0, the ticket open[ref]; else
+// what is left of a pruned ticket, enough to answer for an event that
+// cites it: its customer's index ^ref-1 (-1 for none) and when it was last
+// solved or closed (at, Unix nanoseconds).
 type ticketEntry struct {
-	t      *ticket
-	closed closedTicket
+	at  int64
+	ref int32
 }
+
+// prunedEntry is the entry of a ticket pruned at at about customer index
+// c (-1 for none).
+func prunedEntry(c int32, at int64) ticketEntry { return ticketEntry{at: at, ref: ^(c + 1)} }
+
+// customer returns the customer a pruned entry names, nil if none.
+func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
+	if i := ^e.ref - 1; i >= 0 {
+		return x.customers[i]
+	}
+	return nil
+}
+
+func (x *Tickets) hash(id string) uint64 { return maphash.String(x.seed, id) }
 
 type closeMark struct {
 	t  *ticket
 	at int64 // Unix nanoseconds of the change that closed it
-}
-
-type closedTicket struct {
-	subject string
-	at      int64 // when it was last solved or closed
 }
 
 // customer is one customer's entry: its tickets, in the order first seen,
@@ -121,11 +148,12 @@ type customer struct {
 	id      string // an owned copy: ticket changes share it
 	tickets []*ticket
 	record  *event.Subject
+	index   int32 // in Tickets.customers
 }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]ticketEntry{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[uint64]ticketEntry{}, seed: maphash.MakeSeed(), bySubject: map[string]*customer{}, names: map[string]string{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
@@ -165,8 +193,9 @@ func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
 	if c == nil {
 		subject = strings.Clone(subject)
-		c = &customer{id: subject}
+		c = &customer{id: subject, index: int32(len(x.customers))}
 		x.bySubject[subject] = c
+		x.customers = append(x.customers, c)
 	}
 	return c
 }
@@ -177,12 +206,16 @@ func (x *Tickets) Len() int { return x.live }
 // Apply records one ticket change.
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	at := tc.Time.UnixNano()
-	e, known := x.byID[tc.ID]
-	t := e.t
+	h := x.hash(tc.ID)
+	e, known := x.byID[h]
+	var t *ticket
+	if known && e.ref >= 0 {
+		t = x.open[e.ref]
+	}
 	var inherited string
 	if t == nil {
 		if known {
-			if at < e.closed.at {
+			if at < e.at {
 				// Older than a history that was pruned for being out of
 				// every window: it could not change any verdict.
 				return
@@ -191,23 +224,34 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// Solved or closed again (a solved ticket is closed days
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
-				c := e.closed
-				c.at = at
-				if tc.Subject != "" && tc.Subject != c.subject { // usually the same customer: no lookup
-					c.subject = x.customer(tc.Subject).id
+				c := x.prunedCustomer(e)
+				if tc.Subject != "" && (c == nil || tc.Subject != c.id) { // usually the same customer: no lookup
+					c = x.customer(tc.Subject)
 				}
-				// An owned key: assigning replaces the map's key too.
-				x.byID[strings.Clone(tc.ID)] = ticketEntry{closed: c}
+				i := int32(-1)
+				if c != nil {
+					i = c.index
+				}
+				x.byID[h] = prunedEntry(i, at)
 				return
 			}
-			inherited = e.closed.subject // reopened
+			if c := x.prunedCustomer(e); c != nil {
+				inherited = c.id // reopened
+			}
 		}
 		// Most tickets see about four changes (new, open, solved, closed).
-		// The key is an owned copy: assigning to an existing key replaces
-		// it, and a slice of the change would keep its line alive.
-		id := strings.Clone(tc.ID)
-		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
-		x.byID[id] = ticketEntry{t: t}
+		// The id is an owned copy: a slice of the change would keep its
+		// line alive.
+		t = &ticket{id: strings.Clone(tc.ID), changes: make([]ticketState, 0, 4)}
+		if n := len(x.free); n > 0 {
+			t.ref = x.free[n-1]
+			x.free = x.free[:n-1]
+			x.open[t.ref] = t
+		} else {
+			t.ref = int32(len(x.open))
+			x.open = append(x.open, t)
+		}
+		x.byID[h] = ticketEntry{ref: t.ref}
 		x.live++
 	}
 	st := ticketState{at: at, status: x.status(tc.Status)}
@@ -273,7 +317,13 @@ func (x *Tickets) Prune(horizon time.Time) {
 			}
 		}
 		t.pruned = true
-		x.byID[t.id] = ticketEntry{closed: closedTicket{subject: last.subject, at: last.at}}
+		c := int32(-1)
+		if last.subject != "" {
+			c = t.listed(last.subject).index
+		}
+		x.byID[x.hash(t.id)] = prunedEntry(c, last.at)
+		x.open[t.ref] = nil
+		x.free = append(x.free, t.ref)
 		x.live--
 	}
 	x.closing = slices.Delete(x.closing, 0, n)
@@ -282,12 +332,21 @@ func (x *Tickets) Prune(horizon time.Time) {
 // indexed returns the index's copy of subject if the ticket is already
 // listed under it, else "".
 func (t *ticket) indexed(subject string) string {
-	for _, c := range t.customers {
-		if c.id == subject {
-			return c.id
-		}
+	if c := t.listed(subject); c != nil {
+		return c.id
 	}
 	return ""
+}
+
+// listed returns the entry the ticket is listed under for subject, nil if
+// none: every customer a change of the ticket names is listed.
+func (t *ticket) listed(subject string) *customer {
+	for _, c := range t.customers {
+		if c.id == subject {
+			return c
+		}
+	}
+	return nil
 }
 
 // Windows are the tolerances of ticket matching.
@@ -326,10 +385,13 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			}
 		}
 		if citedT == nil {
-			if e, ok := x.byID[cited]; e.t != nil {
-				citedT = e.t
+			if e, ok := x.byID[x.hash(cited)]; ok && e.ref >= 0 {
+				citedT = x.open[e.ref]
 			} else if ok {
-				m.CitedExists, m.CitedSubject = true, e.closed.subject
+				m.CitedExists = true
+				if c := x.prunedCustomer(e); c != nil {
+					m.CitedSubject = c.id
+				}
 			}
 		}
 		if t := citedT; t != nil {
