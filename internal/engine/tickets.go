@@ -145,11 +145,18 @@ type closeMark struct {
 // settles (its tickets and record may have changed in between; the entry
 // is updated in place).
 type customer struct {
-	id      string // an owned copy: ticket changes share it
 	tickets []*ticket
-	record  *event.Subject
-	index   int32 // in Tickets.customers
+	record  *event.Subject // nil until known; &own unless replaced
+	index   int32          // in Tickets.customers
+	// own is the first record set, in the same allocation as the entry
+	// (a million customers: one object each instead of two); own.ID is
+	// the id even before a record arrives, an owned copy ticket changes
+	// share.
+	own event.Subject
 }
+
+// id returns the customer's id.
+func (c *customer) id() string { return c.own.ID }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
@@ -193,7 +200,7 @@ func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
 	if c == nil {
 		subject = strings.Clone(subject)
-		c = &customer{id: subject, index: int32(len(x.customers))}
+		c = &customer{own: event.Subject{ID: subject}, index: int32(len(x.customers))}
 		x.bySubject[subject] = c
 		x.customers = append(x.customers, c)
 	}
@@ -225,7 +232,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
 				c := x.prunedCustomer(e)
-				if tc.Subject != "" && (c == nil || tc.Subject != c.id) { // usually the same customer: no lookup
+				if tc.Subject != "" && (c == nil || tc.Subject != c.id()) { // usually the same customer: no lookup
 					c = x.customer(tc.Subject)
 				}
 				i := int32(-1)
@@ -236,7 +243,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				return
 			}
 			if c := x.prunedCustomer(e); c != nil {
-				inherited = c.id // reopened
+				inherited = c.id() // reopened
 			}
 		}
 		// Most tickets see about four changes (new, open, solved, closed).
@@ -275,7 +282,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 			c := x.customer(subject)
 			c.tickets = append(c.tickets, t)
 			t.customers = append(t.customers, c)
-			st.subject = c.id
+			st.subject = c.id()
 		}
 	}
 	n := len(t.changes)
@@ -333,7 +340,7 @@ func (x *Tickets) Prune(horizon time.Time) {
 // listed under it, else "".
 func (t *ticket) indexed(subject string) string {
 	if c := t.listed(subject); c != nil {
-		return c.id
+		return c.id()
 	}
 	return ""
 }
@@ -342,7 +349,7 @@ func (t *ticket) indexed(subject string) string {
 // none: every customer a change of the ticket names is listed.
 func (t *ticket) listed(subject string) *customer {
 	for _, c := range t.customers {
-		if c.id == subject {
+		if c.id() == subject {
 			return c
 		}
 	}
@@ -390,7 +397,7 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			} else if ok {
 				m.CitedExists = true
 				if c := x.prunedCustomer(e); c != nil {
-					m.CitedSubject = c.id
+					m.CitedSubject = c.id()
 				}
 			}
 		}
