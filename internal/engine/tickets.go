@@ -58,12 +58,22 @@ type TicketMatch struct {
 // lives as long as the engine and holds every change ever seen (4 per
 // ticket, millions of tickets in a large organisation), so its strings are
 // interned copies rather than slices of the decoded line (which would keep
-// the whole line alive) and its time is an integer instant.
+// the whole line alive), its time is an integer instant, its customer the
+// index's entry and of its status only what matching asks (40 bytes, was
+// 56 with strings for both).
 type ticketState struct {
 	at       int64 // Unix nanoseconds
-	subject  string
 	assignee string
-	status   event.TicketStatus
+	subject  *customer // nil for none
+	working  bool      // the status is one of event.TicketStatus.Working
+}
+
+// idOf returns c's id, "" for nil.
+func idOf(c *customer) string {
+	if c == nil {
+		return ""
+	}
+	return c.id()
 }
 
 type ticket struct {
@@ -176,25 +186,6 @@ func (x *Tickets) intern(s string) string {
 	return v
 }
 
-// status returns the event package's constant equal to s, so changes share
-// it without a lookup; an unknown status (never from the decoder) is
-// interned.
-func (x *Tickets) status(s event.TicketStatus) event.TicketStatus {
-	switch s {
-	case event.TicketNew:
-		return event.TicketNew
-	case event.TicketOpen:
-		return event.TicketOpen
-	case event.TicketPending:
-		return event.TicketPending
-	case event.TicketSolved:
-		return event.TicketSolved
-	case event.TicketClosed:
-		return event.TicketClosed
-	}
-	return event.TicketStatus(x.intern(string(s)))
-}
-
 // customer returns the entry of subject, creating it.
 func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
@@ -219,7 +210,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	if known && e.ref >= 0 {
 		t = x.open[e.ref]
 	}
-	var inherited string
+	var inherited *customer
 	if t == nil {
 		if known {
 			if at < e.at {
@@ -227,7 +218,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// every window: it could not change any verdict.
 				return
 			}
-			if !x.status(tc.Status).Working() {
+			if !tc.Status.Working() {
 				// Solved or closed again (a solved ticket is closed days
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
@@ -242,9 +233,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				x.byID[h] = prunedEntry(i, at)
 				return
 			}
-			if c := x.prunedCustomer(e); c != nil {
-				inherited = c.id() // reopened
-			}
+			inherited = x.prunedCustomer(e) // reopened
 		}
 		// Most tickets see about four changes (new, open, solved, closed).
 		// The id is an owned copy: a slice of the change would keep its
@@ -261,7 +250,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		x.byID[h] = ticketEntry{ref: t.ref}
 		x.live++
 	}
-	st := ticketState{at: at, status: x.status(tc.Status)}
+	st := ticketState{at: at, working: tc.Status.Working()}
 	subject := inherited
 	if n := len(t.changes); n > 0 {
 		prev := &t.changes[n-1]
@@ -273,18 +262,19 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	if st.assignee == "" {
 		st.assignee = x.intern(tc.Assignee)
 	}
-	if tc.Subject != "" {
-		subject = tc.Subject
-	} // else a change that names no customer keeps the one the ticket had
-	if subject != "" {
-		st.subject = t.indexed(subject)
-		if st.subject == "" {
-			c := x.customer(subject)
-			c.tickets = append(c.tickets, t)
-			t.customers = append(t.customers, c)
-			st.subject = c.id()
+	// A change that names no customer keeps the one the ticket had; one
+	// that names the same needs no lookup.
+	if tc.Subject != "" && (subject == nil || subject.id() != tc.Subject) {
+		subject = t.listed(tc.Subject)
+		if subject == nil {
+			subject = x.customer(tc.Subject)
 		}
 	}
+	if subject != nil && !slices.Contains(t.customers, subject) {
+		subject.tickets = append(subject.tickets, t)
+		t.customers = append(t.customers, subject)
+	}
+	st.subject = subject
 	n := len(t.changes)
 	if n == 0 || at >= t.changes[n-1].at {
 		t.changes = append(t.changes, st)
@@ -294,7 +284,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.status.Working() {
+	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.working {
 		x.closing = append(x.closing, closeMark{t: t, at: at})
 	}
 }
@@ -315,7 +305,7 @@ func (x *Tickets) Prune(horizon time.Time) {
 		m := x.closing[n]
 		t := m.t
 		last := &t.changes[len(t.changes)-1]
-		if t.pruned || last.at != m.at || last.status.Working() {
+		if t.pruned || last.at != m.at || last.working {
 			continue // changed since: reopened, or pruned by an earlier mark
 		}
 		for _, c := range t.customers {
@@ -325,8 +315,8 @@ func (x *Tickets) Prune(horizon time.Time) {
 		}
 		t.pruned = true
 		c := int32(-1)
-		if last.subject != "" {
-			c = t.listed(last.subject).index
+		if last.subject != nil {
+			c = last.subject.index
 		}
 		x.byID[x.hash(t.id)] = prunedEntry(c, last.at)
 		x.open[t.ref] = nil
@@ -336,17 +326,8 @@ func (x *Tickets) Prune(horizon time.Time) {
 	x.closing = slices.Delete(x.closing, 0, n)
 }
 
-// indexed returns the index's copy of subject if the ticket is already
-// listed under it, else "".
-func (t *ticket) indexed(subject string) string {
-	if c := t.listed(subject); c != nil {
-		return c.id()
-	}
-	return ""
-}
-
 // listed returns the entry the ticket is listed under for subject, nil if
-// none: every customer a change of the ticket names is listed.
+// none.
 func (t *ticket) listed(subject string) *customer {
 	for _, c := range t.customers {
 		if c.id() == subject {
@@ -403,7 +384,7 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 		}
 		if t := citedT; t != nil {
 			m.CitedExists = true
-			m.CitedSubject = t.changes[len(t.changes)-1].subject
+			m.CitedSubject = idOf(t.changes[len(t.changes)-1].subject)
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
@@ -447,16 +428,17 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 		if i+1 < len(t.changes) {
 			end = t.changes[i+1].at
 		}
-		if !c.status.Working() || end < q.lo {
+		if !c.working || end < q.lo {
 			continue
 		}
+		subject := idOf(c.subject)
 		switch {
-		case c.assignee == q.actor && c.subject == q.subject:
+		case c.assignee == q.actor && subject == q.subject:
 			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
 			return
 		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
-			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-		case c.subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, subject, ""
+		case subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
 			rank := 0
 			if c.assignee != "" {
 				rank = 1
