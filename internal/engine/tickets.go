@@ -97,7 +97,7 @@ type Tickets struct {
 	// shrinking, so a change finds its ticket or learns it is new in one
 	// lookup and pruning rewrites an entry in place instead of moving it
 	// between maps. Millions of tickets stay in it for the engine's life,
-	// so an entry is 8 bytes of key and 16 of value, and a pruned ticket
+	// so an entry is 8 bytes of key and 8 of value, and a pruned ticket
 	// keeps no id string: two ids whose 64-bit hashes agree are taken for
 	// one ticket (a change to one continues the other's history, an event
 	// citing one finds the other). With a random seed per index that
@@ -105,6 +105,12 @@ type Tickets struct {
 	// million) and cannot be forced by choosing ticket ids.
 	byID map[uint64]ticketEntry
 	seed maphash.Seed
+	// closedAt holds the closing instants of pruned tickets that are not
+	// a whole second within 1970-2106 (ticket systems export whole
+	// seconds), by the hash of their id. An entry may outlive its ticket's
+	// pruning (reopened since): only a pruned entry marked inexact reads
+	// it, and marking writes it.
+	closedAt map[uint64]int64
 	// open holds the tickets with a history by ticketEntry.ref; the slots
 	// of pruned ones are reused (free).
 	open      []*ticket
@@ -121,22 +127,47 @@ type Tickets struct {
 	closing []closeMark
 }
 
-// ticketEntry is a ticket in byID: if ref >= 0, the ticket open[ref]; else
-// what is left of a pruned ticket, enough to answer for an event that
-// cites it: its customer's index ^ref-1 (-1 for none) and when it was last
-// solved or closed (at, Unix nanoseconds).
-type ticketEntry struct {
-	at  int64
-	ref int32
+// ticketEntry is a ticket in byID. Its low 32 bits are ref: if ref >= 0,
+// the ticket is open[ref]; else it was pruned, and the entry keeps what
+// answers for an event that cites it: its customer's index ^ref-1 (-1 for
+// none) and, in the high 32 bits, when it was last solved or closed, in
+// Unix seconds (inexact: see closedAt).
+type ticketEntry uint64
+
+// inexact marks a closing instant kept in closedAt.
+const inexact = math.MaxUint32
+
+func (e ticketEntry) ref() int32 { return int32(uint32(e)) }
+
+func liveEntry(ref int32) ticketEntry { return ticketEntry(uint32(ref)) }
+
+// prunedEntry returns the entry of the ticket whose id hashes to h, pruned
+// at at (Unix nanoseconds) about customer index c (-1 for none).
+func (x *Tickets) prunedEntry(h uint64, c int32, at int64) ticketEntry {
+	sec := uint64(inexact)
+	if at >= 0 && at%1e9 == 0 && at/1e9 < inexact {
+		sec = uint64(at / 1e9)
+		if len(x.closedAt) > 0 {
+			delete(x.closedAt, h)
+		}
+	} else {
+		x.closedAt[h] = at
+	}
+	return ticketEntry(sec<<32 | uint64(uint32(^(c + 1))))
 }
 
-// prunedEntry is the entry of a ticket pruned at at about customer index
-// c (-1 for none).
-func prunedEntry(c int32, at int64) ticketEntry { return ticketEntry{at: at, ref: ^(c + 1)} }
+// closed returns when the pruned ticket whose id hashes to h, with entry
+// e, was last solved or closed (Unix nanoseconds).
+func (x *Tickets) closed(h uint64, e ticketEntry) int64 {
+	if sec := uint64(e) >> 32; sec != inexact {
+		return int64(sec) * 1e9
+	}
+	return x.closedAt[h]
+}
 
 // customer returns the customer a pruned entry names, nil if none.
 func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
-	if i := ^e.ref - 1; i >= 0 {
+	if i := ^e.ref() - 1; i >= 0 {
 		return x.customers[i]
 	}
 	return nil
@@ -170,7 +201,7 @@ func (c *customer) id() string { return c.own.ID }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[uint64]ticketEntry{}, seed: maphash.MakeSeed(), bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[uint64]ticketEntry{}, seed: maphash.MakeSeed(), closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
@@ -207,13 +238,13 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	h := x.hash(tc.ID)
 	e, known := x.byID[h]
 	var t *ticket
-	if known && e.ref >= 0 {
-		t = x.open[e.ref]
+	if known && e.ref() >= 0 {
+		t = x.open[e.ref()]
 	}
 	var inherited *customer
 	if t == nil {
 		if known {
-			if at < e.at {
+			if at < x.closed(h, e) {
 				// Older than a history that was pruned for being out of
 				// every window: it could not change any verdict.
 				return
@@ -230,7 +261,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				if c != nil {
 					i = c.index
 				}
-				x.byID[h] = prunedEntry(i, at)
+				x.byID[h] = x.prunedEntry(h, i, at)
 				return
 			}
 			inherited = x.prunedCustomer(e) // reopened
@@ -247,7 +278,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 			t.ref = int32(len(x.open))
 			x.open = append(x.open, t)
 		}
-		x.byID[h] = ticketEntry{ref: t.ref}
+		x.byID[h] = liveEntry(t.ref)
 		x.live++
 	}
 	st := ticketState{at: at, working: tc.Status.Working()}
@@ -318,7 +349,8 @@ func (x *Tickets) Prune(horizon time.Time) {
 		if last.subject != nil {
 			c = last.subject.index
 		}
-		x.byID[x.hash(t.id)] = prunedEntry(c, last.at)
+		h := x.hash(t.id)
+		x.byID[h] = x.prunedEntry(h, c, last.at)
 		x.open[t.ref] = nil
 		x.free = append(x.free, t.ref)
 		x.live--
@@ -373,8 +405,8 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			}
 		}
 		if citedT == nil {
-			if e, ok := x.byID[x.hash(cited)]; ok && e.ref >= 0 {
-				citedT = x.open[e.ref]
+			if e, ok := x.byID[x.hash(cited)]; ok && e.ref() >= 0 {
+				citedT = x.open[e.ref()]
 			} else if ok {
 				m.CitedExists = true
 				if c := x.prunedCustomer(e); c != nil {
