@@ -343,6 +343,9 @@ func (x *Tickets) Prune(horizon time.Time) {
 			if i := slices.Index(c.tickets, t); i >= 0 {
 				c.tickets = slices.Delete(c.tickets, i, i+1)
 			}
+			if len(c.tickets) == 0 {
+				c.tickets = nil // most customers: nothing open, no array kept
+			}
 		}
 		t.pruned = true
 		c := int32(-1)
