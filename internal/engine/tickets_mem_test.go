@@ -46,3 +46,32 @@ func BenchmarkTicketsMemory(b *testing.B) {
 		runtime.KeepAlive(e)
 	}
 }
+
+// BenchmarkTicketsApply times the index's work per ticket: four changes,
+// an access about its customer citing it, and pruning as time advances.
+func BenchmarkTicketsApply(b *testing.B) {
+	const tickets, customers = 100_000, 30_000
+	w := Windows{Grace: 15 * time.Minute, AfterClose: 30 * time.Minute}
+	changes := make([]event.TicketChange, 0, 4*tickets)
+	ids, subjects := make([]string, tickets), make([]string, tickets)
+	for i := range tickets {
+		ids[i], subjects[i] = fmt.Sprintf("T-%09d", i), fmt.Sprintf("c-%07d", i%customers)
+		for k, st := range []event.TicketStatus{event.TicketNew, event.TicketOpen, event.TicketSolved, event.TicketClosed} {
+			changes = append(changes, event.TicketChange{Time: t0.Add(time.Duration(i)*time.Second + time.Duration(k)*time.Minute),
+				ID: ids[i], Subject: subjects[i], Assignee: fmt.Sprintf("a-%d", i%500), Status: st})
+		}
+	}
+	b.ResetTimer()
+	for range b.N {
+		x := NewTickets()
+		for i := range tickets {
+			for k := range 4 {
+				x.Apply(&changes[4*i+k])
+			}
+			x.Match("a-1", subjects[i], ids[i], t0.Add(time.Duration(i)*time.Second+2*time.Minute), w)
+			if i%1000 == 0 {
+				x.Prune(t0.Add(time.Duration(i)*time.Second - time.Hour))
+			}
+		}
+	}
+}
