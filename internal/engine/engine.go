@@ -250,13 +250,19 @@ func (e *Engine) SetPerson(p *event.Person) {
 
 // SetSubject adds or replaces a customer record. The engine keeps a compact
 // copy (shared strings, no raw line): it holds every customer for its whole
-// life, a million of them in a large organisation. A replaced record is never
-// written to, so an input handed out earlier stays as it was.
+// life, a million of them in a large organisation. A record once handed out
+// is never written to, so an input handed out earlier stays as it was: the
+// first record lives in the customer's entry, a replacement in a new copy.
 func (e *Engine) SetSubject(s *event.Subject) {
 	c := e.tickets.customer(s.ID)
 	r := *s
-	r.ID, r.Raw = c.id, nil
+	r.ID, r.Raw = c.id(), nil
 	r.Tier, r.Country = e.tickets.intern(r.Tier), e.tickets.intern(r.Country)
+	if c.record == nil {
+		c.own = r
+		c.record = &c.own
+		return
+	}
 	c.record = &r
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"math"
 	"slices"
 	"sort"
@@ -57,12 +58,22 @@ type TicketMatch struct {
 // lives as long as the engine and holds every change ever seen (4 per
 // ticket, millions of tickets in a large organisation), so its strings are
 // interned copies rather than slices of the decoded line (which would keep
-// the whole line alive) and its time is an integer instant.
+// the whole line alive), its time is an integer instant, its customer the
+// index's entry and of its status only what matching asks (40 bytes, was
+// 56 with strings for both).
 type ticketState struct {
 	at       int64 // Unix nanoseconds
-	subject  string
 	assignee string
-	status   event.TicketStatus
+	subject  *customer // nil for none
+	working  bool      // the status is one of event.TicketStatus.Working
+}
+
+// idOf returns c's id, "" for nil.
+func idOf(c *customer) string {
+	if c == nil {
+		return ""
+	}
+	return c.id()
 }
 
 type ticket struct {
@@ -73,20 +84,41 @@ type ticket struct {
 	// rather than scanning the customer's whole ticket list, and pruning
 	// finds them without a lookup.
 	customers []*customer
-	pruned    bool // forgotten by Prune: a later change starts a new ticket
+	ref       int32 // its index in Tickets.open
+	pruned    bool  // forgotten by Prune: a later change starts a new ticket
 }
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
 // ask, for any access, whether the work queue explains it. Changes may arrive
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
-	// byID holds every ticket ever seen: its history, or once pruned what
-	// is left of it. One map for both, never shrinking, so a change finds
-	// its ticket or learns it is new in one lookup and pruning rewrites an
-	// entry in place instead of moving it between maps.
-	byID      map[string]ticketEntry
+	// byID holds every ticket ever seen, by a hash of its id: its history,
+	// or once pruned what is left of it. One map for both, never
+	// shrinking, so a change finds its ticket or learns it is new in one
+	// lookup and pruning rewrites an entry in place instead of moving it
+	// between maps. Millions of tickets stay in it for the engine's life,
+	// so an entry is 8 bytes of key and 8 of value, and a pruned ticket
+	// keeps no id string: two ids whose 64-bit hashes agree are taken for
+	// one ticket (a change to one continues the other's history, an event
+	// citing one finds the other). With a random seed per index that
+	// happens with odds of about n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3
+	// million) and cannot be forced by choosing ticket ids.
+	byID map[uint64]ticketEntry
+	seed maphash.Seed
+	// closedAt holds the closing instants of pruned tickets that are not
+	// a whole second within 1970-2106 (ticket systems export whole
+	// seconds), by the hash of their id. An entry may outlive its ticket's
+	// pruning (reopened since): only a pruned entry marked inexact reads
+	// it, and marking writes it.
+	closedAt map[uint64]int64
+	// open holds the tickets with a history by ticketEntry.ref; the slots
+	// of pruned ones are reused (free).
+	open      []*ticket
+	free      []int32
 	live      int // tickets with a history (not pruned)
 	bySubject map[string]*customer
+	// customers lists every customer by its index, for pruned tickets.
+	customers []*customer
 	// names interns assignees (and customers' tiers and countries): a few
 	// thousand distinct strings shared by millions of changes.
 	names map[string]string
@@ -95,21 +127,57 @@ type Tickets struct {
 	closing []closeMark
 }
 
-// ticketEntry is a ticket in byID: t, or if t is nil, what is left of a
-// pruned ticket: enough to answer for an event that cites it.
-type ticketEntry struct {
-	t      *ticket
-	closed closedTicket
+// ticketEntry is a ticket in byID. Its low 32 bits are ref: if ref >= 0,
+// the ticket is open[ref]; else it was pruned, and the entry keeps what
+// answers for an event that cites it: its customer's index ^ref-1 (-1 for
+// none) and, in the high 32 bits, when it was last solved or closed, in
+// Unix seconds (inexact: see closedAt).
+type ticketEntry uint64
+
+// inexact marks a closing instant kept in closedAt.
+const inexact = math.MaxUint32
+
+func (e ticketEntry) ref() int32 { return int32(uint32(e)) }
+
+func liveEntry(ref int32) ticketEntry { return ticketEntry(uint32(ref)) }
+
+// prunedEntry returns the entry of the ticket whose id hashes to h, pruned
+// at at (Unix nanoseconds) about customer index c (-1 for none).
+func (x *Tickets) prunedEntry(h uint64, c int32, at int64) ticketEntry {
+	sec := uint64(inexact)
+	if at >= 0 && at%1e9 == 0 && at/1e9 < inexact {
+		sec = uint64(at / 1e9)
+		if len(x.closedAt) > 0 {
+			delete(x.closedAt, h)
+		}
+	} else {
+		x.closedAt[h] = at
+	}
+	return ticketEntry(sec<<32 | uint64(uint32(^(c + 1))))
 }
+
+// closed returns when the pruned ticket whose id hashes to h, with entry
+// e, was last solved or closed (Unix nanoseconds).
+func (x *Tickets) closed(h uint64, e ticketEntry) int64 {
+	if sec := uint64(e) >> 32; sec != inexact {
+		return int64(sec) * 1e9
+	}
+	return x.closedAt[h]
+}
+
+// customer returns the customer a pruned entry names, nil if none.
+func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
+	if i := ^e.ref() - 1; i >= 0 {
+		return x.customers[i]
+	}
+	return nil
+}
+
+func (x *Tickets) hash(id string) uint64 { return maphash.String(x.seed, id) }
 
 type closeMark struct {
 	t  *ticket
 	at int64 // Unix nanoseconds of the change that closed it
-}
-
-type closedTicket struct {
-	subject string
-	at      int64 // when it was last solved or closed
 }
 
 // customer is one customer's entry: its tickets, in the order first seen,
@@ -118,14 +186,22 @@ type closedTicket struct {
 // settles (its tickets and record may have changed in between; the entry
 // is updated in place).
 type customer struct {
-	id      string // an owned copy: ticket changes share it
 	tickets []*ticket
-	record  *event.Subject
+	record  *event.Subject // nil until known; &own unless replaced
+	index   int32          // in Tickets.customers
+	// own is the first record set, in the same allocation as the entry
+	// (a million customers: one object each instead of two); own.ID is
+	// the id even before a record arrives, an owned copy ticket changes
+	// share.
+	own event.Subject
 }
+
+// id returns the customer's id.
+func (c *customer) id() string { return c.own.ID }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[string]ticketEntry{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[uint64]ticketEntry{}, seed: maphash.MakeSeed(), closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
@@ -141,32 +217,14 @@ func (x *Tickets) intern(s string) string {
 	return v
 }
 
-// status returns the event package's constant equal to s, so changes share
-// it without a lookup; an unknown status (never from the decoder) is
-// interned.
-func (x *Tickets) status(s event.TicketStatus) event.TicketStatus {
-	switch s {
-	case event.TicketNew:
-		return event.TicketNew
-	case event.TicketOpen:
-		return event.TicketOpen
-	case event.TicketPending:
-		return event.TicketPending
-	case event.TicketSolved:
-		return event.TicketSolved
-	case event.TicketClosed:
-		return event.TicketClosed
-	}
-	return event.TicketStatus(x.intern(string(s)))
-}
-
 // customer returns the entry of subject, creating it.
 func (x *Tickets) customer(subject string) *customer {
 	c := x.bySubject[subject]
 	if c == nil {
 		subject = strings.Clone(subject)
-		c = &customer{id: subject}
+		c = &customer{own: event.Subject{ID: subject}, index: int32(len(x.customers))}
 		x.bySubject[subject] = c
+		x.customers = append(x.customers, c)
 	}
 	return c
 }
@@ -177,40 +235,53 @@ func (x *Tickets) Len() int { return x.live }
 // Apply records one ticket change.
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	at := tc.Time.UnixNano()
-	e, known := x.byID[tc.ID]
-	t := e.t
-	var inherited string
+	h := x.hash(tc.ID)
+	e, known := x.byID[h]
+	var t *ticket
+	if known && e.ref() >= 0 {
+		t = x.open[e.ref()]
+	}
+	var inherited *customer
 	if t == nil {
 		if known {
-			if at < e.closed.at {
+			if at < x.closed(h, e) {
 				// Older than a history that was pruned for being out of
 				// every window: it could not change any verdict.
 				return
 			}
-			if !x.status(tc.Status).Working() {
+			if !tc.Status.Working() {
 				// Solved or closed again (a solved ticket is closed days
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
-				c := e.closed
-				c.at = at
-				if tc.Subject != "" && tc.Subject != c.subject { // usually the same customer: no lookup
-					c.subject = x.customer(tc.Subject).id
+				c := x.prunedCustomer(e)
+				if tc.Subject != "" && (c == nil || tc.Subject != c.id()) { // usually the same customer: no lookup
+					c = x.customer(tc.Subject)
 				}
-				// An owned key: assigning replaces the map's key too.
-				x.byID[strings.Clone(tc.ID)] = ticketEntry{closed: c}
+				i := int32(-1)
+				if c != nil {
+					i = c.index
+				}
+				x.byID[h] = x.prunedEntry(h, i, at)
 				return
 			}
-			inherited = e.closed.subject // reopened
+			inherited = x.prunedCustomer(e) // reopened
 		}
 		// Most tickets see about four changes (new, open, solved, closed).
-		// The key is an owned copy: assigning to an existing key replaces
-		// it, and a slice of the change would keep its line alive.
-		id := strings.Clone(tc.ID)
-		t = &ticket{id: id, changes: make([]ticketState, 0, 4)}
-		x.byID[id] = ticketEntry{t: t}
+		// The id is an owned copy: a slice of the change would keep its
+		// line alive.
+		t = &ticket{id: strings.Clone(tc.ID), changes: make([]ticketState, 0, 4)}
+		if n := len(x.free); n > 0 {
+			t.ref = x.free[n-1]
+			x.free = x.free[:n-1]
+			x.open[t.ref] = t
+		} else {
+			t.ref = int32(len(x.open))
+			x.open = append(x.open, t)
+		}
+		x.byID[h] = liveEntry(t.ref)
 		x.live++
 	}
-	st := ticketState{at: at, status: x.status(tc.Status)}
+	st := ticketState{at: at, working: tc.Status.Working()}
 	subject := inherited
 	if n := len(t.changes); n > 0 {
 		prev := &t.changes[n-1]
@@ -222,18 +293,19 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	if st.assignee == "" {
 		st.assignee = x.intern(tc.Assignee)
 	}
-	if tc.Subject != "" {
-		subject = tc.Subject
-	} // else a change that names no customer keeps the one the ticket had
-	if subject != "" {
-		st.subject = t.indexed(subject)
-		if st.subject == "" {
-			c := x.customer(subject)
-			c.tickets = append(c.tickets, t)
-			t.customers = append(t.customers, c)
-			st.subject = c.id
+	// A change that names no customer keeps the one the ticket had; one
+	// that names the same needs no lookup.
+	if tc.Subject != "" && (subject == nil || subject.id() != tc.Subject) {
+		subject = t.listed(tc.Subject)
+		if subject == nil {
+			subject = x.customer(tc.Subject)
 		}
 	}
+	if subject != nil && !slices.Contains(t.customers, subject) {
+		subject.tickets = append(subject.tickets, t)
+		t.customers = append(t.customers, subject)
+	}
+	st.subject = subject
 	n := len(t.changes)
 	if n == 0 || at >= t.changes[n-1].at {
 		t.changes = append(t.changes, st)
@@ -243,7 +315,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.status.Working() {
+	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.working {
 		x.closing = append(x.closing, closeMark{t: t, at: at})
 	}
 }
@@ -264,30 +336,40 @@ func (x *Tickets) Prune(horizon time.Time) {
 		m := x.closing[n]
 		t := m.t
 		last := &t.changes[len(t.changes)-1]
-		if t.pruned || last.at != m.at || last.status.Working() {
+		if t.pruned || last.at != m.at || last.working {
 			continue // changed since: reopened, or pruned by an earlier mark
 		}
 		for _, c := range t.customers {
 			if i := slices.Index(c.tickets, t); i >= 0 {
 				c.tickets = slices.Delete(c.tickets, i, i+1)
 			}
+			if len(c.tickets) == 0 {
+				c.tickets = nil // most customers: nothing open, no array kept
+			}
 		}
 		t.pruned = true
-		x.byID[t.id] = ticketEntry{closed: closedTicket{subject: last.subject, at: last.at}}
+		c := int32(-1)
+		if last.subject != nil {
+			c = last.subject.index
+		}
+		h := x.hash(t.id)
+		x.byID[h] = x.prunedEntry(h, c, last.at)
+		x.open[t.ref] = nil
+		x.free = append(x.free, t.ref)
 		x.live--
 	}
 	x.closing = slices.Delete(x.closing, 0, n)
 }
 
-// indexed returns the index's copy of subject if the ticket is already
-// listed under it, else "".
-func (t *ticket) indexed(subject string) string {
+// listed returns the entry the ticket is listed under for subject, nil if
+// none.
+func (t *ticket) listed(subject string) *customer {
 	for _, c := range t.customers {
-		if c.id == subject {
-			return c.id
+		if c.id() == subject {
+			return c
 		}
 	}
-	return ""
+	return nil
 }
 
 // Windows are the tolerances of ticket matching.
@@ -326,15 +408,18 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			}
 		}
 		if citedT == nil {
-			if e, ok := x.byID[cited]; e.t != nil {
-				citedT = e.t
+			if e, ok := x.byID[x.hash(cited)]; ok && e.ref() >= 0 {
+				citedT = x.open[e.ref()]
 			} else if ok {
-				m.CitedExists, m.CitedSubject = true, e.closed.subject
+				m.CitedExists = true
+				if c := x.prunedCustomer(e); c != nil {
+					m.CitedSubject = c.id()
+				}
 			}
 		}
 		if t := citedT; t != nil {
 			m.CitedExists = true
-			m.CitedSubject = t.changes[len(t.changes)-1].subject
+			m.CitedSubject = idOf(t.changes[len(t.changes)-1].subject)
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
@@ -378,16 +463,17 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 		if i+1 < len(t.changes) {
 			end = t.changes[i+1].at
 		}
-		if !c.status.Working() || end < q.lo {
+		if !c.working || end < q.lo {
 			continue
 		}
+		subject := idOf(c.subject)
 		switch {
-		case c.assignee == q.actor && c.subject == q.subject:
+		case c.assignee == q.actor && subject == q.subject:
 			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
 			return
 		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
-			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, c.subject, ""
-		case c.subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, subject, ""
+		case subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
 			rank := 0
 			if c.assignee != "" {
 				rank = 1

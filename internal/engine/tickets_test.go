@@ -122,3 +122,24 @@ func TestTicketPrune(t *testing.T) {
 		t.Errorf("reopened T-1: %+v, want justified for c-1", m)
 	}
 }
+
+// TestTicketPruneSubSecond checks that a pruned ticket closed at an instant
+// that is not a whole second still orders later changes to the nanosecond.
+func TestTicketPruneSubSecond(t *testing.T) {
+	x := NewTickets()
+	closedAt := at(10).Add(300 * time.Millisecond)
+	x.Apply(change(0, "T-1", "c-1", "ana", event.TicketOpen))
+	x.Apply(&event.TicketChange{Time: closedAt, ID: "T-1", Subject: "c-1", Assignee: "ana", Status: event.TicketClosed})
+	x.Prune(at(15))
+	if x.Len() != 0 {
+		t.Fatalf("%d tickets after pruning, want 0", x.Len())
+	}
+	x.Apply(&event.TicketChange{Time: closedAt.Add(-time.Nanosecond), ID: "T-1", Status: event.TicketOpen})
+	if x.Len() != 0 {
+		t.Fatalf("a change a nanosecond older than the closing brought back pruned T-1")
+	}
+	x.Apply(&event.TicketChange{Time: closedAt, ID: "T-1", Status: event.TicketOpen})
+	if x.Len() != 1 {
+		t.Fatalf("a change at the closing instant did not reopen T-1")
+	}
+}
