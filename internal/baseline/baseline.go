@@ -327,8 +327,8 @@ type window struct {
 	evDay          evidenceList          // evidence of the day features
 	evHour         evidenceList          // of the hour features, this hour
 	ev             []evidence            // per feature, positions in evDay or evHour
-	seen           hashtable.Table[seen] // customers, by idHash of the id
-	tickets        keySet                // tickets that justified an access, by idHash of the id
+	seen           hashtable.Table[seen] // customers, by hashtable.String of the id
+	tickets        keySet                // tickets that justified an access, by hashtable.String of the id
 	seenClass      uint8                 // sizeClass of seen when it came from the pool
 	hours          uint32                // hours of the day with activity
 	lastHour       int64                 // last hour with activity
@@ -432,13 +432,13 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		w.lastHour = h
 	}
 	learned := int(a.days) >= d.cfg.MinHistory
-	if ev.Actor.IP != "" && !a.ips.seen(uint32(idHash(ev.Actor.IP))) {
+	if ev.Actor.IP != "" && !a.ips.seen(uint32(hashtable.String(ev.Actor.IP))) {
 		x.NewIP = learned
 	}
-	if ev.Actor.Device != "" && !a.devices.seen(uint32(idHash(ev.Actor.Device))) {
+	if ev.Actor.Device != "" && !a.devices.seen(uint32(hashtable.String(ev.Actor.Device))) {
 		x.NewDevice = learned
 	}
-	if ev.Actor.Country != "" && !a.country.seen(uint32(idHash(ev.Actor.Country))) {
+	if ev.Actor.Country != "" && !a.country.seen(uint32(hashtable.String(ev.Actor.Country))) {
 		x.NewCountry = learned
 	}
 	if ev.DurationMS > 0 {
@@ -471,7 +471,7 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		}
 	}
 
-	k := idHash(ev.Subject)
+	k := hashtable.String(ev.Subject)
 	s, ok := w.seen.Get(k)
 	if !ok {
 		x.NewCustomer = true
@@ -497,7 +497,7 @@ func (d *Detector) facts(a *actor, w *window, h int64, x *Access) {
 		w.seen.Set(k, s)
 	}
 	if m != nil && m.Verdict == engine.Justified && m.Ticket != "" && w.seen.Len()+w.tickets.n < maxSeen {
-		x.NewTicket = w.tickets.add(idHash(m.Ticket))
+		x.NewTicket = w.tickets.add(hashtable.String(m.Ticket))
 	}
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"hash/maphash"
 	"math"
 	"slices"
 	"sort"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/hashtable"
 )
 
 // Verdict classifies how the ticket queue explains one access.
@@ -100,11 +100,12 @@ type Tickets struct {
 	// so an entry is 8 bytes of key and 8 of value, and a pruned ticket
 	// keeps no id string: two ids whose 64-bit hashes agree are taken for
 	// one ticket (a change to one continues the other's history, an event
-	// citing one finds the other). With a random seed per index that
-	// happens with odds of about n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3
-	// million) and cannot be forced by choosing ticket ids.
+	// citing one finds the other). That happens with odds of about
+	// n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3 million). The hash is fixed
+	// (hashtable.String), not seeded per process, so a replay gives the
+	// same answer every run, collision or not; it could be forced only by
+	// whoever chooses the ticket system's ids.
 	byID map[uint64]ticketEntry
-	seed maphash.Seed
 	// closedAt holds the closing instants of pruned tickets that are not
 	// a whole second within 1970-2106 (ticket systems export whole
 	// seconds), by the hash of their id. An entry may outlive its ticket's
@@ -173,7 +174,7 @@ func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
 	return nil
 }
 
-func (x *Tickets) hash(id string) uint64 { return maphash.String(x.seed, id) }
+func (x *Tickets) hash(id string) uint64 { return hashtable.String(id) }
 
 type closeMark struct {
 	t  *ticket
@@ -201,7 +202,7 @@ func (c *customer) id() string { return c.own.ID }
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[uint64]ticketEntry{}, seed: maphash.MakeSeed(), closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[uint64]ticketEntry{}, closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.

@@ -1,22 +1,22 @@
-package baseline
+package hashtable
 
 import (
 	"fmt"
 	"testing"
 )
 
-// TestIDHash checks that ids of every length up to a few words, and ids
+// TestString checks that ids of every length up to a few words, and ids
 // that differ in one byte anywhere, hash apart.
-func TestIDHash(t *testing.T) {
+func TestString(t *testing.T) {
 	seen := map[uint64]string{}
 	add := func(s string) {
-		h := idHash(s)
+		h := String(s)
 		if o, ok := seen[h]; ok && o != s {
-			t.Fatalf("idHash(%q) == idHash(%q)", s, o)
+			t.Fatalf("String(%q) == String(%q)", s, o)
 		}
 		seen[h] = s
 		if uint32(h) == 0 && s != "" {
-			t.Logf("idHash(%q) has zero low bits", s)
+			t.Logf("String(%q) has zero low bits", s)
 		}
 	}
 	base := "0123456789abcdefghijklmnopqrstuvwxyz"
