@@ -58,7 +58,9 @@ const maxUnindexed = 200_000
 // maxFindingDelay, and are then stored in groups of their own (they reach
 // the sinks from the store). The indexer stops deferring once a burst has
 // left maxUnindexed/2 records unindexed (half the buffer stays for the
-// burst), when a reader waits for the store (caughtUp), and for any item
+// burst), once records have waited maxRecordDelay (a steady feed keeps the
+// writer busy too, and must not leave the store far behind), when a reader
+// waits for the store (caughtUp), and for any item
 // something waits on (a roster entry, customer record, barrier, or a
 // request without a journal). Deferring moves work, it does not save any:
 // past the buffer, ingest slows to the indexer's pace as before.
@@ -69,6 +71,10 @@ const (
 	writerIdle = 100 * time.Millisecond
 	// maxFindingDelay bounds how long a deferring indexer holds findings.
 	maxFindingDelay = time.Second
+	// maxRecordDelay bounds how long it holds acknowledged records: a
+	// steady feed keeps the writer busy without ever filling half the
+	// buffer, and would otherwise leave the store that far behind.
+	maxRecordDelay = time.Second
 	// indexDeferPoll is how often a deferring indexer looks again.
 	indexDeferPoll = 2 * time.Millisecond
 )
@@ -345,6 +351,9 @@ func (q *indexQueue) deferring(now time.Time) bool {
 	}
 	for _, c := range q.items {
 		if !(c.acked || c.w.Findings != nil) {
+			return false
+		}
+		if c.w.Findings == nil && now.Sub(c.queued) >= maxRecordDelay {
 			return false
 		}
 	}

@@ -34,6 +34,19 @@ func TestIndexQueueDefers(t *testing.T) {
 	if got, _ = q.take(nil); len(got) != 1 || got[0] != recs {
 		t.Fatalf("with a reader waiting: took %d items, want the records", len(got))
 	}
+	// A steady feed keeps the writer busy; records still wait at most
+	// maxRecordDelay.
+	hurry = false
+	if err := q.push(recs, false); err != nil {
+		t.Fatal(err)
+	}
+	q.mu.Lock()
+	q.busy = time.Now().Add(time.Hour) // still busy
+	recs.queued = time.Now().Add(-maxRecordDelay)
+	q.mu.Unlock()
+	if got, _ = q.take(nil); len(got) != 1 || got[0] != recs {
+		t.Fatalf("records waiting past maxRecordDelay: took %d items, want the records", len(got))
+	}
 
 	hurry = false
 	person := &commit{w: store.Write{Person: &event.Person{ID: "a-1"}}}
