@@ -141,12 +141,18 @@ func TestRulesExport(t *testing.T) {
 	}
 }
 
+// failingRule is cliRule with a condition that divides by zero on every
+// event it is tried on.
+func failingRule() string {
+	return strings.Replace(cliRule, `condition: "!denied"`, `condition: "10 % (len(subject) - len(subject)) == 0"`, 1)
+}
+
 // A rule that fails at run time is treated as not matching, and replay
 // says so instead of going quiet: the first failure is logged and the
 // tally printed at the end.
 func TestReplayReportsRuleFailures(t *testing.T) {
 	dir := t.TempDir()
-	writeRule(t, dir, "looked.yaml", strings.Replace(cliRule, `condition: "!denied"`, `condition: "10 % (len(subject) - len(subject)) == 0"`, 1))
+	writeRule(t, dir, "looked.yaml", failingRule())
 	out, errOut, code := runCLI(t, "replay", "--rules", dir, "../replay/testdata/tiny")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

@@ -172,10 +172,7 @@ func (s *serveRun) stop(t *testing.T) {
 // new events, and stops cleanly on cancellation (as on SIGTERM).
 func TestServeCommand(t *testing.T) {
 	dir := t.TempDir()
-	db := filepath.Join(dir, "custos.db")
-	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
-		t.Fatalf("replay: %s", errOut)
-	}
+	db := replayedDB(t, dir)
 	tokenFile := filepath.Join(dir, "custos.token")
 	cfg := filepath.Join(dir, "custos.yaml")
 	sinkFile := filepath.Join(dir, "findings.ocsf.ndjson")
@@ -272,10 +269,7 @@ func TestServeLifecycleDeprovisionsAndMetrics(t *testing.T) {
 	defer idp.Close()
 
 	dir := t.TempDir()
-	db := filepath.Join(dir, "custos.db")
-	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
-		t.Fatalf("replay: %s", errOut)
-	}
+	db := replayedDB(t, dir)
 	cfg := filepath.Join(dir, "custos.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`serve:
   token: serve-token
@@ -362,13 +356,10 @@ respond:
 // through a rule that divides by zero.
 func TestServeCountsRuleFailures(t *testing.T) {
 	dir := t.TempDir()
-	db := filepath.Join(dir, "custos.db")
-	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
-		t.Fatalf("replay: %s", errOut)
-	}
+	db := replayedDB(t, dir)
 	rulesDir := filepath.Join(dir, "rules")
 	os.Mkdir(rulesDir, 0o755)
-	writeRule(t, rulesDir, "looked.yaml", strings.Replace(cliRule, `condition: "!denied"`, `condition: "10 % (len(subject) - len(subject)) == 0"`, 1))
+	writeRule(t, rulesDir, "looked.yaml", failingRule())
 	cfg := filepath.Join(dir, "custos.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("serve:\n  token: serve-token\nrules:\n  dir: %q\n", rulesDir)), 0o644)
 	srv := startServe(t, dir, cfg, db)
@@ -387,6 +378,17 @@ func TestServeCountsRuleFailures(t *testing.T) {
 	if log := srv.stderr.String(); strings.Count(log, "rule failed at run time") != 1 || !strings.Contains(log, "rule=looked") {
 		t.Errorf("want one log line for the first failure:\n%s", log)
 	}
+}
+
+// replayedDB replays the tiny example into dir/custos.db, the history a
+// serve test starts from.
+func replayedDB(t *testing.T, dir string) string {
+	t.Helper()
+	db := filepath.Join(dir, "custos.db")
+	if _, errOut, code := runCLI(t, "replay", "--db", db, "--out", filepath.Join(dir, "f.ndjson"), "../replay/testdata/tiny"); code != 0 {
+		t.Fatalf("replay: %s", errOut)
+	}
+	return db
 }
 
 func grepLines(s, sub string) string {
