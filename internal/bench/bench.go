@@ -55,6 +55,16 @@ type Options struct {
 	Runs int
 	// Progress, if set, is told what is being measured.
 	Progress io.Writer
+	// ReplayGC, if set, is the collector policy the replay stage runs
+	// under: `custos bench` passes the one `custos replay` sets, so the stage
+	// measures what a user's replay costs rather than Go's default policy.
+	ReplayGC *GCPolicy
+}
+
+// GCPolicy is a garbage collector setting for one stage.
+type GCPolicy struct {
+	Note string // what it is, for the report
+	Set  func() (restore func())
 }
 
 // Row is one measurement.
@@ -99,6 +109,8 @@ type Report struct {
 	Actors        int
 	// Runs is how many times each stage ran; figures are medians.
 	Runs int
+	// ReplayGC says which collector policy the replay stage ran under.
+	ReplayGC string
 }
 
 // Run measures. It never asserts a time: the report is the result.
@@ -109,7 +121,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.ServeBatch <= 0 {
 		o.ServeBatch = 1000
 	}
-	rep := &Report{Date: time.Now().UTC(), Machine: machine(), Load: loadavg()}
+	rep := &Report{Date: time.Now().UTC(), Machine: machine(), Load: loadavg(), ReplayGC: "Go's default (GOGC 100 unless the environment sets it)"}
+	if o.ReplayGC != nil {
+		rep.ReplayGC = o.ReplayGC.Note
+	}
 	logf := func(format string, args ...any) {
 		if o.Progress != nil {
 			fmt.Fprintf(o.Progress, format+"\n", args...)
@@ -200,6 +215,9 @@ func trial(ctx context.Context, o Options, pack *rules.Pack, logf func(string, .
 	var heap uint64
 	var actors int
 	row, err = measure("replay: full pack + baselines", func() (int64, int64, error) {
+		if o.ReplayGC != nil {
+			defer o.ReplayGC.Set()()
+		}
 		eng := o.Config.BatchEngineWith(pack, func(f *finding.Finding) {
 			findings++
 			if _, err := finding.MarshalLine(f); err != nil {
@@ -470,6 +488,7 @@ func (r *Report) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "replay: heap after GC with the engine alive %.1f MiB for %d actors (%.0f KiB per actor, ticket index and windows included)\n",
 		float64(r.ReplayHeap)/(1<<20), r.Actors, float64(r.ReplayHeap)/1024/float64(max(r.Actors, 1)))
+	fmt.Fprintf(&b, "replay ran under the collector policy %s\n", r.ReplayGC)
 	if r.ReplayPeakRSS > 0 {
 		fmt.Fprintf(&b, "peak RSS during replay: %.0f MiB\n", float64(r.ReplayPeakRSS)/(1<<20))
 	}

@@ -22,9 +22,17 @@ func TestRunSmall(t *testing.T) {
 	sc := sim.Default()
 	sc.Agents, sc.Days, sc.Customers = 40, 3, 2000
 	o := Options{Sim: sc, Config: config.Default(), ServeEvents: 2000, ServeBatch: 250, LatencyRate: 20000, LatencyEvents: 2000, Runs: 2}
+	var sets, restores int
+	o.ReplayGC = &GCPolicy{Note: "the test's policy", Set: func() func() {
+		sets++
+		return func() { restores++ }
+	}}
 	rep, err := Run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sets != 2 || restores != 2 {
+		t.Errorf("replay's collector policy set %d times and restored %d times, want once per round (2)", sets, restores)
 	}
 	names := map[string]Row{}
 	for _, r := range rep.Rows {
@@ -65,7 +73,7 @@ func TestRunSmall(t *testing.T) {
 	if err := rep.Write(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| replay: full pack + baselines |", "acknowledgement latency", "event-to-finding latency", "peak RSS", "ran 2 times"} {
+	for _, want := range []string{"| replay: full pack + baselines |", "acknowledgement latency", "event-to-finding latency", "peak RSS", "ran 2 times", "collector policy the test's policy"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

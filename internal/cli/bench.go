@@ -30,6 +30,7 @@ docs/BENCHMARKS.md is written from it.`,
 			}
 			o.Config = cfg
 			o.Progress = e.stderr
+			o.ReplayGC = &bench.GCPolicy{Note: replayGCNote, Set: gcForReplay}
 			rep, err := bench.Run(cmd.Context(), o)
 			if err != nil {
 				return err

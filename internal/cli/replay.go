@@ -33,6 +33,9 @@ const replayGCPercent = 400
 // its live size: 10.6 GB of RSS for a 2.4 GB live heap at 100,000 actors.
 const replayMemoryShare = 4 // a quarter
 
+// replayGCNote describes gcForReplay's policy for reports.
+var replayGCNote = fmt.Sprintf("custos replay's: GOGC %d and a soft memory limit of 1/%d of RAM, unless the environment sets GOGC or GOMEMLIMIT", replayGCPercent, replayMemoryShare)
+
 // gcForReplay sets replay's collector policy unless the environment sets
 // one, and returns a function restoring the previous policy.
 func gcForReplay() (restore func()) {
