@@ -180,7 +180,7 @@ func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
 	}
 	for _, r := range st.recent {
 		switch {
-		case r.at.Before(horizon):
+		case r.before(horizon):
 			continue
 		case r.rule == ca.rule && same >= recentPerRule:
 			same--

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,36 +19,101 @@ const maxCaseAlerts = 1000
 const maxCaseRules = 20
 
 // caseAlert is what a case keeps of one contributing alert: enough to
-// explain it without the event stream.
+// explain it without the event stream. Every actor that alerts remembers a
+// few for a week, so it is compact: one string holds the alert's id, its
+// summary, and its evidence, subjects and details encoded once as the case
+// will render them (a details map costs ten times its JSON), and its time
+// is two integers.
 type caseAlert struct {
-	id, rule string
-	at       time.Time
-	sev      finding.Severity
-	risk     float64
-	summary  string
-	evidence []string
-	subjects []string
-	details  map[string]any
+	rule string // the detector's string, shared
+	sev  finding.Severity
+	// text is id, summary, evidence, subjects, details, ending at ends.
+	text string
+	ends [4]uint32
+	sec  int64 // at, in Unix seconds and nanoseconds
+	nsec int32
+	risk float64
 }
 
 func newCaseAlert(f *finding.Finding) *caseAlert {
-	return &caseAlert{
-		id: f.ID, rule: f.Rule, at: f.Time, sev: f.Severity, risk: f.Risk,
-		summary: f.Summary, evidence: owned(f.Evidence), subjects: owned(f.Subjects), details: f.Details,
+	ca := &caseAlert{rule: f.Rule, sev: f.Severity, risk: f.Risk, sec: f.Time.Unix(), nsec: int32(f.Time.Nanosecond())}
+	b := make([]byte, 0, len(f.ID)+len(f.Summary)+24*(len(f.Evidence)+len(f.Subjects))+32*len(f.Details))
+	b = append(b, f.ID...)
+	ca.ends[0] = uint32(len(b))
+	b = append(b, f.Summary...)
+	ca.ends[1] = uint32(len(b))
+	b = appendStrings(b, f.Evidence)
+	ca.ends[2] = uint32(len(b))
+	b = appendStrings(b, f.Subjects)
+	ca.ends[3] = uint32(len(b))
+	if len(f.Details) > 0 {
+		// The alert's own line encodes the same map: if it cannot be
+		// encoded, that line has already failed, and the case leaves the
+		// details out.
+		if d, err := json.Marshal(f.Details); err == nil {
+			b = append(b, d...)
+		}
 	}
+	ca.text = string(b)
+	return ca
 }
 
-// owned copies a list of event ids or customer ids an alert remembered
-// until a case: slices of the events would keep their decoded lines alive.
-func owned(list []string) []string {
-	if list == nil {
+func (ca *caseAlert) id() string      { return ca.text[:ca.ends[0]] }
+func (ca *caseAlert) summary() string { return ca.text[ca.ends[0]:ca.ends[1]] }
+func (ca *caseAlert) at() time.Time   { return time.Unix(ca.sec, int64(ca.nsec)) }
+
+// raw returns the i-th encoded part after the summary (evidence, subjects,
+// details), nil if empty so the case leaves it out.
+func (ca *caseAlert) raw(i int) json.RawMessage {
+	end := len(ca.text)
+	if i < 2 {
+		end = int(ca.ends[i+2])
+	}
+	if int(ca.ends[i+1]) == end {
 		return nil
 	}
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strings.Clone(s)
+	return json.RawMessage(ca.text[ca.ends[i+1]:end])
+}
+
+// before reports whether the alert is dated before t.
+func (ca *caseAlert) before(t time.Time) bool {
+	sec := t.Unix()
+	return ca.sec < sec || ca.sec == sec && int(ca.nsec) < t.Nanosecond()
+}
+
+// appendStrings appends list as encoding/json renders a []string, nothing
+// if it is empty (as omitempty leaves it out).
+func appendStrings(b []byte, list []string) []byte {
+	if len(list) == 0 {
+		return b
 	}
-	return out
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !plainJSON(s) {
+			q, _ := json.Marshal(s) // a string always encodes
+			b = append(b, q...)
+			continue
+		}
+		b = append(b, '"')
+		b = append(b, s...)
+		b = append(b, '"')
+	}
+	return append(b, ']')
+}
+
+// plainJSON reports whether encoding/json writes s between quotes as it
+// is: printable ASCII that it neither escapes nor HTML-escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // ruleTally is one rule's part in a case: how often it fired, and its
@@ -76,8 +142,8 @@ func newCase(actor, alertID string, at time.Time, recent []*caseAlert) *openCase
 	for _, ca := range recent {
 		c.add(ca)
 	}
-	if len(recent) > 0 && recent[0].at.Before(c.opened) {
-		c.opened = recent[0].at
+	if len(recent) > 0 && recent[0].before(c.opened) {
+		c.opened = recent[0].at()
 	}
 	return c
 }
@@ -85,7 +151,7 @@ func newCase(actor, alertID string, at time.Time, recent []*caseAlert) *openCase
 // add counts one more alert and reports whether it raised the severity.
 func (c *openCase) add(ca *caseAlert) bool {
 	if len(c.alerts) < maxCaseAlerts {
-		c.alerts = append(c.alerts, ca.id)
+		c.alerts = append(c.alerts, strings.Clone(ca.id())) // not ca's whole text
 	}
 	c.count++
 	raised := c.count > 1 && ca.sev.Rank() > c.sev.Rank()
@@ -129,7 +195,7 @@ func (c *openCase) ranked() []*ruleTally {
 func (c *openCase) summary(actor, who string) string {
 	rs := c.ranked()
 	var b strings.Builder
-	lead := sentence(rs[0].strongest.summary)
+	lead := sentence(rs[0].strongest.summary())
 	if !strings.HasPrefix(lead, actor) {
 		b.WriteString(who)
 		b.WriteString(": ")
@@ -145,7 +211,7 @@ func (c *openCase) summary(actor, who string) string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary), who+" "))
+		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary()), who+" "))
 	}
 	if len(rs) > 1 {
 		b.WriteString(".")
@@ -175,9 +241,9 @@ type caseContribution struct {
 	Severity finding.Severity `json:"severity"`
 	Risk     float64          `json:"risk"`
 	Summary  string           `json:"summary"`
-	Evidence []string         `json:"evidence,omitempty"`
-	Subjects []string         `json:"subjects,omitempty"`
-	Details  map[string]any   `json:"details,omitempty"`
+	Evidence json.RawMessage  `json:"evidence,omitempty"`
+	Subjects json.RawMessage  `json:"subjects,omitempty"`
+	Details  json.RawMessage  `json:"details,omitempty"`
 }
 
 func (c *openCase) details(parts []RiskPart) map[string]any {
@@ -193,8 +259,8 @@ func (c *openCase) details(parts []RiskPart) map[string]any {
 	var contrib []caseContribution
 	add := func(ca *caseAlert) {
 		contrib = append(contrib, caseContribution{
-			ID: ca.id, Rule: ca.rule, Time: ca.at.UTC(), Severity: ca.sev, Risk: ca.risk,
-			Summary: ca.summary, Evidence: ca.evidence, Subjects: ca.subjects, Details: ca.details,
+			ID: ca.id(), Rule: ca.rule, Time: ca.at().UTC(), Severity: ca.sev, Risk: ca.risk,
+			Summary: ca.summary(), Evidence: ca.raw(0), Subjects: ca.raw(1), Details: ca.raw(2),
 		})
 	}
 	for i, r := range rs {

@@ -101,11 +101,11 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 	st := &actorState{}
 	h := at(0)
 	for i := range 30 {
-		st.remember(&caseAlert{id: string(rune('a' + i%26)), rule: "habit", at: at(float64(i))}, h)
+		st.remember(newCaseAlert(&finding.Finding{ID: string(rune('a' + i%26)), Rule: "habit", Time: at(float64(i))}), h)
 	}
-	st.remember(&caseAlert{id: "anomaly", rule: "anomaly:x", at: at(31)}, h)
+	st.remember(newCaseAlert(&finding.Finding{ID: "anomaly", Rule: "anomaly:x", Time: at(31)}), h)
 	for i := range 30 {
-		st.remember(&caseAlert{id: "h", rule: "habit", at: at(float64(32 + i))}, h)
+		st.remember(newCaseAlert(&finding.Finding{ID: "h", Rule: "habit", Time: at(float64(32 + i))}), h)
 	}
 	var rules []string
 	for _, r := range st.recent {
@@ -115,7 +115,7 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 		t.Errorf("recent rules %v: want the anomaly kept among %d habit alerts", rules, recentPerRule)
 	}
 	// Alerts older than the horizon go.
-	st.remember(&caseAlert{id: "new", rule: "other", at: at(1000)}, at(999))
+	st.remember(newCaseAlert(&finding.Finding{ID: "new", Rule: "other", Time: at(1000)}), at(999))
 	if len(st.recent) != 1 {
 		t.Errorf("%d recent alerts after the horizon moved, want 1", len(st.recent))
 	}
