@@ -2,6 +2,8 @@ package engine
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -46,9 +48,11 @@ func (s *decayScorer) Add(a *Alert, at time.Time) (float64, bool) {
 }
 
 type actorState struct {
-	scorer   Scorer
-	suppress map[string]time.Time // rule+key -> end of suppression
-	pruneAt  int
+	scorer Scorer
+	// suppress lists the rules and keys whose repeats are dropped, and
+	// until when; nil for most actors, a few entries for the rest, so a
+	// list searched in full costs less than a map and its key strings.
+	suppress []suppression
 
 	// recent holds the alerts since the last case that may still contribute
 	// to one, a few per rule (see remember); nil for most actors.
@@ -59,7 +63,7 @@ type actorState struct {
 func (e *Engine) actor(id string) *actorState {
 	st := e.actors[id]
 	if st == nil {
-		st = &actorState{scorer: e.cfg.NewScorer(), suppress: map[string]time.Time{}, pruneAt: 64}
+		st = &actorState{scorer: e.cfg.NewScorer()}
 		e.actors[id] = st
 	}
 	return st
@@ -95,21 +99,9 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 		at = e.stageTime(ev, settled, now)
 	}
 	st := e.actor(a.Actor)
-	if a.SuppressFor > 0 {
-		key := a.Rule + "\x00" + a.Key
-		if until, ok := st.suppress[key]; ok && at.Before(until) {
-			e.stats.Suppressed++
-			return
-		}
-		st.suppress[key] = at.Add(a.SuppressFor)
-		if len(st.suppress) >= st.pruneAt {
-			for k, until := range st.suppress {
-				if !at.Before(until) {
-					delete(st.suppress, k)
-				}
-			}
-			st.pruneAt = max(64, 2*len(st.suppress))
-		}
+	if a.SuppressFor > 0 && st.suppressed(a.Rule, a.Key, stampOf(at), stampOf(at.Add(a.SuppressFor))) {
+		e.stats.Suppressed++
+		return
 	}
 	if a.Summary == "" && a.Render != nil {
 		a.Summary = a.Render()
@@ -140,7 +132,7 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	risk, open := st.scorer.Add(&a, at)
 	ca := newCaseAlert(f)
 	if st.c == nil {
-		st.remember(ca, at.Add(-e.cfg.CaseWindow))
+		st.remember(ca, stampOf(at.Add(-e.cfg.CaseWindow)))
 		if !open {
 			return
 		}
@@ -159,6 +151,46 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	}
 }
 
+// suppression drops an actor's alerts of rule and key until a time.
+type suppression struct {
+	rule, key string // rule is the detector's string; key an owned copy
+	until     stamp
+}
+
+// suppressed reports whether rule and key are suppressed at now; if not,
+// it suppresses them until until. Which expired entries are still listed
+// changes nothing but memory: one is dropped when the list would grow.
+func (st *actorState) suppressed(rule, key string, now, until stamp) bool {
+	for i := range st.suppress {
+		s := &st.suppress[i]
+		if s.rule == rule && s.key == key {
+			if now.before(s.until) {
+				return true
+			}
+			s.until = until
+			return false
+		}
+	}
+	if len(st.suppress) == cap(st.suppress) {
+		st.suppress = slices.DeleteFunc(st.suppress, func(s suppression) bool { return !now.before(s.until) })
+	}
+	st.suppress = append(st.suppress, suppression{rule: rule, key: strings.Clone(key), until: until})
+	return false
+}
+
+// stamp is an instant as two integers: half a time.Time's size, and no
+// location pointer, in state kept per actor and per pending access.
+type stamp struct {
+	sec  int64
+	nsec int32
+}
+
+func stampOf(t time.Time) stamp { return stamp{t.Unix(), int32(t.Nanosecond())} }
+
+func (s stamp) before(t stamp) bool { return s.sec < t.sec || s.sec == t.sec && s.nsec < t.nsec }
+
+func (s stamp) time() time.Time { return time.Unix(s.sec, int64(s.nsec)) }
+
 // recentPerRule and recentMax bound the alerts an actor remembers before a
 // case opens: the latest few of each rule, so a habitual low-risk rule cannot
 // push out the one anomaly that explains the case.
@@ -170,7 +202,7 @@ const (
 // remember keeps ca among the actor's recent alerts, dropping those older
 // than horizon, the oldest of ca's rule beyond recentPerRule, and the oldest
 // overall beyond recentMax.
-func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
+func (st *actorState) remember(ca *caseAlert, horizon stamp) {
 	kept := st.recent[:0]
 	same := 0
 	for i := len(st.recent) - 1; i >= 0; i-- {
@@ -180,7 +212,7 @@ func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
 	}
 	for _, r := range st.recent {
 		switch {
-		case r.before(horizon):
+		case r.at.before(horizon):
 			continue
 		case r.rule == ca.rule && same >= recentPerRule:
 			same--

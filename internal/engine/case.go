@@ -30,13 +30,12 @@ type caseAlert struct {
 	// text is id, summary, evidence, subjects, details, ending at ends.
 	text string
 	ends [4]uint32
-	sec  int64 // at, in Unix seconds and nanoseconds
-	nsec int32
+	at   stamp
 	risk float64
 }
 
 func newCaseAlert(f *finding.Finding) *caseAlert {
-	ca := &caseAlert{rule: f.Rule, sev: f.Severity, risk: f.Risk, sec: f.Time.Unix(), nsec: int32(f.Time.Nanosecond())}
+	ca := &caseAlert{rule: f.Rule, sev: f.Severity, risk: f.Risk, at: stampOf(f.Time)}
 	b := make([]byte, 0, len(f.ID)+len(f.Summary)+24*(len(f.Evidence)+len(f.Subjects))+32*len(f.Details))
 	b = append(b, f.ID...)
 	ca.ends[0] = uint32(len(b))
@@ -60,7 +59,6 @@ func newCaseAlert(f *finding.Finding) *caseAlert {
 
 func (ca *caseAlert) id() string      { return ca.text[:ca.ends[0]] }
 func (ca *caseAlert) summary() string { return ca.text[ca.ends[0]:ca.ends[1]] }
-func (ca *caseAlert) at() time.Time   { return time.Unix(ca.sec, int64(ca.nsec)) }
 
 // raw returns the i-th encoded part after the summary (evidence, subjects,
 // details), nil if empty so the case leaves it out.
@@ -73,12 +71,6 @@ func (ca *caseAlert) raw(i int) json.RawMessage {
 		return nil
 	}
 	return json.RawMessage(ca.text[ca.ends[i+1]:end])
-}
-
-// before reports whether the alert is dated before t.
-func (ca *caseAlert) before(t time.Time) bool {
-	sec := t.Unix()
-	return ca.sec < sec || ca.sec == sec && int(ca.nsec) < t.Nanosecond()
 }
 
 // appendStrings appends list as encoding/json renders a []string, nothing
@@ -142,8 +134,8 @@ func newCase(actor, alertID string, at time.Time, recent []*caseAlert) *openCase
 	for _, ca := range recent {
 		c.add(ca)
 	}
-	if len(recent) > 0 && recent[0].before(c.opened) {
-		c.opened = recent[0].at()
+	if len(recent) > 0 && recent[0].at.before(stampOf(c.opened)) {
+		c.opened = recent[0].at.time()
 	}
 	return c
 }
@@ -259,7 +251,7 @@ func (c *openCase) details(parts []RiskPart) map[string]any {
 	var contrib []caseContribution
 	add := func(ca *caseAlert) {
 		contrib = append(contrib, caseContribution{
-			ID: ca.id(), Rule: ca.rule, Time: ca.at().UTC(), Severity: ca.sev, Risk: ca.risk,
+			ID: ca.id(), Rule: ca.rule, Time: ca.at.time().UTC(), Severity: ca.sev, Risk: ca.risk,
 			Summary: ca.summary(), Evidence: ca.raw(0), Subjects: ca.raw(1), Details: ca.raw(2),
 		})
 	}

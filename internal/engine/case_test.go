@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +100,7 @@ func TestCaseExplains(t *testing.T) {
 
 func TestRememberKeepsEachRulesLatest(t *testing.T) {
 	st := &actorState{}
-	h := at(0)
+	h := stampOf(at(0))
 	for i := range 30 {
 		st.remember(newCaseAlert(&finding.Finding{ID: string(rune('a' + i%26)), Rule: "habit", Time: at(float64(i))}), h)
 	}
@@ -115,7 +116,7 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 		t.Errorf("recent rules %v: want the anomaly kept among %d habit alerts", rules, recentPerRule)
 	}
 	// Alerts older than the horizon go.
-	st.remember(newCaseAlert(&finding.Finding{ID: "new", Rule: "other", Time: at(1000)}), at(999))
+	st.remember(newCaseAlert(&finding.Finding{ID: "new", Rule: "other", Time: at(1000)}), stampOf(at(999)))
 	if len(st.recent) != 1 {
 		t.Errorf("%d recent alerts after the horizon moved, want 1", len(st.recent))
 	}
@@ -126,4 +127,26 @@ func describe(id string, p *event.Person) string {
 		return id
 	}
 	return id + " (" + p.Vendor + " " + p.Team + " " + p.Role + ")"
+}
+
+// TestSuppressionListStaysLive: an expired suppression is dropped rather
+// than the list grown, and a key suppressed again after it ended is let
+// through once.
+func TestSuppressionListStaysLive(t *testing.T) {
+	st := &actorState{}
+	for i := range 100 { // one new key a minute, each suppressed for 10
+		now := stampOf(at(float64(i)))
+		if st.suppressed("r", strconv.Itoa(i), now, stampOf(at(float64(i+10)))) {
+			t.Fatalf("key %d suppressed on its first alert", i)
+		}
+	}
+	if n := cap(st.suppress); n > 32 {
+		t.Errorf("%d entries' room for 10 live suppressions", n)
+	}
+	if !st.suppressed("r", "95", stampOf(at(100)), stampOf(at(110))) {
+		t.Error("a live key was let through")
+	}
+	if st.suppressed("r", "5", stampOf(at(100)), stampOf(at(110))) || !st.suppressed("r", "5", stampOf(at(101)), stampOf(at(111))) {
+		t.Error("an expired key was not let through once, then suppressed again")
+	}
 }
