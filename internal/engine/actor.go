@@ -64,7 +64,7 @@ func (e *Engine) actor(id string) *actorState {
 	st := e.actors[id]
 	if st == nil {
 		st = &actorState{scorer: e.cfg.NewScorer()}
-		e.actors[id] = st
+		e.actors[strings.Clone(id)] = st // owned: id is often a slice of the event's line
 	}
 	return st
 }
