@@ -48,6 +48,10 @@ func (s *decayScorer) Add(a *Alert, at time.Time) (float64, bool) {
 }
 
 type actorState struct {
+	// id is an owned copy of the actor's id, the one its findings carry: a
+	// sink that keeps it (replay's per-rule report) must not keep the
+	// decoded line of the event it came from.
+	id     string
 	scorer Scorer
 	// suppress lists the rules and keys whose repeats are dropped, and
 	// until when; nil for most actors, a few entries for the rest, so a
@@ -63,8 +67,8 @@ type actorState struct {
 func (e *Engine) actor(id string) *actorState {
 	st := e.actors[id]
 	if st == nil {
-		st = &actorState{scorer: e.cfg.NewScorer()}
-		e.actors[strings.Clone(id)] = st // owned: id is often a slice of the event's line
+		st = &actorState{id: strings.Clone(id), scorer: e.cfg.NewScorer()}
+		e.actors[st.id] = st
 	}
 	return st
 }
@@ -99,6 +103,7 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 		at = e.stageTime(ev, settled, now)
 	}
 	st := e.actor(a.Actor)
+	a.Actor = st.id
 	if a.SuppressFor > 0 && st.suppressed(a.Rule, a.Key, stampOf(at), stampOf(at.Add(a.SuppressFor))) {
 		e.stats.Suppressed++
 		return

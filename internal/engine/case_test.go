@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/finding"
@@ -148,5 +149,25 @@ func TestSuppressionListStaysLive(t *testing.T) {
 	}
 	if st.suppressed("r", "5", stampOf(at(100)), stampOf(at(110))) || !st.suppressed("r", "5", stampOf(at(101)), stampOf(at(111))) {
 		t.Error("an expired key was not let through once, then suppressed again")
+	}
+}
+
+// TestFindingActorOwned: a finding names its actor with the engine's owned
+// copy of the id, never a slice of the event's line, which a sink keeping
+// the id (replay's per-rule report) would keep alive.
+func TestFindingActorOwned(t *testing.T) {
+	var r recorder
+	det := DetectorFunc(func(in *Input, emit Emit) {
+		emit(Alert{Rule: "r", Severity: finding.Low, Risk: 1, Summary: "x"})
+	})
+	e := New(Config{Immediate: []Detector{det}}, r.emit)
+	line := `{"id":"e1","actor":{"id":"ana"}}`
+	ev := view(0, "e1", line[26:29], "c-1")
+	e.Event(ev)
+	if len(r.got) != 1 || r.got[0].Actor.ID != "ana" {
+		t.Fatalf("findings:\n%s", r.lines())
+	}
+	if unsafe.StringData(r.got[0].Actor.ID) == unsafe.StringData(ev.Actor.ID) {
+		t.Error("the alert's actor id is the event's bytes")
 	}
 }
