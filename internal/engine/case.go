@@ -3,7 +3,10 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,8 +52,12 @@ func newCaseAlert(f *finding.Finding) *caseAlert {
 		// The alert's own line encodes the same map: if it cannot be
 		// encoded, that line has already failed, and the case leaves the
 		// details out.
-		if d, err := json.Marshal(f.Details); err == nil {
-			b = append(b, d...)
+		if d, ok := appendDetails(b, f.Details); ok {
+			b = d
+		} else if d, err := json.Marshal(f.Details); err == nil {
+			b = append(b[:ca.ends[3]], d...)
+		} else {
+			b = b[:ca.ends[3]]
 		}
 	}
 	ca.text = string(b)
@@ -73,6 +80,75 @@ func (ca *caseAlert) raw(i int) json.RawMessage {
 	return json.RawMessage(ca.text[ca.ends[i+1]:end])
 }
 
+// appendDetails appends m as encoding/json renders it, without its
+// reflection, for the values detectors put in details (strings, numbers,
+// booleans, times, nested maps); ok is false if m holds another type, or a
+// number or time encoding/json writes otherwise or refuses, and the caller
+// asks encoding/json.
+func appendDetails(b []byte, m map[string]any) (_ []byte, ok bool) {
+	if m == nil {
+		return append(b, "null"...), true
+	}
+	var room [16]string
+	keys := room[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := m[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case string:
+			b = appendString(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case float64:
+			// encoding/json writes exponents outside [1e-6, 1e21) and
+			// refuses NaN and infinities.
+			if a := math.Abs(v); math.IsNaN(v) || a >= 1e21 || a != 0 && a < 1e-6 {
+				return b, false
+			}
+			b = strconv.AppendFloat(b, v, 'f', -1, 64)
+		case time.Time:
+			// Time.MarshalJSON refuses years past 9999 and zones of
+			// seconds or a day.
+			if _, off := v.Zone(); v.Year() < 0 || v.Year() > 9999 || off%60 != 0 || off <= -86400 || off >= 86400 {
+				return b, false
+			}
+			b = append(v.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+		case map[string]any:
+			if b, ok = appendDetails(b, v); !ok {
+				return b, false
+			}
+		default:
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendString appends s as encoding/json renders a string.
+func appendString(b []byte, s string) []byte {
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always encodes
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
 // appendStrings appends list as encoding/json renders a []string, nothing
 // if it is empty (as omitempty leaves it out).
 func appendStrings(b []byte, list []string) []byte {
@@ -84,14 +160,7 @@ func appendStrings(b []byte, list []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if !plainJSON(s) {
-			q, _ := json.Marshal(s) // a string always encodes
-			b = append(b, q...)
-			continue
-		}
-		b = append(b, '"')
-		b = append(b, s...)
-		b = append(b, '"')
+		b = appendString(b, s)
 	}
 	return append(b, ']')
 }

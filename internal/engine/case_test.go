@@ -171,3 +171,39 @@ func TestFindingActorOwned(t *testing.T) {
 		t.Error("the alert's actor id is the event's bytes")
 	}
 }
+
+// TestAppendDetailsAsEncodingJSON: details are encoded without reflection
+// to exactly encoding/json's bytes, or left to it.
+func TestAppendDetailsAsEncodingJSON(t *testing.T) {
+	east := time.FixedZone("x", 5*3600+30*60)
+	odd := time.FixedZone("y", 17)
+	maps := []map[string]any{
+		{"verdict": "no_ticket"},
+		{"unticketed_24h": 20, "n": int64(-3), "ok": true, "no": false, "none": nil},
+		{"feature": "no_ticket_customers", "from": t0, "to": t0.Add(1500 * time.Millisecond).In(east), "partial": true,
+			"peers": map[string]any{"group": "bpo-north payments agents", "mad": 0.0, "median": 0.5, "score": 7.333, "size": 309},
+			"empty": map[string]any{}, "nilmap": map[string]any(nil)},
+		{"html": "<b>&</b>", "quote": `a "b" \c`, "ctl": "tab\there", "utf8": "zażółć", "bad": "\xff", "sep": "\u2028", "del": "\x7f"},
+		{"f": 0.0, "neg": -0.0, "tiny": 1e-6, "big": 1e20, "frac": 123456.789, "third": 1.0 / 3, "k": "v", "<key>": 1},
+		{"exp": 1e21},         // encoding/json writes an exponent
+		{"small": 1e-7},       // likewise
+		{"odd": t0.In(odd)},   // Time.MarshalJSON refuses it
+		{"list": []any{1, 2}}, // not a type appendDetails knows
+		{"f32": float32(1.5)},
+	}
+	for _, m := range maps {
+		want, werr := json.Marshal(m)
+		got, ok := appendDetails([]byte("x"), m)
+		if !ok {
+			continue // the caller asks encoding/json
+		}
+		if werr != nil || string(got) != "x"+string(want) {
+			t.Errorf("appendDetails(%v)\n %s\nwant\n x%s (%v)", m, got, want, werr)
+		}
+	}
+	for _, m := range maps[:5] {
+		if _, ok := appendDetails(nil, m); !ok {
+			t.Errorf("appendDetails(%v) fell back to encoding/json", m)
+		}
+	}
+}
