@@ -135,7 +135,8 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	e.emit(f)
 
 	risk, open := st.scorer.Add(&a, at)
-	ca := newCaseAlert(f)
+	ca, scratch := newCaseAlert(f, e.caseScratch)
+	e.caseScratch = scratch
 	if st.c == nil {
 		st.remember(ca, stampOf(at.Add(-e.cfg.CaseWindow)))
 		if !open {

@@ -37,10 +37,12 @@ type caseAlert struct {
 	risk float64
 }
 
-func newCaseAlert(f *finding.Finding) *caseAlert {
+// newCaseAlert keeps what a case needs of f. It encodes in scratch, which
+// may be nil, and returns it to be used again: the text is copied out at
+// its exact size.
+func newCaseAlert(f *finding.Finding, scratch []byte) (*caseAlert, []byte) {
 	ca := &caseAlert{rule: f.Rule, sev: f.Severity, risk: f.Risk, at: stampOf(f.Time)}
-	b := make([]byte, 0, len(f.ID)+len(f.Summary)+24*(len(f.Evidence)+len(f.Subjects))+32*len(f.Details))
-	b = append(b, f.ID...)
+	b := append(scratch[:0], f.ID...)
 	ca.ends[0] = uint32(len(b))
 	b = append(b, f.Summary...)
 	ca.ends[1] = uint32(len(b))
@@ -61,7 +63,7 @@ func newCaseAlert(f *finding.Finding) *caseAlert {
 		}
 	}
 	ca.text = string(b)
-	return ca
+	return ca, b
 }
 
 func (ca *caseAlert) id() string      { return ca.text[:ca.ends[0]] }

@@ -103,11 +103,11 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 	st := &actorState{}
 	h := stampOf(at(0))
 	for i := range 30 {
-		st.remember(newCaseAlert(&finding.Finding{ID: string(rune('a' + i%26)), Rule: "habit", Time: at(float64(i))}), h)
+		st.remember(caseAlertOf(&finding.Finding{ID: string(rune('a' + i%26)), Rule: "habit", Time: at(float64(i))}), h)
 	}
-	st.remember(newCaseAlert(&finding.Finding{ID: "anomaly", Rule: "anomaly:x", Time: at(31)}), h)
+	st.remember(caseAlertOf(&finding.Finding{ID: "anomaly", Rule: "anomaly:x", Time: at(31)}), h)
 	for i := range 30 {
-		st.remember(newCaseAlert(&finding.Finding{ID: "h", Rule: "habit", Time: at(float64(32 + i))}), h)
+		st.remember(caseAlertOf(&finding.Finding{ID: "h", Rule: "habit", Time: at(float64(32 + i))}), h)
 	}
 	var rules []string
 	for _, r := range st.recent {
@@ -117,7 +117,7 @@ func TestRememberKeepsEachRulesLatest(t *testing.T) {
 		t.Errorf("recent rules %v: want the anomaly kept among %d habit alerts", rules, recentPerRule)
 	}
 	// Alerts older than the horizon go.
-	st.remember(newCaseAlert(&finding.Finding{ID: "new", Rule: "other", Time: at(1000)}), stampOf(at(999)))
+	st.remember(caseAlertOf(&finding.Finding{ID: "new", Rule: "other", Time: at(1000)}), stampOf(at(999)))
 	if len(st.recent) != 1 {
 		t.Errorf("%d recent alerts after the horizon moved, want 1", len(st.recent))
 	}
@@ -206,4 +206,9 @@ func TestAppendDetailsAsEncodingJSON(t *testing.T) {
 			t.Errorf("appendDetails(%v) fell back to encoding/json", m)
 		}
 	}
+}
+
+func caseAlertOf(f *finding.Finding) *caseAlert {
+	ca, _ := newCaseAlert(f, nil)
+	return ca
 }

@@ -166,6 +166,8 @@ type Engine struct {
 	// pruneAt is the event time of the next Tickets.Prune.
 	pruneAt time.Time
 	pipe    *pipeline // nil unless started concurrent
+	// caseScratch is where a remembered alert is encoded (newCaseAlert).
+	caseScratch []byte
 }
 
 // TicketRetention is how far behind the latest event time an access may
