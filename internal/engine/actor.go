@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -56,7 +57,10 @@ type actorState struct {
 	// suppress lists the rules and keys whose repeats are dropped, and
 	// until when; nil for most actors, a few entries for the rest, so a
 	// list searched in full costs less than a map and its key strings.
-	suppress []suppression
+	// An actor with more live suppressions than maxListed (one harvesting
+	// customers) has them in suppressMany instead.
+	suppress     []suppression
+	suppressMany *suppressMap
 
 	// recent holds the alerts since the last case that may still contribute
 	// to one, a few per rule (see remember); nil for most actors.
@@ -159,14 +163,25 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 
 // suppression drops an actor's alerts of rule and key until a time.
 type suppression struct {
-	rule, key string // rule is the detector's string; key an owned copy
-	until     stamp
+	suppressKey
+	until stamp
 }
 
+type suppressKey struct {
+	rule, key string // rule is the detector's string; key an owned copy
+}
+
+// maxListed is the most live suppressions an actor keeps in a list.
+const maxListed = 32
+
 // suppressed reports whether rule and key are suppressed at now; if not,
-// it suppresses them until until. Which expired entries are still listed
-// changes nothing but memory: one is dropped when the list would grow.
+// it suppresses them until until. Which expired entries are still kept
+// changes nothing but memory: they are dropped when the list would grow,
+// or the map has doubled.
 func (st *actorState) suppressed(rule, key string, now, until stamp) bool {
+	if st.suppressMany != nil {
+		return st.suppressedMany(rule, key, now, until)
+	}
 	for i := range st.suppress {
 		s := &st.suppress[i]
 		if s.rule == rule && s.key == key {
@@ -179,8 +194,36 @@ func (st *actorState) suppressed(rule, key string, now, until stamp) bool {
 	}
 	if len(st.suppress) == cap(st.suppress) {
 		st.suppress = slices.DeleteFunc(st.suppress, func(s suppression) bool { return !now.before(s.until) })
+		if len(st.suppress) >= maxListed {
+			st.suppressMany = &suppressMap{m: make(map[suppressKey]stamp, 2*len(st.suppress)), pruneAt: len(st.suppress)}
+			for _, s := range st.suppress {
+				st.suppressMany.m[s.suppressKey] = s.until
+			}
+			st.suppress = nil
+			return st.suppressedMany(rule, key, now, until)
+		}
 	}
-	st.suppress = append(st.suppress, suppression{rule: rule, key: strings.Clone(key), until: until})
+	st.suppress = append(st.suppress, suppression{suppressKey{rule, strings.Clone(key)}, until})
+	return false
+}
+
+// suppressMap holds the suppressions of an actor with many.
+type suppressMap struct {
+	m       map[suppressKey]stamp
+	pruneAt int // the map's size after its last pruning
+}
+
+func (st *actorState) suppressedMany(rule, key string, now, until stamp) bool {
+	sm := st.suppressMany
+	if u, ok := sm.m[suppressKey{rule, key}]; ok && now.before(u) {
+		return true
+	}
+	// Cloned even to update an entry: the map stores the key it is given.
+	sm.m[suppressKey{rule, strings.Clone(key)}] = until
+	if len(sm.m) >= 2*sm.pruneAt {
+		maps.DeleteFunc(sm.m, func(_ suppressKey, u stamp) bool { return !now.before(u) })
+		sm.pruneAt = max(maxListed, len(sm.m))
+	}
 	return false
 }
 

@@ -57,3 +57,24 @@ func BenchmarkCaseMemory(b *testing.B) {
 		runtime.KeepAlive(e)
 	}
 }
+
+// BenchmarkSuppressionManyKeys times one actor harvesting 20,000 customers
+// in a day, each alert suppressed per customer: the actor's suppressions
+// must not be searched in full on every alert.
+func BenchmarkSuppressionManyKeys(b *testing.B) {
+	const n = 20_000
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = event.Event{ID: fmt.Sprintf("e-%d", i), Time: t0.Add(time.Duration(i) * time.Second), Actor: event.Actor{ID: "a-1"},
+			Action: event.View, Subject: fmt.Sprintf("c-%06d", i)}
+	}
+	det := DetectorFunc(func(in *Input, emit Emit) {
+		emit(Alert{Rule: "no_ticket", Severity: finding.Medium, Risk: 0.001, SuppressFor: 24 * time.Hour, Key: in.Event.Subject, Summary: "x"})
+	})
+	for range b.N {
+		e := New(Config{Immediate: []Detector{det}, Risk: RiskConfig{CaseThreshold: 1e9}}, func(*finding.Finding) {})
+		for i := range evs {
+			e.Event(&evs[i])
+		}
+	}
+}

@@ -212,3 +212,24 @@ func caseAlertOf(f *finding.Finding) *caseAlert {
 	ca, _ := newCaseAlert(f, nil)
 	return ca
 }
+
+// TestSuppressionMany: an actor with more live suppressions than a list
+// holds keeps them in a map, with the same answers.
+func TestSuppressionMany(t *testing.T) {
+	st := &actorState{}
+	for i := range 1000 { // one new key a minute, each suppressed for 100
+		now := stampOf(at(float64(i)))
+		if st.suppressed("r", strconv.Itoa(i), now, stampOf(at(float64(i+100)))) {
+			t.Fatalf("key %d suppressed on its first alert", i)
+		}
+		if i > 0 && !st.suppressed("r", strconv.Itoa(i-1), now, stampOf(at(float64(i+100)))) {
+			t.Fatalf("key %d let through while suppressed", i-1)
+		}
+	}
+	if st.suppressMany == nil || len(st.suppressMany.m) > 400 {
+		t.Fatalf("suppressions not in a map, or expired ones kept: %+v", st.suppressMany)
+	}
+	if st.suppressed("r", "5", stampOf(at(1000)), stampOf(at(1100))) || !st.suppressed("r", "5", stampOf(at(1001)), stampOf(at(1101))) {
+		t.Error("an expired key was not let through once, then suppressed again")
+	}
+}
