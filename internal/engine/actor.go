@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/custos-io/custos/internal/event"
@@ -46,9 +49,18 @@ func (s *decayScorer) Add(a *Alert, at time.Time) (float64, bool) {
 }
 
 type actorState struct {
-	scorer   Scorer
-	suppress map[string]time.Time // rule+key -> end of suppression
-	pruneAt  int
+	// id is an owned copy of the actor's id, the one its findings carry: a
+	// sink that keeps it (replay's per-rule report) must not keep the
+	// decoded line of the event it came from.
+	id     string
+	scorer Scorer
+	// suppress lists the rules and keys whose repeats are dropped, and
+	// until when; nil for most actors, a few entries for the rest, so a
+	// list searched in full costs less than a map and its key strings.
+	// An actor with more live suppressions than maxListed (one harvesting
+	// customers) has them in suppressMany instead.
+	suppress     []suppression
+	suppressMany *suppressMap
 
 	// recent holds the alerts since the last case that may still contribute
 	// to one, a few per rule (see remember); nil for most actors.
@@ -59,8 +71,8 @@ type actorState struct {
 func (e *Engine) actor(id string) *actorState {
 	st := e.actors[id]
 	if st == nil {
-		st = &actorState{scorer: e.cfg.NewScorer(), suppress: map[string]time.Time{}, pruneAt: 64}
-		e.actors[id] = st
+		st = &actorState{id: strings.Clone(id), scorer: e.cfg.NewScorer()}
+		e.actors[st.id] = st
 	}
 	return st
 }
@@ -95,21 +107,10 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 		at = e.stageTime(ev, settled, now)
 	}
 	st := e.actor(a.Actor)
-	if a.SuppressFor > 0 {
-		key := a.Rule + "\x00" + a.Key
-		if until, ok := st.suppress[key]; ok && at.Before(until) {
-			e.stats.Suppressed++
-			return
-		}
-		st.suppress[key] = at.Add(a.SuppressFor)
-		if len(st.suppress) >= st.pruneAt {
-			for k, until := range st.suppress {
-				if !at.Before(until) {
-					delete(st.suppress, k)
-				}
-			}
-			st.pruneAt = max(64, 2*len(st.suppress))
-		}
+	a.Actor = st.id
+	if a.SuppressFor > 0 && st.suppressed(a.Rule, a.Key, stampOf(at), stampOf(at.Add(a.SuppressFor))) {
+		e.stats.Suppressed++
+		return
 	}
 	if a.Summary == "" && a.Render != nil {
 		a.Summary = a.Render()
@@ -138,9 +139,10 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	e.emit(f)
 
 	risk, open := st.scorer.Add(&a, at)
-	ca := newCaseAlert(f)
+	ca, scratch := newCaseAlert(f, e.caseScratch)
+	e.caseScratch = scratch
 	if st.c == nil {
-		st.remember(ca, at.Add(-e.cfg.CaseWindow))
+		st.remember(ca, stampOf(at.Add(-e.cfg.CaseWindow)))
 		if !open {
 			return
 		}
@@ -159,6 +161,85 @@ func (e *Engine) handle(a Alert, ev *event.Event, settled bool, now time.Time) {
 	}
 }
 
+// suppression drops an actor's alerts of rule and key until a time.
+type suppression struct {
+	suppressKey
+	until stamp
+}
+
+type suppressKey struct {
+	rule, key string // rule is the detector's string; key an owned copy
+}
+
+// maxListed is the most live suppressions an actor keeps in a list.
+const maxListed = 32
+
+// suppressed reports whether rule and key are suppressed at now; if not,
+// it suppresses them until until. Which expired entries are still kept
+// changes nothing but memory: they are dropped when the list would grow,
+// or the map has doubled.
+func (st *actorState) suppressed(rule, key string, now, until stamp) bool {
+	if st.suppressMany != nil {
+		return st.suppressedMany(rule, key, now, until)
+	}
+	for i := range st.suppress {
+		s := &st.suppress[i]
+		if s.rule == rule && s.key == key {
+			if now.before(s.until) {
+				return true
+			}
+			s.until = until
+			return false
+		}
+	}
+	if len(st.suppress) == cap(st.suppress) {
+		st.suppress = slices.DeleteFunc(st.suppress, func(s suppression) bool { return !now.before(s.until) })
+		if len(st.suppress) >= maxListed {
+			st.suppressMany = &suppressMap{m: make(map[suppressKey]stamp, 2*len(st.suppress)), pruneAt: len(st.suppress)}
+			for _, s := range st.suppress {
+				st.suppressMany.m[s.suppressKey] = s.until
+			}
+			st.suppress = nil
+			return st.suppressedMany(rule, key, now, until)
+		}
+	}
+	st.suppress = append(st.suppress, suppression{suppressKey{rule, strings.Clone(key)}, until})
+	return false
+}
+
+// suppressMap holds the suppressions of an actor with many.
+type suppressMap struct {
+	m       map[suppressKey]stamp
+	pruneAt int // the map's size after its last pruning
+}
+
+func (st *actorState) suppressedMany(rule, key string, now, until stamp) bool {
+	sm := st.suppressMany
+	if u, ok := sm.m[suppressKey{rule, key}]; ok && now.before(u) {
+		return true
+	}
+	// Cloned even to update an entry: the map stores the key it is given.
+	sm.m[suppressKey{rule, strings.Clone(key)}] = until
+	if len(sm.m) >= 2*sm.pruneAt {
+		maps.DeleteFunc(sm.m, func(_ suppressKey, u stamp) bool { return !now.before(u) })
+		sm.pruneAt = max(maxListed, len(sm.m))
+	}
+	return false
+}
+
+// stamp is an instant as two integers: half a time.Time's size, and no
+// location pointer, in state kept per actor and per pending access.
+type stamp struct {
+	sec  int64
+	nsec int32
+}
+
+func stampOf(t time.Time) stamp { return stamp{t.Unix(), int32(t.Nanosecond())} }
+
+func (s stamp) before(t stamp) bool { return s.sec < t.sec || s.sec == t.sec && s.nsec < t.nsec }
+
+func (s stamp) time() time.Time { return time.Unix(s.sec, int64(s.nsec)) }
+
 // recentPerRule and recentMax bound the alerts an actor remembers before a
 // case opens: the latest few of each rule, so a habitual low-risk rule cannot
 // push out the one anomaly that explains the case.
@@ -170,7 +251,7 @@ const (
 // remember keeps ca among the actor's recent alerts, dropping those older
 // than horizon, the oldest of ca's rule beyond recentPerRule, and the oldest
 // overall beyond recentMax.
-func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
+func (st *actorState) remember(ca *caseAlert, horizon stamp) {
 	kept := st.recent[:0]
 	same := 0
 	for i := len(st.recent) - 1; i >= 0; i-- {
@@ -180,7 +261,7 @@ func (st *actorState) remember(ca *caseAlert, horizon time.Time) {
 	}
 	for _, r := range st.recent {
 		switch {
-		case r.at.Before(horizon):
+		case r.at.before(horizon):
 			continue
 		case r.rule == ca.rule && same >= recentPerRule:
 			same--

@@ -1,8 +1,12 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,36 +22,161 @@ const maxCaseAlerts = 1000
 const maxCaseRules = 20
 
 // caseAlert is what a case keeps of one contributing alert: enough to
-// explain it without the event stream.
+// explain it without the event stream. Every actor that alerts remembers a
+// few for a week, so it is compact: one string holds the alert's id, its
+// summary, and its evidence, subjects and details encoded once as the case
+// will render them (a details map costs ten times its JSON), and its time
+// is two integers.
 type caseAlert struct {
-	id, rule string
-	at       time.Time
-	sev      finding.Severity
-	risk     float64
-	summary  string
-	evidence []string
-	subjects []string
-	details  map[string]any
+	rule string // the detector's string, shared
+	sev  finding.Severity
+	// text is id, summary, evidence, subjects, details, ending at ends.
+	text string
+	ends [4]uint32
+	at   stamp
+	risk float64
 }
 
-func newCaseAlert(f *finding.Finding) *caseAlert {
-	return &caseAlert{
-		id: f.ID, rule: f.Rule, at: f.Time, sev: f.Severity, risk: f.Risk,
-		summary: f.Summary, evidence: owned(f.Evidence), subjects: owned(f.Subjects), details: f.Details,
+// newCaseAlert keeps what a case needs of f. It encodes in scratch, which
+// may be nil, and returns it to be used again: the text is copied out at
+// its exact size.
+func newCaseAlert(f *finding.Finding, scratch []byte) (*caseAlert, []byte) {
+	ca := &caseAlert{rule: f.Rule, sev: f.Severity, risk: f.Risk, at: stampOf(f.Time)}
+	b := append(scratch[:0], f.ID...)
+	ca.ends[0] = uint32(len(b))
+	b = append(b, f.Summary...)
+	ca.ends[1] = uint32(len(b))
+	b = appendStrings(b, f.Evidence)
+	ca.ends[2] = uint32(len(b))
+	b = appendStrings(b, f.Subjects)
+	ca.ends[3] = uint32(len(b))
+	if len(f.Details) > 0 {
+		// The alert's own line encodes the same map: if it cannot be
+		// encoded, that line has already failed, and the case leaves the
+		// details out.
+		if d, ok := appendDetails(b, f.Details); ok {
+			b = d
+		} else if d, err := json.Marshal(f.Details); err == nil {
+			b = append(b[:ca.ends[3]], d...)
+		} else {
+			b = b[:ca.ends[3]]
+		}
 	}
+	ca.text = string(b)
+	return ca, b
 }
 
-// owned copies a list of event ids or customer ids an alert remembered
-// until a case: slices of the events would keep their decoded lines alive.
-func owned(list []string) []string {
-	if list == nil {
+func (ca *caseAlert) id() string      { return ca.text[:ca.ends[0]] }
+func (ca *caseAlert) summary() string { return ca.text[ca.ends[0]:ca.ends[1]] }
+
+// raw returns the i-th encoded part after the summary (evidence, subjects,
+// details), nil if empty so the case leaves it out.
+func (ca *caseAlert) raw(i int) json.RawMessage {
+	end := len(ca.text)
+	if i < 2 {
+		end = int(ca.ends[i+2])
+	}
+	if int(ca.ends[i+1]) == end {
 		return nil
 	}
-	out := make([]string, len(list))
-	for i, s := range list {
-		out[i] = strings.Clone(s)
+	return json.RawMessage(ca.text[ca.ends[i+1]:end])
+}
+
+// appendDetails appends m as encoding/json renders it, without its
+// reflection, for the values detectors put in details (strings, numbers,
+// booleans, times, nested maps); ok is false if m holds another type, or a
+// number or time encoding/json writes otherwise or refuses, and the caller
+// asks encoding/json.
+func appendDetails(b []byte, m map[string]any) (_ []byte, ok bool) {
+	if m == nil {
+		return append(b, "null"...), true
 	}
-	return out
+	var room [16]string
+	keys := room[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		switch v := m[k].(type) {
+		case nil:
+			b = append(b, "null"...)
+		case string:
+			b = appendString(b, v)
+		case bool:
+			b = strconv.AppendBool(b, v)
+		case int:
+			b = strconv.AppendInt(b, int64(v), 10)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case float64:
+			// encoding/json writes exponents outside [1e-6, 1e21) and
+			// refuses NaN and infinities.
+			if a := math.Abs(v); math.IsNaN(v) || a >= 1e21 || a != 0 && a < 1e-6 {
+				return b, false
+			}
+			b = strconv.AppendFloat(b, v, 'f', -1, 64)
+		case time.Time:
+			// Time.MarshalJSON refuses years past 9999 and zones of
+			// seconds or a day.
+			if _, off := v.Zone(); v.Year() < 0 || v.Year() > 9999 || off%60 != 0 || off <= -86400 || off >= 86400 {
+				return b, false
+			}
+			b = append(v.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+		case map[string]any:
+			if b, ok = appendDetails(b, v); !ok {
+				return b, false
+			}
+		default:
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// appendString appends s as encoding/json renders a string.
+func appendString(b []byte, s string) []byte {
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always encodes
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// appendStrings appends list as encoding/json renders a []string, nothing
+// if it is empty (as omitempty leaves it out).
+func appendStrings(b []byte, list []string) []byte {
+	if len(list) == 0 {
+		return b
+	}
+	b = append(b, '[')
+	for i, s := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// plainJSON reports whether encoding/json writes s between quotes as it
+// is: printable ASCII that it neither escapes nor HTML-escapes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // ruleTally is one rule's part in a case: how often it fired, and its
@@ -76,8 +205,8 @@ func newCase(actor, alertID string, at time.Time, recent []*caseAlert) *openCase
 	for _, ca := range recent {
 		c.add(ca)
 	}
-	if len(recent) > 0 && recent[0].at.Before(c.opened) {
-		c.opened = recent[0].at
+	if len(recent) > 0 && recent[0].at.before(stampOf(c.opened)) {
+		c.opened = recent[0].at.time()
 	}
 	return c
 }
@@ -85,7 +214,7 @@ func newCase(actor, alertID string, at time.Time, recent []*caseAlert) *openCase
 // add counts one more alert and reports whether it raised the severity.
 func (c *openCase) add(ca *caseAlert) bool {
 	if len(c.alerts) < maxCaseAlerts {
-		c.alerts = append(c.alerts, ca.id)
+		c.alerts = append(c.alerts, strings.Clone(ca.id())) // not ca's whole text
 	}
 	c.count++
 	raised := c.count > 1 && ca.sev.Rank() > c.sev.Rank()
@@ -129,7 +258,7 @@ func (c *openCase) ranked() []*ruleTally {
 func (c *openCase) summary(actor, who string) string {
 	rs := c.ranked()
 	var b strings.Builder
-	lead := sentence(rs[0].strongest.summary)
+	lead := sentence(rs[0].strongest.summary())
 	if !strings.HasPrefix(lead, actor) {
 		b.WriteString(who)
 		b.WriteString(": ")
@@ -145,7 +274,7 @@ func (c *openCase) summary(actor, who string) string {
 		} else {
 			b.WriteString("; ")
 		}
-		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary), who+" "))
+		b.WriteString(strings.TrimPrefix(sentence(r.strongest.summary()), who+" "))
 	}
 	if len(rs) > 1 {
 		b.WriteString(".")
@@ -175,9 +304,9 @@ type caseContribution struct {
 	Severity finding.Severity `json:"severity"`
 	Risk     float64          `json:"risk"`
 	Summary  string           `json:"summary"`
-	Evidence []string         `json:"evidence,omitempty"`
-	Subjects []string         `json:"subjects,omitempty"`
-	Details  map[string]any   `json:"details,omitempty"`
+	Evidence json.RawMessage  `json:"evidence,omitempty"`
+	Subjects json.RawMessage  `json:"subjects,omitempty"`
+	Details  json.RawMessage  `json:"details,omitempty"`
 }
 
 func (c *openCase) details(parts []RiskPart) map[string]any {
@@ -193,8 +322,8 @@ func (c *openCase) details(parts []RiskPart) map[string]any {
 	var contrib []caseContribution
 	add := func(ca *caseAlert) {
 		contrib = append(contrib, caseContribution{
-			ID: ca.id, Rule: ca.rule, Time: ca.at.UTC(), Severity: ca.sev, Risk: ca.risk,
-			Summary: ca.summary, Evidence: ca.evidence, Subjects: ca.subjects, Details: ca.details,
+			ID: ca.id(), Rule: ca.rule, Time: ca.at.time().UTC(), Severity: ca.sev, Risk: ca.risk,
+			Summary: ca.summary(), Evidence: ca.raw(0), Subjects: ca.raw(1), Details: ca.raw(2),
 		})
 	}
 	for i, r := range rs {

@@ -166,6 +166,8 @@ type Engine struct {
 	// pruneAt is the event time of the next Tickets.Prune.
 	pruneAt time.Time
 	pipe    *pipeline // nil unless started concurrent
+	// caseScratch is where a remembered alert is encoded (newCaseAlert).
+	caseScratch []byte
 }
 
 // TicketRetention is how far behind the latest event time an access may
@@ -296,8 +298,8 @@ func (e *Engine) Event(ev *event.Event) {
 	if len(e.cfg.Settled) > 0 {
 		e.seq++
 		due := ev.Time.Add(e.cfg.Tickets.Grace)
-		e.pending.push(pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
-			person: person, roster: e.roster, customer: c, customers: len(e.tickets.bySubject), actorIndex: e.in.ActorIndex})
+		e.pending.push(pending{dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
+			person: person, roster: e.roster, customer: c, customers: len(e.tickets.bySubject), actorIndex: int32(e.in.ActorIndex)})
 	}
 }
 
@@ -330,7 +332,8 @@ func (e *Engine) advance(t time.Time) {
 	if t.After(e.now) {
 		e.now = t
 	}
-	for p := e.pending.first(); p != nil && p.due.Before(e.now); p = e.pending.first() {
+	now := stampOf(e.now)
+	for p := e.pending.first(); p != nil && p.dueBefore(now); p = e.pending.first() {
 		e.settle(e.pending.pop())
 	}
 	// Only after settling: event time may jump a weekend ahead, and the
@@ -355,7 +358,7 @@ func (e *Engine) settle(p pending) {
 	if p.roster != e.roster {
 		person = e.Person(ev.Actor.ID)
 	}
-	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: p.actorIndex, from: e}
+	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: int(p.actorIndex), from: e}
 	if c != nil {
 		e.in.Subject = c.record
 	}

@@ -1,28 +1,32 @@
 package engine
 
-import (
-	"time"
+import "github.com/custos-io/custos/internal/event"
 
-	"github.com/custos-io/custos/internal/event"
-)
-
+// pending is an access waiting for its grace window to end. A large
+// organisation has hundreds of thousands at once in working hours, so it
+// is kept to 64 bytes.
 type pending struct {
-	due time.Time
-	// dueSec and dueNsec are due's instant, so the heap compares integers.
-	dueSec  int64
-	dueNsec int32
-	seq     uint64
-	ev      *event.Event
+	// dueSec and dueNsec are the end of the grace window, as integers so
+	// the queue compares them without time.Time's methods.
+	dueSec     int64
+	dueNsec    int32
+	actorIndex int32
+	seq        uint64
+	ev         *event.Event
 	// The roster entry looked up on arrival, valid while roster is
 	// unchanged, and the customer's entry (updated in place), nil if none.
-	person     *event.Person
-	roster     uint64
-	customer   *customer
-	actorIndex int
+	person   *event.Person
+	roster   uint64
+	customer *customer
 	// customers is how many customers the index knew on arrival: if none
 	// was added since (entries are never removed), an unknown customer is
 	// still unknown without a lookup.
 	customers int
+}
+
+// dueBefore reports whether p's grace window ends before t.
+func (p *pending) dueBefore(t stamp) bool {
+	return p.dueSec < t.sec || p.dueSec == t.sec && p.dueNsec < t.nsec
 }
 
 // pendingQueue holds accesses ordered by the end of their grace window, then
@@ -35,6 +39,9 @@ type pendingQueue struct {
 	head int
 	late pendingHeap
 }
+
+// maxIdleFIFO is the most accesses' room the queue keeps while empty.
+const maxIdleFIFO = 4096
 
 // first returns the next access to settle, nil if none.
 func (q *pendingQueue) first() *pending {
@@ -65,6 +72,11 @@ func (q *pendingQueue) pop() pending {
 	q.fifo[q.head] = pending{}
 	q.head++
 	if q.head == len(q.fifo) {
+		// Empty, as at night or the end of input: an array sized for the
+		// busiest hour is not kept for the quiet ones.
+		if cap(q.fifo) > maxIdleFIFO {
+			q.fifo = nil
+		}
 		q.fifo, q.head = q.fifo[:0], 0
 	} else if q.head >= 1024 && q.head*2 >= len(q.fifo) {
 		n := copy(q.fifo, q.fifo[q.head:])

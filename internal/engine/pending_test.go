@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // The queue settles in (due, arrival) order whatever the arrival order:
@@ -17,7 +18,7 @@ func TestPendingQueueOrder(t *testing.T) {
 	pop := func() {
 		got, want := q.pop(), ref.pop()
 		if got.seq != want.seq {
-			t.Fatalf("popped seq %d (due %v), want seq %d (due %v)", got.seq, got.due, want.seq, want.due)
+			t.Fatalf("popped seq %d (due %d), want seq %d (due %d)", got.seq, got.dueSec, want.seq, want.dueSec)
 		}
 	}
 	at := base
@@ -28,7 +29,7 @@ func TestPendingQueueOrder(t *testing.T) {
 			due = due.Add(-time.Duration(r.IntN(600)) * time.Second) // late
 		}
 		seq++
-		p := pending{due: due, dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: seq}
+		p := pending{dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: seq}
 		q.push(p)
 		ref.push(p)
 		for r.IntN(3) == 0 && len(ref) > 0 {
@@ -40,5 +41,14 @@ func TestPendingQueueOrder(t *testing.T) {
 	}
 	if q.first() != nil {
 		t.Fatal("queue not empty after every access settled")
+	}
+	if cap(q.fifo) > maxIdleFIFO {
+		t.Errorf("the empty queue keeps room for %d accesses", cap(q.fifo))
+	}
+}
+
+func TestPendingSize(t *testing.T) {
+	if n := unsafe.Sizeof(pending{}); n > 64 {
+		t.Errorf("pending is %d bytes, want at most 64: hundreds of thousands wait at once", n)
 	}
 }
