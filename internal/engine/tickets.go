@@ -69,11 +69,11 @@ type ticketState struct {
 }
 
 // idOf returns c's id, "" for nil.
-func idOf(c *customer) string {
+func (x *Tickets) idOf(c *customer) string {
 	if c == nil {
 		return ""
 	}
-	return c.id()
+	return x.cs.idOf(c)
 }
 
 type ticket struct {
@@ -114,15 +114,12 @@ type Tickets struct {
 	closedAt map[uint64]int64
 	// open holds the tickets with a history by ticketEntry.ref; the slots
 	// of pruned ones are reused (free).
-	open      []*ticket
-	free      []int32
-	live      int // tickets with a history (not pruned)
-	bySubject map[string]*customer
-	// customers lists every customer by its index, for pruned tickets.
-	customers []*customer
-	// names interns assignees (and customers' tiers and countries): a few
-	// thousand distinct strings shared by millions of changes.
-	names map[string]string
+	open []*ticket
+	free []int32
+	live int // tickets with a history (not pruned)
+	cs   customers
+	// names interns assignees and customers' tiers and countries.
+	names names
 	// closing lists tickets as their last change leaves them solved or
 	// closed, in arrival order, for Prune.
 	closing []closeMark
@@ -169,7 +166,7 @@ func (x *Tickets) closed(h uint64, e ticketEntry) int64 {
 // customer returns the customer a pruned entry names, nil if none.
 func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
 	if i := ^e.ref() - 1; i >= 0 {
-		return x.customers[i]
+		return x.cs.at(i)
 	}
 	return nil
 }
@@ -181,54 +178,16 @@ type closeMark struct {
 	at int64 // Unix nanoseconds of the change that closed it
 }
 
-// customer is one customer's entry: its tickets, in the order first seen,
-// and, for the engine, its record. Keeping both behind one lookup lets an
-// access find the customer once, on arrival, and reuse the entry when it
-// settles (its tickets and record may have changed in between; the entry
-// is updated in place).
-type customer struct {
-	tickets []*ticket
-	record  *event.Subject // nil until known; &own unless replaced
-	index   int32          // in Tickets.customers
-	// own is the first record set, in the same allocation as the entry
-	// (a million customers: one object each instead of two); own.ID is
-	// the id even before a record arrives, an owned copy ticket changes
-	// share.
-	own event.Subject
-}
-
-// id returns the customer's id.
-func (c *customer) id() string { return c.own.ID }
-
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[uint64]ticketEntry{}, closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
+	return &Tickets{byID: map[uint64]ticketEntry{}, closedAt: map[uint64]int64{}, names: newNames()}
 }
 
 // intern returns an owned copy of s shared by every equal string interned.
-func (x *Tickets) intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := x.names[s]; ok {
-		return v
-	}
-	v := strings.Clone(s)
-	x.names[v] = v
-	return v
-}
+func (x *Tickets) intern(s string) string { return x.names.list[x.names.id(s)] }
 
 // customer returns the entry of subject, creating it.
-func (x *Tickets) customer(subject string) *customer {
-	c := x.bySubject[subject]
-	if c == nil {
-		subject = strings.Clone(subject)
-		c = &customer{own: event.Subject{ID: subject}, index: int32(len(x.customers))}
-		x.bySubject[subject] = c
-		x.customers = append(x.customers, c)
-	}
-	return c
-}
+func (x *Tickets) customer(subject string) *customer { return x.cs.add(subject) }
 
 // Len returns the number of tickets known.
 func (x *Tickets) Len() int { return x.live }
@@ -255,7 +214,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
 				c := x.prunedCustomer(e)
-				if tc.Subject != "" && (c == nil || tc.Subject != c.id()) { // usually the same customer: no lookup
+				if tc.Subject != "" && (c == nil || tc.Subject != x.cs.idOf(c)) { // usually the same customer: no lookup
 					c = x.customer(tc.Subject)
 				}
 				i := int32(-1)
@@ -296,8 +255,8 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	}
 	// A change that names no customer keeps the one the ticket had; one
 	// that names the same needs no lookup.
-	if tc.Subject != "" && (subject == nil || subject.id() != tc.Subject) {
-		subject = t.listed(tc.Subject)
+	if tc.Subject != "" && (subject == nil || x.cs.idOf(subject) != tc.Subject) {
+		subject = x.listed(t, tc.Subject)
 		if subject == nil {
 			subject = x.customer(tc.Subject)
 		}
@@ -364,9 +323,9 @@ func (x *Tickets) Prune(horizon time.Time) {
 
 // listed returns the entry the ticket is listed under for subject, nil if
 // none.
-func (t *ticket) listed(subject string) *customer {
+func (x *Tickets) listed(t *ticket, subject string) *customer {
 	for _, c := range t.customers {
-		if c.id() == subject {
+		if x.cs.idOf(c) == subject {
 			return c
 		}
 	}
@@ -386,13 +345,23 @@ type Windows struct {
 // Match answers: is there a ticket about subject, assigned to actor, being
 // worked on around at? cited is the ticket the event named, if any.
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	return x.match(x.bySubject[subject], actor, subject, cited, at, w)
+	return x.match(x.cs.find(subject), actor, subject, cited, at, w)
 }
 
 // match is Match given subject's entry (nil if it has none).
 func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at.UnixNano(),
+	q := matchQuery{x: x, actor: actor, cited: cited, at: at.UnixNano(),
 		lo: at.Add(-w.AfterClose).UnixNano(), hi: at.Add(w.Grace).UnixNano(), otherRank: -1}
+	// A change is about subject if its entry is c; about "" if it names
+	// none (no change lists the entry of "", if there is one).
+	switch {
+	case subject == "":
+		q.subject = nil
+	case c == nil:
+		q.subject = &noCustomer
+	default:
+		q.subject = c
+	}
 	m := TicketMatch{Verdict: NoTicket}
 	var citedT *ticket
 	if cited != "" {
@@ -414,13 +383,17 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			} else if ok {
 				m.CitedExists = true
 				if c := x.prunedCustomer(e); c != nil {
-					m.CitedSubject = c.id()
+					m.CitedSubject = x.cs.idOf(c)
 				}
 			}
 		}
 		if t := citedT; t != nil {
 			m.CitedExists = true
-			m.CitedSubject = idOf(t.changes[len(t.changes)-1].subject)
+			if s := t.changes[len(t.changes)-1].subject; s == c && s != nil {
+				m.CitedSubject = subject // usually: no arena read
+			} else {
+				m.CitedSubject = x.idOf(s)
+			}
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
@@ -442,9 +415,15 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 	return m
 }
 
+// noCustomer stands for a customer the index does not know: no change is
+// about it.
+var noCustomer customer
+
 type matchQuery struct {
-	actor, subject, cited string
-	at, lo, hi            int64 // Unix nanoseconds
+	x            *Tickets
+	actor, cited string
+	subject      *customer // the access's customer: see match
+	at, lo, hi   int64     // Unix nanoseconds
 	// Of several other-assignee states, name the one that says the most:
 	// assigned to someone at the access itself, then assigned to someone
 	// within the windows, then unassigned (an email ticket waits unassigned
@@ -467,14 +446,13 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 		if !c.working || end < q.lo {
 			continue
 		}
-		subject := idOf(c.subject)
 		switch {
-		case c.assignee == q.actor && subject == q.subject:
+		case c.assignee == q.actor && c.subject == q.subject:
 			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
 			return
 		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
-			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, subject, ""
-		case subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, q.x.idOf(c.subject), ""
+		case c.subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
 			rank := 0
 			if c.assignee != "" {
 				rank = 1

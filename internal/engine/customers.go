@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"encoding/binary"
+	"math/bits"
+	"unsafe"
+
+	"github.com/custos-io/custos/internal/event"
+	"github.com/custos-io/custos/internal/hashtable"
+)
+
+// customerChunk is how many entries one block of customers holds. Blocks
+// are never moved or grown, so a *customer stays valid for the engine's
+// life (accesses pending settlement hold one).
+const customerChunk = 1024
+
+// customer is one customer's entry: its record, as far as detectors read
+// it, and its open tickets. A million customers live as long as the
+// engine, so the entry holds no pointer (the collector never scans the
+// blocks) beyond its ticket list: its id is an offset in one byte arena,
+// its tier and country numbers in the index's name table.
+type customer struct {
+	tickets []*ticket // open tickets, in the order first seen
+	balance float64
+	id      uint32 // offset of the id, length-prefixed, in customers.ids
+	tier    uint32 // name numbers (0: "")
+	country uint32
+	index   int32 // in customers.at
+	// known: a record was set (until then the entry only lists tickets).
+	known, honeytoken bool
+}
+
+// customers is every customer the engine heard of, by a dense index and by
+// id. The id table is open addressing over the fixed id hash: a slot holds
+// the hash's top 32 bits and the entry's index + 1 (0: empty), and a tag
+// that agrees is confirmed against the id in the arena, so two ids never
+// share an entry. Eight bytes a slot, at most 3/4 full.
+type customers struct {
+	blocks [][]customer
+	n      int
+	slots  []uint64 // power-of-two length
+	shift  uint8    // 64 - log₂ len(slots)
+	// ids holds every customer's id, a uvarint length before its bytes.
+	// Bytes once written never change, so an id read as a string may
+	// point into it (an older array, after growth, stays as long as such
+	// a string does).
+	ids []byte
+}
+
+// Len returns the number of customers.
+func (cs *customers) Len() int { return cs.n }
+
+func (cs *customers) at(i int32) *customer {
+	return &cs.blocks[i/customerChunk][i%customerChunk]
+}
+
+// idOf returns c's id.
+func (cs *customers) idOf(c *customer) string {
+	b := cs.ids[c.id:]
+	n, k := uint64(b[0]), 1
+	if n >= 0x80 {
+		n, k = binary.Uvarint(b)
+	}
+	if n == 0 {
+		return ""
+	}
+	return unsafe.String(&b[k], int(n))
+}
+
+func (cs *customers) home(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> cs.shift }
+
+// find returns id's entry, nil if none.
+func (cs *customers) find(id string) *customer {
+	if cs.n == 0 {
+		return nil
+	}
+	h := hashtable.String(id)
+	tag := h >> 32
+	mask := uint64(len(cs.slots) - 1)
+	for i := cs.home(h); ; i = (i + 1) & mask {
+		s := cs.slots[i]
+		if s == 0 {
+			return nil
+		}
+		if s>>32 == tag {
+			if c := cs.at(int32(uint32(s) - 1)); cs.idOf(c) == id {
+				return c
+			}
+		}
+	}
+}
+
+// add returns id's entry, creating it.
+func (cs *customers) add(id string) *customer {
+	if c := cs.find(id); c != nil {
+		return c
+	}
+	if 4*(cs.n+1) > 3*len(cs.slots) {
+		cs.grow()
+	}
+	i := int32(cs.n)
+	if int(i)%customerChunk == 0 {
+		cs.blocks = append(cs.blocks, make([]customer, customerChunk))
+	}
+	c := cs.at(i)
+	*c = customer{id: uint32(len(cs.ids)), index: i}
+	cs.ids = binary.AppendUvarint(cs.ids, uint64(len(id)))
+	cs.ids = append(cs.ids, id...)
+	cs.n++
+	cs.put(hashtable.String(id), i)
+	return c
+}
+
+func (cs *customers) put(h uint64, i int32) {
+	mask := uint64(len(cs.slots) - 1)
+	j := cs.home(h)
+	for cs.slots[j] != 0 {
+		j = (j + 1) & mask
+	}
+	cs.slots[j] = h>>32<<32 | uint64(uint32(i)+1)
+}
+
+func (cs *customers) grow() {
+	size := max(1024, 2*len(cs.slots))
+	cs.slots = make([]uint64, size)
+	cs.shift = uint8(65 - bits.Len(uint(size)))
+	for i := range int32(cs.n) {
+		cs.put(hashtable.String(cs.idOf(cs.at(i))), i)
+	}
+}
+
+// set stores s as c's record.
+func (x *Tickets) set(c *customer, s *event.Subject) {
+	c.known, c.balance, c.honeytoken = true, s.BalanceUSD, s.Honeytoken
+	c.tier, c.country = x.names.id(s.Tier), x.names.id(s.Country)
+}
+
+// record fills s with c's record, its id the caller's copy of c's id, and
+// reports whether c has one.
+func (x *Tickets) record(c *customer, id string, s *event.Subject) bool {
+	if c == nil || !c.known {
+		return false
+	}
+	*s = event.Subject{ID: id, Tier: x.names.list[c.tier], BalanceUSD: c.balance, Country: x.names.list[c.country], Honeytoken: c.honeytoken}
+	return true
+}
+
+// names numbers strings (assignees, customers' tiers and countries): a few
+// thousand distinct ones shared by millions of changes and records. 0 is "".
+type names struct {
+	ids  map[string]uint32
+	list []string
+}
+
+func newNames() names { return names{ids: map[string]uint32{}, list: []string{""}} }
+
+// id returns s's number, adding an owned copy of s if new.
+func (n *names) id(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if i, ok := n.ids[s]; ok {
+		return i
+	}
+	i := uint32(len(n.list))
+	s = string([]byte(s))
+	n.list = append(n.list, s)
+	n.ids[s] = i
+	return i
+}
