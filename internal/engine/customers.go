@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"math/bits"
+	"strings"
 	"unsafe"
 
 	"github.com/custos-io/custos/internal/event"
@@ -17,18 +18,25 @@ const customerChunk = 1024
 // customer is one customer's entry: its record, as far as detectors read
 // it, and its open tickets. A million customers live as long as the
 // engine, so the entry holds no pointer (the collector never scans the
-// blocks) beyond its ticket list: its id is an offset in one byte arena,
-// its tier and country numbers in the index's name table.
+// blocks): its id is an offset in one byte arena, its tier and country
+// numbers in the index's name table, its open tickets a list threaded
+// through Tickets.open.
 type customer struct {
-	tickets []*ticket // open tickets, in the order first seen
 	balance float64
 	id      uint32 // offset of the id, length-prefixed, in customers.ids
-	tier    uint32 // name numbers (0: "")
+	tier    uint32 // name numbers (0: ""); tier's top bits are flags
 	country uint32
 	index   int32 // in customers.at
-	// known: a record was set (until then the entry only lists tickets).
-	known, honeytoken bool
+	// head and tail are the first and last of its open tickets, in the
+	// order first listed under it, as refs + 1 (0: none).
+	head, tail int32
 }
+
+// Flags of customer.tier.
+const (
+	known      = 1 << 31 // a record was set (until then the entry only lists tickets)
+	honeytoken = 1 << 30
+)
 
 // customers is every customer the engine heard of, by a dense index and by
 // id. The id table is open addressing over the fixed id hash: a slot holds
@@ -131,17 +139,20 @@ func (cs *customers) grow() {
 
 // set stores s as c's record.
 func (x *Tickets) set(c *customer, s *event.Subject) {
-	c.known, c.balance, c.honeytoken = true, s.BalanceUSD, s.Honeytoken
-	c.tier, c.country = x.names.id(s.Tier), x.names.id(s.Country)
+	c.balance, c.tier, c.country = s.BalanceUSD, x.names.id(s.Tier)|known, x.names.id(s.Country)
+	if s.Honeytoken {
+		c.tier |= honeytoken
+	}
 }
 
 // record fills s with c's record, its id the caller's copy of c's id, and
 // reports whether c has one.
 func (x *Tickets) record(c *customer, id string, s *event.Subject) bool {
-	if c == nil || !c.known {
+	if c == nil || c.tier&known == 0 {
 		return false
 	}
-	*s = event.Subject{ID: id, Tier: x.names.list[c.tier], BalanceUSD: c.balance, Country: x.names.list[c.country], Honeytoken: c.honeytoken}
+	*s = event.Subject{ID: id, Tier: x.names.list[c.tier&^(known|honeytoken)], BalanceUSD: c.balance,
+		Country: x.names.list[c.country], Honeytoken: c.tier&honeytoken != 0}
 	return true
 }
 
@@ -163,7 +174,7 @@ func (n *names) id(s string) uint32 {
 		return i
 	}
 	i := uint32(len(n.list))
-	s = string([]byte(s))
+	s = strings.Clone(s)
 	n.list = append(n.list, s)
 	n.ids[s] = i
 	return i
