@@ -28,7 +28,7 @@ func TestCustomers(t *testing.T) {
 	for i, id := range ids {
 		c := x.cs.find(id)
 		if c != entries[i] || x.customer(id) != c || x.cs.idOf(c) != id {
-			t.Fatalf("%q: found %p (id %q), want %p", id, c, x.idOf(c), entries[i])
+			t.Fatalf("%q: found %p (id %q), want %p", id, c, x.cs.idOf(c), entries[i])
 		}
 		var s event.Subject
 		want := event.Subject{ID: id, Tier: fmt.Sprint("tier", i%3), Country: "PL", BalanceUSD: float64(i), Honeytoken: i%7 == 0}

@@ -106,19 +106,17 @@ type listing struct{ cust, next int32 } // as ticket.cust and ticket.next
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
 	// byID holds every ticket ever seen, by a hash of its id: its history,
-	// or once pruned what is left of it. One map for both, never
-	// shrinking, so a change finds its ticket or learns it is new in one
-	// lookup and pruning rewrites an entry in place instead of moving it
-	// between maps. Millions of tickets stay in it for the engine's life,
-	// so an entry is 8 bytes of key and 8 of value, and a pruned ticket
-	// keeps no id string: two ids whose 64-bit hashes agree are taken for
+	// or once pruned what is left of it. Millions of tickets stay in it for
+	// the engine's life, so a pruned entry is 8 bytes of key and 8 of value
+	// (see ticketIDs), and a pruned ticket keeps no id string: two ids
+	// whose 64-bit hashes agree are taken for
 	// one ticket (a change to one continues the other's history, an event
 	// citing one finds the other). That happens with odds of about
 	// n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3 million). The hash is fixed
 	// (hashtable.String), not seeded per process, so a replay gives the
 	// same answer every run, collision or not; it could be forced only by
 	// whoever chooses the ticket system's ids.
-	byID map[uint64]ticketEntry
+	byID ticketIDs
 	// closedAt holds the closing instants of pruned tickets that are not
 	// a whole second within 1970-2106 (ticket systems export whole
 	// seconds), by the hash of their id. An entry may outlive its ticket's
@@ -192,7 +190,7 @@ type closeMark struct {
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[uint64]ticketEntry{}, closedAt: map[uint64]int64{}, more: map[int32][]listing{}, names: newNames()}
+	return &Tickets{byID: newTicketIDs(), closedAt: map[uint64]int64{}, more: map[int32][]listing{}, names: newNames()}
 }
 
 // customer returns the entry of subject, creating it.
@@ -205,7 +203,7 @@ func (x *Tickets) Len() int { return x.live }
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	at := tc.Time.UnixNano()
 	h := x.hash(tc.ID)
-	e, known := x.byID[h]
+	e, known := x.byID.get(h)
 	ref := int32(-1)
 	if known && e.ref() >= 0 {
 		ref = e.ref()
@@ -226,7 +224,7 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				if tc.Subject != "" && (i < 0 || tc.Subject != x.subjectID(i)) { // usually the same customer: no lookup
 					i = x.customer(tc.Subject).index
 				}
-				x.byID[h] = x.prunedEntry(h, i, at)
+				x.byID.set(h, x.prunedEntry(h, i, at))
 				return
 			}
 			subject = prunedCustomer(e) // reopened
@@ -290,7 +288,7 @@ func (x *Tickets) openTicket(id string, h uint64) int32 {
 		x.open = append(x.open, t)
 	}
 	ref := t.ref
-	x.byID[h] = liveEntry(ref)
+	x.byID.set(h, liveEntry(ref))
 	x.live++
 	return ref
 }
@@ -419,7 +417,7 @@ func (x *Tickets) Prune(horizon time.Time) {
 			}
 			delete(x.more, t.ref)
 		}
-		x.byID[t.h] = x.prunedEntry(t.h, last.subject, last.at)
+		x.byID.set(t.h, x.prunedEntry(t.h, last.subject, last.at))
 		t.pruned = true
 		x.open[t.ref] = nil
 		x.free = append(x.free, t.ref)
@@ -428,8 +426,64 @@ func (x *Tickets) Prune(horizon time.Time) {
 	x.closing = slices.Delete(x.closing, 0, n)
 	// The first day fills the list before anything is old enough to go:
 	// its array would stay that large.
-	if c := cap(x.closing); c > 1024 && len(x.closing) < c/4 {
+	if c := cap(x.closing); c > 1024 && len(x.closing) < c/2 {
 		x.closing = slices.Clone(x.closing)
+	}
+	if len(x.free) > 4096 && len(x.free) > len(x.open)/2 {
+		x.compact()
+	}
+}
+
+// compact moves the tickets of the highest slots of open into its free
+// ones, so open holds the tickets open now and no more slots (the most
+// open at once, the first day's, is several times as many).
+func (x *Tickets) compact() {
+	slices.Sort(x.free)
+	hi := int32(len(x.open) - 1)
+	for _, b := range x.free {
+		for hi > b && x.open[hi] == nil {
+			hi--
+		}
+		if hi <= b {
+			break
+		}
+		x.move(hi, b)
+		hi--
+	}
+	x.open, x.free = slices.Clone(x.open[:x.live]), nil
+}
+
+// move moves open[a] to the free slot b.
+func (x *Tickets) move(a, b int32) {
+	t := x.open[a]
+	if t.cust != 0 {
+		x.relist(t.cust-1, a, b)
+	}
+	if ls, ok := x.more[a]; ok {
+		for _, l := range ls {
+			x.relist(l.cust-1, a, b)
+		}
+		delete(x.more, a)
+		x.more[b] = ls
+	}
+	x.open[b], x.open[a], t.ref = t, nil, b
+	x.byID.set(t.h, liveEntry(b))
+}
+
+// relist makes the list of customer index c, which holds ref a, hold b.
+func (x *Tickets) relist(c, a, b int32) {
+	cu := x.cs.at(c)
+	if cu.head == a+1 {
+		cu.head = b + 1
+	} else {
+		prev := cu.head - 1
+		for x.nextIn(prev, c) != a+1 {
+			prev = x.nextIn(prev, c) - 1
+		}
+		x.setNext(prev, c, b+1)
+	}
+	if cu.tail == a+1 {
+		cu.tail = b + 1
 	}
 }
 
@@ -485,7 +539,7 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 			}
 		}
 		if cref < 0 {
-			if e, ok := x.byID[x.hash(cited)]; ok && e.ref() >= 0 {
+			if e, ok := x.byID.get(x.hash(cited)); ok && e.ref() >= 0 {
 				cref = e.ref()
 			} else if ok {
 				m.CitedExists = true
