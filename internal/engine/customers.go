@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/binary"
+	"math"
 	"math/bits"
 	"strings"
 	"unsafe"
@@ -39,15 +40,15 @@ const (
 )
 
 // customers is every customer the engine heard of, by a dense index and by
-// id. The id table is open addressing over the fixed id hash: a slot holds
-// the hash's top 32 bits and the entry's index + 1 (0: empty), and a tag
-// that agrees is confirmed against the id in the arena, so two ids never
-// share an entry. Eight bytes a slot, at most 3/4 full.
+// id. The id table is open addressing over the fixed id hash, whose top
+// bits choose the slot probing starts at: a slot holds the hash's low 32
+// bits and the entry's index + 1 (0: empty), and a tag that agrees is
+// confirmed against the id in the arena, so two ids never share an entry.
+// Eight bytes a slot, at most 4/5 full.
 type customers struct {
 	blocks [][]customer
 	n      int
-	slots  []uint64 // power-of-two length
-	shift  uint8    // 64 - log₂ len(slots)
+	slots  []uint64
 	// ids holds every customer's id, a uvarint length before its bytes.
 	// Bytes once written never change, so an id read as a string may
 	// point into it (an older array, after growth, stays as long as such
@@ -75,7 +76,13 @@ func (cs *customers) idOf(c *customer) string {
 	return unsafe.String(&b[k], int(n))
 }
 
-func (cs *customers) home(h uint64) uint64 { return (h * 0x9e3779b97f4a7c15) >> cs.shift }
+// home is the slot where probing for h starts: h's top bits scaled to the
+// table's length (any length: the table grows by half, not double, so it
+// is on average fuller than a power-of-two one).
+func (cs *customers) home(h uint64) int {
+	hi, _ := bits.Mul64(h, uint64(len(cs.slots)))
+	return int(hi)
+}
 
 // find returns id's entry, nil if none.
 func (cs *customers) find(id string) *customer {
@@ -83,9 +90,11 @@ func (cs *customers) find(id string) *customer {
 		return nil
 	}
 	h := hashtable.String(id)
-	tag := h >> 32
-	mask := uint64(len(cs.slots) - 1)
-	for i := cs.home(h); ; i = (i + 1) & mask {
+	tag := h & math.MaxUint32
+	for i := cs.home(h); ; i++ {
+		if i == len(cs.slots) {
+			i = 0
+		}
 		s := cs.slots[i]
 		if s == 0 {
 			return nil
@@ -103,7 +112,7 @@ func (cs *customers) add(id string) *customer {
 	if c := cs.find(id); c != nil {
 		return c
 	}
-	if 4*(cs.n+1) > 3*len(cs.slots) {
+	if 5*(cs.n+1) > 4*len(cs.slots) {
 		cs.grow()
 	}
 	i := int32(cs.n)
@@ -120,18 +129,17 @@ func (cs *customers) add(id string) *customer {
 }
 
 func (cs *customers) put(h uint64, i int32) {
-	mask := uint64(len(cs.slots) - 1)
 	j := cs.home(h)
 	for cs.slots[j] != 0 {
-		j = (j + 1) & mask
+		if j++; j == len(cs.slots) {
+			j = 0
+		}
 	}
-	cs.slots[j] = h>>32<<32 | uint64(uint32(i)+1)
+	cs.slots[j] = h<<32 | uint64(uint32(i)+1)
 }
 
 func (cs *customers) grow() {
-	size := max(1024, 2*len(cs.slots))
-	cs.slots = make([]uint64, size)
-	cs.shift = uint8(65 - bits.Len(uint(size)))
+	cs.slots = make([]uint64, max(1024, len(cs.slots)*3/2))
 	for i := range int32(cs.n) {
 		cs.put(hashtable.String(cs.idOf(cs.at(i))), i)
 	}
