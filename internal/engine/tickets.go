@@ -84,18 +84,17 @@ func (x *Tickets) subjectID(i int32) string {
 // an object of its own, so what a ticket costs ends when it is pruned
 // (a slot array of values would stay as large as the most tickets ever
 // open at once: the first day's, before any is pruned).
+// Its 48 bytes hold no hash or slot number: pruning (once a ticket)
+// hashes its id again and finds its slot in byID.
 type ticket struct {
 	id      string
-	changes []ticketState // in time order
-	h       uint64        // the hash of id, its key in byID
+	changes []ticketState // in time order; nil once pruned
 	// The ticket is listed under each customer any of its changes names,
 	// in a list per customer threaded through the tickets: cust is the
 	// first customer's index + 1 (0: none) and next the next ticket's ref
 	// + 1 in its list (0: the last); the rare further customers are in
 	// Tickets.more.
 	cust, next int32
-	ref        int32 // its index in Tickets.open
-	pruned     bool  // forgotten by Prune: a later change starts a new ticket
 }
 
 // listing is a ticket's place in the list of one more customer.
@@ -278,16 +277,16 @@ func (x *Tickets) openTicket(id string, h uint64) int32 {
 	// Most tickets see about four changes (new, open, solved, closed).
 	// The id is an owned copy: a slice of the change would keep its line
 	// alive.
-	t := &ticket{id: strings.Clone(id), h: h, changes: make([]ticketState, 0, 4)}
+	t := &ticket{id: strings.Clone(id), changes: make([]ticketState, 0, 4)}
+	var ref int32
 	if n := len(x.free); n > 0 {
-		t.ref = x.free[n-1]
+		ref = x.free[n-1]
 		x.free = x.free[:n-1]
-		x.open[t.ref] = t
+		x.open[ref] = t
 	} else {
-		t.ref = int32(len(x.open))
+		ref = int32(len(x.open))
 		x.open = append(x.open, t)
 	}
-	ref := t.ref
 	x.byID.set(h, liveEntry(ref))
 	x.live++
 	return ref
@@ -404,23 +403,29 @@ func (x *Tickets) Prune(horizon time.Time) {
 	for ; n < len(x.closing) && x.closing[n].at < h; n++ {
 		m := x.closing[n]
 		t := m.t
-		last := &t.changes[len(t.changes)-1]
-		if t.pruned || last.at != m.at || last.working() {
-			continue // changed since: reopened, or pruned by an earlier mark
+		if t.changes == nil {
+			continue // pruned by an earlier mark
 		}
+		last := t.changes[len(t.changes)-1]
+		if last.at != m.at || last.working() {
+			continue // changed since: reopened
+		}
+		h := x.hash(t.id)
+		e, _ := x.byID.get(h)
+		ref := e.ref()
 		if t.cust != 0 {
-			x.unlist(t.ref, t.cust-1)
+			x.unlist(ref, t.cust-1)
 		}
-		if ls, ok := x.more[t.ref]; ok {
+		if ls, ok := x.more[ref]; ok {
 			for _, l := range ls {
-				x.unlist(t.ref, l.cust-1)
+				x.unlist(ref, l.cust-1)
 			}
-			delete(x.more, t.ref)
+			delete(x.more, ref)
 		}
-		x.byID.set(t.h, x.prunedEntry(t.h, last.subject, last.at))
-		t.pruned = true
-		x.open[t.ref] = nil
-		x.free = append(x.free, t.ref)
+		x.byID.set(h, x.prunedEntry(h, last.subject, last.at))
+		t.changes = nil
+		x.open[ref] = nil
+		x.free = append(x.free, ref)
 		x.live--
 	}
 	x.closing = slices.Delete(x.closing, 0, n)
@@ -466,8 +471,8 @@ func (x *Tickets) move(a, b int32) {
 		delete(x.more, a)
 		x.more[b] = ls
 	}
-	x.open[b], x.open[a], t.ref = t, nil, b
-	x.byID.set(t.h, liveEntry(b))
+	x.open[b], x.open[a] = t, nil
+	x.byID.set(x.hash(t.id), liveEntry(b))
 }
 
 // relist makes the list of customer index c, which holds ref a, hold b.
