@@ -83,7 +83,7 @@ func (ids *ticketIDs) set(h uint64, e ticketEntry) {
 		return
 	}
 	ids.recent.Set(h, e)
-	if ids.recent.Len() > max(1024, len(ids.keys)/8) {
+	if ids.recent.Len() > max(8192, len(ids.keys)/8) {
 		ids.merge()
 	}
 }
