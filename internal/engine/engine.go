@@ -20,9 +20,12 @@ import (
 
 // Input is what a detector sees: the event and its context.
 type Input struct {
-	Event   *event.Event
-	Person  *event.Person  // the actor's roster entry; nil if not on the roster
-	Subject *event.Subject // the customer; nil if none or unknown
+	Event  *event.Event
+	Person *event.Person // the actor's roster entry; nil if not on the roster
+	// Subject is the customer's record; nil if none or unknown. Like the
+	// Input itself (and Ticket), it is reused after the call: a detector
+	// copies what it keeps.
+	Subject *event.Subject
 	// Ticket is the ticket index's verdict; set only at the settled stage and
 	// only for events that touch a customer. Like the Input itself, it is
 	// reused after the call: a detector copies what it keeps.

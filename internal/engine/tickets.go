@@ -83,9 +83,9 @@ func (x *Tickets) subjectID(i int32) string {
 // ticket is an open ticket: one with a history, in Tickets.open. Each is
 // an object of its own, so what a ticket costs ends when it is pruned
 // (a slot array of values would stay as large as the most tickets ever
-// open at once: the first day's, before any is pruned).
-// Its 48 bytes hold no hash or slot number: pruning (once a ticket)
-// hashes its id again and finds its slot in byID.
+// open at once: the first day's, before any is pruned). Its 48 bytes hold
+// no hash or slot number: pruning (once a ticket) hashes its id again and
+// finds its slot in byID.
 type ticket struct {
 	id      string
 	changes []ticketState // in time order; nil once pruned
@@ -108,9 +108,8 @@ type Tickets struct {
 	// or once pruned what is left of it. Millions of tickets stay in it for
 	// the engine's life, so a pruned entry is 8 bytes of key and 8 of value
 	// (see ticketIDs), and a pruned ticket keeps no id string: two ids
-	// whose 64-bit hashes agree are taken for
-	// one ticket (a change to one continues the other's history, an event
-	// citing one finds the other). That happens with odds of about
+	// whose 64-bit hashes agree are taken for one ticket (a change to one
+	// continues the other's history, an event citing one finds the other). That happens with odds of about
 	// n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3 million). The hash is fixed
 	// (hashtable.String), not seeded per process, so a replay gives the
 	// same answer every run, collision or not; it could be forced only by
@@ -123,7 +122,7 @@ type Tickets struct {
 	// it, and marking writes it.
 	closedAt map[uint64]int64
 	// open holds the tickets with a history by ticketEntry.ref; the slots
-	// of pruned ones are reused (free).
+	// of pruned ones are reused (free), and compacted once half are free.
 	open []*ticket
 	free []int32
 	// more lists the customers after the first a ticket is listed under,
