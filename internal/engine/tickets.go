@@ -188,7 +188,9 @@ type closeMark struct {
 
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: newTicketIDs(), closedAt: map[uint64]int64{}, more: map[int32][]listing{}, names: newNames()}
+	x := &Tickets{closedAt: map[uint64]int64{}, more: map[int32][]listing{}, names: newNames()}
+	x.byID = newTicketIDs(func(ref int32) string { return x.open[ref].id })
+	return x
 }
 
 // customer returns the entry of subject, creating it.
@@ -470,8 +472,8 @@ func (x *Tickets) move(a, b int32) {
 		delete(x.more, a)
 		x.more[b] = ls
 	}
+	x.byID.set(x.hash(t.id), liveEntry(b)) // while open[a] still holds t: the table confirms a by its id
 	x.open[b], x.open[a] = t, nil
-	x.byID.set(x.hash(t.id), liveEntry(b))
 }
 
 // relist makes the list of customer index c, which holds ref a, hold b.
