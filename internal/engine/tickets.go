@@ -259,6 +259,16 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 	}
 	st.subject = subject
 	n := len(t.changes)
+	if n == cap(t.changes) {
+		// Most tickets see two to five changes (new, open, solved,
+		// closed; a pending or a reassignment between): room for two
+		// more at a time, each size a size class of its own (3, 5, 7
+		// changes: 48, 80, 112 bytes), where doubling would give a
+		// five-change history eight.
+		c := make([]ticketState, n, n+max(2, n/2))
+		copy(c, t.changes)
+		t.changes = c
+	}
 	if n == 0 || at >= t.changes[n-1].at {
 		t.changes = append(t.changes, st)
 	} else {
@@ -275,10 +285,9 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 // openTicket gives the ticket id, whose id hashes to h, a slot in open and
 // returns its ref.
 func (x *Tickets) openTicket(id string, h uint64) int32 {
-	// Most tickets see about four changes (new, open, solved, closed).
 	// The id is an owned copy: a slice of the change would keep its line
 	// alive.
-	t := &ticket{id: strings.Clone(id), changes: make([]ticketState, 0, 4)}
+	t := &ticket{id: strings.Clone(id), changes: make([]ticketState, 0, 3)}
 	var ref int32
 	if n := len(x.free); n > 0 {
 		ref = x.free[n-1]
