@@ -441,7 +441,7 @@ func (x *Tickets) Prune(horizon time.Time) {
 	x.closing = slices.Delete(x.closing, 0, n)
 	// The first day fills the list before anything is old enough to go:
 	// its array would stay that large.
-	if c := cap(x.closing); c > 1024 && len(x.closing) < c*3/4 {
+	if c := cap(x.closing); c > 1024 && len(x.closing) < c/2 {
 		x.closing = slices.Clone(x.closing)
 	}
 	if len(x.free) > 4096 && len(x.free) > len(x.open)/2 {
