@@ -20,9 +20,12 @@ import (
 
 // Input is what a detector sees: the event and its context.
 type Input struct {
-	Event   *event.Event
-	Person  *event.Person  // the actor's roster entry; nil if not on the roster
-	Subject *event.Subject // the customer; nil if none or unknown
+	Event  *event.Event
+	Person *event.Person // the actor's roster entry; nil if not on the roster
+	// Subject is the customer's record; nil if none or unknown. Like the
+	// Input itself (and Ticket), it is reused after the call: a detector
+	// copies what it keeps.
+	Subject *event.Subject
 	// Ticket is the ticket index's verdict; set only at the settled stage and
 	// only for events that touch a customer. Like the Input itself, it is
 	// reused after the call: a detector copies what it keeps.
@@ -159,7 +162,10 @@ type Engine struct {
 	in       Input       // reused per detector call
 	alertFn  Emit        // e.alert, made once: a method value allocates
 	match    TicketMatch // in.Ticket points here at the settled stage
-	settling bool        // detectors now running are the settled stage
+	// subject is the customer's record in.Subject points to, filled from
+	// its entry for each input (the pipeline's jobs copy it).
+	subject  event.Subject
+	settling bool // detectors now running are the settled stage
 	// roster counts roster changes, so a pending access reuses the roster
 	// entry looked up when it arrived unless the roster changed since.
 	roster uint64
@@ -250,22 +256,13 @@ func (e *Engine) SetPerson(p *event.Person) {
 	e.roster++
 }
 
-// SetSubject adds or replaces a customer record. The engine keeps a compact
-// copy (shared strings, no raw line): it holds every customer for its whole
-// life, a million of them in a large organisation. A record once handed out
-// is never written to, so an input handed out earlier stays as it was: the
-// first record lives in the customer's entry, a replacement in a new copy.
+// SetSubject adds or replaces a customer record. The engine keeps only the
+// fields detectors read, in the customer's entry (no pointer, no raw line):
+// it holds every customer for its whole life, a million of them in a large
+// organisation. Inputs get a copy made when they are filled, so an input
+// handed out earlier stays as it was.
 func (e *Engine) SetSubject(s *event.Subject) {
-	c := e.tickets.customer(s.ID)
-	r := *s
-	r.ID, r.Raw = c.id(), nil
-	r.Tier, r.Country = e.tickets.intern(r.Tier), e.tickets.intern(r.Country)
-	if c.record == nil {
-		c.own = r
-		c.record = &c.own
-		return
-	}
-	c.record = &r
+	e.tickets.set(e.tickets.customer(s.ID), s)
 }
 
 // Ticket applies a ticket change. Accesses whose grace window ended before it
@@ -299,7 +296,7 @@ func (e *Engine) Event(ev *event.Event) {
 		e.seq++
 		due := ev.Time.Add(e.cfg.Tickets.Grace)
 		e.pending.push(pending{dueSec: due.Unix(), dueNsec: int32(due.Nanosecond()), seq: e.seq, ev: ev,
-			person: person, roster: e.roster, customer: c, customers: len(e.tickets.bySubject), actorIndex: int32(e.in.ActorIndex)})
+			person: person, roster: e.roster, customer: c, customers: e.tickets.cs.Len(), actorIndex: int32(e.in.ActorIndex)})
 	}
 }
 
@@ -346,8 +343,8 @@ func (e *Engine) advance(t time.Time) {
 
 func (e *Engine) settle(p pending) {
 	ev, c := p.ev, p.customer
-	if c == nil && ev.Subject != "" && len(e.tickets.bySubject) != p.customers {
-		c = e.tickets.bySubject[ev.Subject] // it may have appeared since
+	if c == nil && ev.Subject != "" && e.tickets.cs.Len() != p.customers {
+		c = e.tickets.cs.find(ev.Subject) // it may have appeared since
 	}
 	var m *TicketMatch
 	if ev.Action.TouchesSubject() && ev.Subject != "" {
@@ -359,8 +356,8 @@ func (e *Engine) settle(p pending) {
 		person = e.Person(ev.Actor.ID)
 	}
 	e.in = Input{Event: ev, Person: person, Ticket: m, ActorIndex: int(p.actorIndex), from: e}
-	if c != nil {
-		e.in.Subject = c.record
+	if e.tickets.record(c, ev.Subject, &e.subject) {
+		e.in.Subject = &e.subject
 	}
 	if e.pipe != nil {
 		j := job{in: e.in, settled: true}
@@ -385,9 +382,9 @@ func (e *Engine) fill(ev *event.Event) *customer {
 	if ev.Subject == "" {
 		return nil
 	}
-	c := e.tickets.bySubject[ev.Subject]
-	if c != nil {
-		e.in.Subject = c.record
+	c := e.tickets.cs.find(ev.Subject)
+	if e.tickets.record(c, ev.Subject, &e.subject) {
+		e.in.Subject = &e.subject
 	}
 	return c
 }

@@ -35,14 +35,18 @@ const (
 var stageNames = [2]string{"immediate", "settled"}
 
 // job is one detector call handed to a stage goroutine. It holds copies of
-// everything the engine reuses or replaces: the input and the ticket
-// verdict. Events, roster entries and customer records are not changed
+// everything the engine reuses or replaces: the input, the ticket verdict
+// and the customer's record. Events and roster entries are not changed
 // after they are given to the engine, so pointers to them are safe.
 type job struct {
 	seq      uint64
 	in       Input
 	match    TicketMatch
 	hasMatch bool
+	// subject is the input's customer record: the engine fills one record
+	// for every input in turn.
+	subject    event.Subject
+	hasSubject bool
 	// settled dates the job's alerts as the settled stage does (also for
 	// flushes, as the sequential engine does).
 	settled bool
@@ -196,6 +200,9 @@ func (p *pipeline) run(ctx context.Context, s *stage, dets []Detector) {
 				if j.hasMatch {
 					j.in.Ticket = &j.match
 				}
+				if j.hasSubject {
+					j.in.Subject = &j.subject
+				}
 				for _, d := range dets {
 					if !j.flush {
 						d.Detect(&j.in, emit)
@@ -229,6 +236,9 @@ func (e *Engine) add(i int, j job) {
 	}
 	p.seq++
 	j.seq = p.seq
+	if j.in.Subject != nil {
+		j.subject, j.hasSubject, j.in.Subject = *j.in.Subject, true, nil
+	}
 	s.cur.jobs = append(s.cur.jobs, j)
 	if len(s.cur.jobs) == stageBatchJobs {
 		send(s)

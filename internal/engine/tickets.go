@@ -55,57 +55,66 @@ type TicketMatch struct {
 }
 
 // ticketState is one change of a ticket, as the index keeps it: the index
-// lives as long as the engine and holds every change ever seen (4 per
-// ticket, millions of tickets in a large organisation), so its strings are
-// interned copies rather than slices of the decoded line (which would keep
-// the whole line alive), its time is an integer instant, its customer the
-// index's entry and of its status only what matching asks (40 bytes, was
-// 56 with strings for both).
+// holds the history of every open ticket (4 changes each, hundreds of
+// thousands of tickets in a large organisation), so a change holds no
+// pointer and only what matching asks: an integer instant, its assignee's
+// name number, whether it is worked on, and its customer's index (16
+// bytes, was 40 with an interned string and a pointer).
 type ticketState struct {
-	at       int64 // Unix nanoseconds
-	assignee string
-	subject  *customer // nil for none
-	working  bool      // the status is one of event.TicketStatus.Working
+	at      int64  // Unix nanoseconds
+	who     uint32 // the assignee's name number, | working if the status is one of event.TicketStatus.Working
+	subject int32  // the customer's index, -1 for none
 }
 
-// idOf returns c's id, "" for nil.
-func idOf(c *customer) string {
-	if c == nil {
+// working marks a ticketState.who whose status is being worked on.
+const working = 1 << 31
+
+func (s *ticketState) working() bool    { return s.who&working != 0 }
+func (s *ticketState) assignee() uint32 { return s.who &^ working }
+
+// subjectID returns the id of customer index i, "" for none.
+func (x *Tickets) subjectID(i int32) string {
+	if i < 0 {
 		return ""
 	}
-	return c.id()
+	return x.cs.idOf(x.cs.at(i))
 }
 
+// ticket is an open ticket: one with a history, in Tickets.open. Each is
+// an object of its own, so what a ticket costs ends when it is pruned
+// (a slot array of values would stay as large as the most tickets ever
+// open at once: the first day's, before any is pruned). Its 48 bytes hold
+// no hash or slot number: pruning (once a ticket) hashes its id again and
+// finds its slot in byID.
 type ticket struct {
 	id      string
-	changes []ticketState // in time order
-	// customers are the entries the ticket is listed under in bySubject,
-	// so a change checks its own ticket (almost always one customer)
-	// rather than scanning the customer's whole ticket list, and pruning
-	// finds them without a lookup.
-	customers []*customer
-	ref       int32 // its index in Tickets.open
-	pruned    bool  // forgotten by Prune: a later change starts a new ticket
+	changes []ticketState // in time order; nil once pruned
+	// The ticket is listed under each customer any of its changes names,
+	// in a list per customer threaded through the tickets: cust is the
+	// first customer's index + 1 (0: none) and next the next ticket's ref
+	// + 1 in its list (0: the last); the rare further customers are in
+	// Tickets.more.
+	cust, next int32
 }
+
+// listing is a ticket's place in the list of one more customer.
+type listing struct{ cust, next int32 } // as ticket.cust and ticket.next
 
 // Tickets indexes ticket changes by ticket and by customer so the engine can
 // ask, for any access, whether the work queue explains it. Changes may arrive
 // slightly out of order; each ticket's history is kept sorted.
 type Tickets struct {
 	// byID holds every ticket ever seen, by a hash of its id: its history,
-	// or once pruned what is left of it. One map for both, never
-	// shrinking, so a change finds its ticket or learns it is new in one
-	// lookup and pruning rewrites an entry in place instead of moving it
-	// between maps. Millions of tickets stay in it for the engine's life,
-	// so an entry is 8 bytes of key and 8 of value, and a pruned ticket
-	// keeps no id string: two ids whose 64-bit hashes agree are taken for
-	// one ticket (a change to one continues the other's history, an event
-	// citing one finds the other). That happens with odds of about
+	// or once pruned what is left of it. Millions of tickets stay in it for
+	// the engine's life, so a pruned entry is 8 bytes of key and 8 of value
+	// (see ticketIDs), and a pruned ticket keeps no id string: two ids
+	// whose 64-bit hashes agree are taken for one ticket (a change to one
+	// continues the other's history, an event citing one finds the other). That happens with odds of about
 	// n²/2⁶⁵ for n tickets (~3·10⁻⁷ for 3.3 million). The hash is fixed
 	// (hashtable.String), not seeded per process, so a replay gives the
 	// same answer every run, collision or not; it could be forced only by
 	// whoever chooses the ticket system's ids.
-	byID map[uint64]ticketEntry
+	byID ticketIDs
 	// closedAt holds the closing instants of pruned tickets that are not
 	// a whole second within 1970-2106 (ticket systems export whole
 	// seconds), by the hash of their id. An entry may outlive its ticket's
@@ -113,16 +122,16 @@ type Tickets struct {
 	// it, and marking writes it.
 	closedAt map[uint64]int64
 	// open holds the tickets with a history by ticketEntry.ref; the slots
-	// of pruned ones are reused (free).
-	open      []*ticket
-	free      []int32
-	live      int // tickets with a history (not pruned)
-	bySubject map[string]*customer
-	// customers lists every customer by its index, for pruned tickets.
-	customers []*customer
-	// names interns assignees (and customers' tiers and countries): a few
-	// thousand distinct strings shared by millions of changes.
-	names map[string]string
+	// of pruned ones are reused (free), and compacted once half are free.
+	open []*ticket
+	free []int32
+	// more lists the customers after the first a ticket is listed under,
+	// by its ref.
+	more map[int32][]listing
+	live int // tickets with a history (not pruned)
+	cs   customers
+	// names numbers assignees and customers' tiers and countries.
+	names names
 	// closing lists tickets as their last change leaves them solved or
 	// closed, in arrival order, for Prune.
 	closing []closeMark
@@ -166,13 +175,9 @@ func (x *Tickets) closed(h uint64, e ticketEntry) int64 {
 	return x.closedAt[h]
 }
 
-// customer returns the customer a pruned entry names, nil if none.
-func (x *Tickets) prunedCustomer(e ticketEntry) *customer {
-	if i := ^e.ref() - 1; i >= 0 {
-		return x.customers[i]
-	}
-	return nil
-}
+// prunedCustomer returns the customer index a pruned entry names, -1 if
+// none.
+func prunedCustomer(e ticketEntry) int32 { return ^e.ref() - 1 }
 
 func (x *Tickets) hash(id string) uint64 { return hashtable.String(id) }
 
@@ -181,54 +186,15 @@ type closeMark struct {
 	at int64 // Unix nanoseconds of the change that closed it
 }
 
-// customer is one customer's entry: its tickets, in the order first seen,
-// and, for the engine, its record. Keeping both behind one lookup lets an
-// access find the customer once, on arrival, and reuse the entry when it
-// settles (its tickets and record may have changed in between; the entry
-// is updated in place).
-type customer struct {
-	tickets []*ticket
-	record  *event.Subject // nil until known; &own unless replaced
-	index   int32          // in Tickets.customers
-	// own is the first record set, in the same allocation as the entry
-	// (a million customers: one object each instead of two); own.ID is
-	// the id even before a record arrives, an owned copy ticket changes
-	// share.
-	own event.Subject
-}
-
-// id returns the customer's id.
-func (c *customer) id() string { return c.own.ID }
-
 // NewTickets returns an empty index.
 func NewTickets() *Tickets {
-	return &Tickets{byID: map[uint64]ticketEntry{}, closedAt: map[uint64]int64{}, bySubject: map[string]*customer{}, names: map[string]string{}}
-}
-
-// intern returns an owned copy of s shared by every equal string interned.
-func (x *Tickets) intern(s string) string {
-	if s == "" {
-		return ""
-	}
-	if v, ok := x.names[s]; ok {
-		return v
-	}
-	v := strings.Clone(s)
-	x.names[v] = v
-	return v
+	x := &Tickets{closedAt: map[uint64]int64{}, more: map[int32][]listing{}, names: newNames()}
+	x.byID = newTicketIDs(func(ref int32) string { return x.open[ref].id })
+	return x
 }
 
 // customer returns the entry of subject, creating it.
-func (x *Tickets) customer(subject string) *customer {
-	c := x.bySubject[subject]
-	if c == nil {
-		subject = strings.Clone(subject)
-		c = &customer{own: event.Subject{ID: subject}, index: int32(len(x.customers))}
-		x.bySubject[subject] = c
-		x.customers = append(x.customers, c)
-	}
-	return c
-}
+func (x *Tickets) customer(subject string) *customer { return x.cs.add(subject) }
 
 // Len returns the number of tickets known.
 func (x *Tickets) Len() int { return x.live }
@@ -237,13 +203,13 @@ func (x *Tickets) Len() int { return x.live }
 func (x *Tickets) Apply(tc *event.TicketChange) {
 	at := tc.Time.UnixNano()
 	h := x.hash(tc.ID)
-	e, known := x.byID[h]
-	var t *ticket
+	e, known := x.byID.get(h)
+	ref := int32(-1)
 	if known && e.ref() >= 0 {
-		t = x.open[e.ref()]
+		ref = e.ref()
 	}
-	var inherited *customer
-	if t == nil {
+	subject := int32(-1)
+	if ref < 0 {
 		if known {
 			if at < x.closed(h, e) {
 				// Older than a history that was pruned for being out of
@@ -254,60 +220,55 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 				// Solved or closed again (a solved ticket is closed days
 				// later): it still explains no access, so only the pruned
 				// entry moves on, instead of a history made to be pruned.
-				c := x.prunedCustomer(e)
-				if tc.Subject != "" && (c == nil || tc.Subject != c.id()) { // usually the same customer: no lookup
-					c = x.customer(tc.Subject)
+				i := prunedCustomer(e)
+				if tc.Subject != "" && (i < 0 || tc.Subject != x.subjectID(i)) { // usually the same customer: no lookup
+					i = x.customer(tc.Subject).index
 				}
-				i := int32(-1)
-				if c != nil {
-					i = c.index
-				}
-				x.byID[h] = x.prunedEntry(h, i, at)
+				x.byID.set(h, x.prunedEntry(h, i, at))
 				return
 			}
-			inherited = x.prunedCustomer(e) // reopened
+			subject = prunedCustomer(e) // reopened
 		}
-		// Most tickets see about four changes (new, open, solved, closed).
-		// The id is an owned copy: a slice of the change would keep its
-		// line alive.
-		t = &ticket{id: strings.Clone(tc.ID), changes: make([]ticketState, 0, 4)}
-		if n := len(x.free); n > 0 {
-			t.ref = x.free[n-1]
-			x.free = x.free[:n-1]
-			x.open[t.ref] = t
-		} else {
-			t.ref = int32(len(x.open))
-			x.open = append(x.open, t)
-		}
-		x.byID[h] = liveEntry(t.ref)
-		x.live++
+		ref = x.openTicket(tc.ID, h)
 	}
-	st := ticketState{at: at, working: tc.Status.Working()}
-	subject := inherited
+	t := x.open[ref]
+	st := ticketState{at: at}
+	same := false
 	if n := len(t.changes); n > 0 {
 		prev := &t.changes[n-1]
 		subject = prev.subject
-		if prev.assignee == tc.Assignee {
-			st.assignee = prev.assignee // most changes keep the assignee: no lookup
-		}
+		st.who = prev.assignee()
+		same = x.names.list[st.who] == tc.Assignee // most changes keep the assignee: no lookup
 	}
-	if st.assignee == "" {
-		st.assignee = x.intern(tc.Assignee)
+	if !same {
+		st.who = x.names.id(tc.Assignee)
+	}
+	if tc.Status.Working() {
+		st.who |= working
 	}
 	// A change that names no customer keeps the one the ticket had; one
 	// that names the same needs no lookup.
-	if tc.Subject != "" && (subject == nil || subject.id() != tc.Subject) {
-		subject = t.listed(tc.Subject)
-		if subject == nil {
-			subject = x.customer(tc.Subject)
+	if tc.Subject != "" && (subject < 0 || x.subjectID(subject) != tc.Subject) {
+		subject = x.listed(ref, tc.Subject)
+		if subject < 0 {
+			subject = x.customer(tc.Subject).index
 		}
 	}
-	if subject != nil && !slices.Contains(t.customers, subject) {
-		subject.tickets = append(subject.tickets, t)
-		t.customers = append(t.customers, subject)
+	if subject >= 0 && !x.listedUnder(ref, subject) {
+		x.list(ref, subject)
 	}
 	st.subject = subject
 	n := len(t.changes)
+	if n == cap(t.changes) {
+		// Most tickets see two to five changes (new, open, solved,
+		// closed; a pending or a reassignment between): room for two
+		// more at a time, each size a size class of its own (3, 5, 7
+		// changes: 48, 80, 112 bytes), where doubling would give a
+		// five-change history eight.
+		c := make([]ticketState, n, n+max(2, n/2))
+		copy(c, t.changes)
+		t.changes = c
+	}
 	if n == 0 || at >= t.changes[n-1].at {
 		t.changes = append(t.changes, st)
 	} else {
@@ -316,8 +277,124 @@ func (x *Tickets) Apply(tc *event.TicketChange) {
 		copy(t.changes[i+1:], t.changes[i:])
 		t.changes[i] = st
 	}
-	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.working {
+	if last := &t.changes[len(t.changes)-1]; last.at == at && !last.working() {
 		x.closing = append(x.closing, closeMark{t: t, at: at})
+	}
+}
+
+// openTicket gives the ticket id, whose id hashes to h, a slot in open and
+// returns its ref.
+func (x *Tickets) openTicket(id string, h uint64) int32 {
+	// The id is an owned copy: a slice of the change would keep its line
+	// alive.
+	t := &ticket{id: strings.Clone(id), changes: make([]ticketState, 0, 3)}
+	var ref int32
+	if n := len(x.free); n > 0 {
+		ref = x.free[n-1]
+		x.free = x.free[:n-1]
+		x.open[ref] = t
+	} else {
+		ref = int32(len(x.open))
+		x.open = append(x.open, t)
+	}
+	x.byID.set(h, liveEntry(ref))
+	x.live++
+	return ref
+}
+
+// nextIn returns the ticket after open[ref] in the list of customer index
+// c, as ref + 1 (0: none).
+func (x *Tickets) nextIn(ref, c int32) int32 {
+	if t := x.open[ref]; t.cust == c+1 {
+		return t.next
+	}
+	for _, l := range x.more[ref] {
+		if l.cust == c+1 {
+			return l.next
+		}
+	}
+	panic("engine: a ticket's listing is missing")
+}
+
+// setNext sets the ticket after open[ref] in the list of customer index c
+// to next (a ref + 1, 0: none).
+func (x *Tickets) setNext(ref, c, next int32) {
+	if t := x.open[ref]; t.cust == c+1 {
+		t.next = next
+		return
+	}
+	ls := x.more[ref]
+	for i := range ls {
+		if ls[i].cust == c+1 {
+			ls[i].next = next
+			return
+		}
+	}
+}
+
+// listedUnder reports whether open[ref] is listed under customer index c.
+func (x *Tickets) listedUnder(ref, c int32) bool {
+	if x.open[ref].cust == c+1 {
+		return true
+	}
+	for _, l := range x.more[ref] {
+		if l.cust == c+1 {
+			return true
+		}
+	}
+	return false
+}
+
+// listed returns the index of the customer with id subject open[ref] is
+// listed under, -1 if none.
+func (x *Tickets) listed(ref int32, subject string) int32 {
+	t := x.open[ref]
+	if t.cust != 0 && x.subjectID(t.cust-1) == subject {
+		return t.cust - 1
+	}
+	for _, l := range x.more[ref] {
+		if x.subjectID(l.cust-1) == subject {
+			return l.cust - 1
+		}
+	}
+	return -1
+}
+
+// list appends open[ref] to the list of customer index c.
+func (x *Tickets) list(ref, c int32) {
+	if t := x.open[ref]; t.cust == 0 {
+		t.cust, t.next = c+1, 0
+	} else {
+		x.more[ref] = append(x.more[ref], listing{cust: c + 1})
+	}
+	cu := x.cs.at(c)
+	if cu.tail == 0 {
+		cu.head = ref + 1
+	} else {
+		x.setNext(cu.tail-1, c, ref+1)
+	}
+	cu.tail = ref + 1
+}
+
+// unlist removes open[ref] from the list of customer index c.
+func (x *Tickets) unlist(ref, c int32) {
+	cu := x.cs.at(c)
+	next := x.nextIn(ref, c)
+	if cu.head == ref+1 {
+		cu.head = next
+	} else {
+		prev := cu.head - 1
+		for x.nextIn(prev, c) != ref+1 {
+			prev = x.nextIn(prev, c) - 1
+		}
+		x.setNext(prev, c, next)
+		if cu.tail == ref+1 {
+			cu.tail = prev + 1
+		}
+		return
+	}
+	if cu.tail == ref+1 {
+		cu.tail = 0
 	}
 }
 
@@ -336,41 +413,93 @@ func (x *Tickets) Prune(horizon time.Time) {
 	for ; n < len(x.closing) && x.closing[n].at < h; n++ {
 		m := x.closing[n]
 		t := m.t
-		last := &t.changes[len(t.changes)-1]
-		if t.pruned || last.at != m.at || last.working {
-			continue // changed since: reopened, or pruned by an earlier mark
+		if t.changes == nil {
+			continue // pruned by an earlier mark
 		}
-		for _, c := range t.customers {
-			if i := slices.Index(c.tickets, t); i >= 0 {
-				c.tickets = slices.Delete(c.tickets, i, i+1)
-			}
-			if len(c.tickets) == 0 {
-				c.tickets = nil // most customers: nothing open, no array kept
-			}
-		}
-		t.pruned = true
-		c := int32(-1)
-		if last.subject != nil {
-			c = last.subject.index
+		last := t.changes[len(t.changes)-1]
+		if last.at != m.at || last.working() {
+			continue // changed since: reopened
 		}
 		h := x.hash(t.id)
-		x.byID[h] = x.prunedEntry(h, c, last.at)
-		x.open[t.ref] = nil
-		x.free = append(x.free, t.ref)
+		e, _ := x.byID.get(h)
+		ref := e.ref()
+		if t.cust != 0 {
+			x.unlist(ref, t.cust-1)
+		}
+		if ls, ok := x.more[ref]; ok {
+			for _, l := range ls {
+				x.unlist(ref, l.cust-1)
+			}
+			delete(x.more, ref)
+		}
+		x.byID.set(h, x.prunedEntry(h, last.subject, last.at))
+		t.changes = nil
+		x.open[ref] = nil
+		x.free = append(x.free, ref)
 		x.live--
 	}
 	x.closing = slices.Delete(x.closing, 0, n)
+	// The first day fills the list before anything is old enough to go:
+	// its array would stay that large.
+	if c := cap(x.closing); c > 1024 && len(x.closing) < c/2 {
+		x.closing = slices.Clone(x.closing)
+	}
+	if len(x.free) > 4096 && len(x.free) > len(x.open)/2 {
+		x.compact()
+	}
 }
 
-// listed returns the entry the ticket is listed under for subject, nil if
-// none.
-func (t *ticket) listed(subject string) *customer {
-	for _, c := range t.customers {
-		if c.id() == subject {
-			return c
+// compact moves the tickets of the highest slots of open into its free
+// ones, so open holds the tickets open now and no more slots (the most
+// open at once, the first day's, is several times as many).
+func (x *Tickets) compact() {
+	slices.Sort(x.free)
+	hi := int32(len(x.open) - 1)
+	for _, b := range x.free {
+		for hi > b && x.open[hi] == nil {
+			hi--
 		}
+		if hi <= b {
+			break
+		}
+		x.move(hi, b)
+		hi--
 	}
-	return nil
+	x.open, x.free = slices.Clone(x.open[:x.live]), nil
+}
+
+// move moves open[a] to the free slot b.
+func (x *Tickets) move(a, b int32) {
+	t := x.open[a]
+	if t.cust != 0 {
+		x.relist(t.cust-1, a, b)
+	}
+	if ls, ok := x.more[a]; ok {
+		for _, l := range ls {
+			x.relist(l.cust-1, a, b)
+		}
+		delete(x.more, a)
+		x.more[b] = ls
+	}
+	x.byID.set(x.hash(t.id), liveEntry(b)) // while open[a] still holds t: the table confirms a by its id
+	x.open[b], x.open[a] = t, nil
+}
+
+// relist makes the list of customer index c, which holds ref a, hold b.
+func (x *Tickets) relist(c, a, b int32) {
+	cu := x.cs.at(c)
+	if cu.head == a+1 {
+		cu.head = b + 1
+	} else {
+		prev := cu.head - 1
+		for x.nextIn(prev, c) != a+1 {
+			prev = x.nextIn(prev, c) - 1
+		}
+		x.setNext(prev, c, b+1)
+	}
+	if cu.tail == a+1 {
+		cu.tail = b + 1
+	}
 }
 
 // Windows are the tolerances of ticket matching.
@@ -386,41 +515,60 @@ type Windows struct {
 // Match answers: is there a ticket about subject, assigned to actor, being
 // worked on around at? cited is the ticket the event named, if any.
 func (x *Tickets) Match(actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	return x.match(x.bySubject[subject], actor, subject, cited, at, w)
+	return x.match(x.cs.find(subject), actor, subject, cited, at, w)
 }
 
 // match is Match given subject's entry (nil if it has none).
 func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time, w Windows) TicketMatch {
-	q := matchQuery{actor: actor, subject: subject, cited: cited, at: at.UnixNano(),
+	q := matchQuery{x: x, cited: cited, at: at.UnixNano(),
 		lo: at.Add(-w.AfterClose).UnixNano(), hi: at.Add(w.Grace).UnixNano(), otherRank: -1}
+	// A change is about subject if it names c's index; about "" if it
+	// names none (no change names the entry of "", if there is one).
+	switch {
+	case subject == "":
+		q.subject = -1
+	case c == nil:
+		q.subject = -2 // unknown: no change names it
+	default:
+		q.subject = c.index
+	}
+	// Likewise a change is assigned to actor if it names actor's number.
+	if n, ok := x.names.ids[actor]; ok || actor == "" {
+		q.actor = n
+	} else {
+		q.actor = working - 1 // never assigned: no change names it
+	}
 	m := TicketMatch{Verdict: NoTicket}
-	var citedT *ticket
+	cref := int32(-1)
 	if cited != "" {
 		// An access usually cites a ticket about its own customer: found
 		// among the customer's few live tickets, it needs no lookup in the
 		// map of every ticket ever seen (a live ticket listed under a
 		// customer is the one byID holds for its id).
 		if c != nil {
-			for _, t := range c.tickets {
-				if t.id == cited {
-					citedT = t
+			for r := c.head; r != 0; r = x.nextIn(r-1, c.index) {
+				if x.open[r-1].id == cited {
+					cref = r - 1
 					break
 				}
 			}
 		}
-		if citedT == nil {
-			if e, ok := x.byID[x.hash(cited)]; ok && e.ref() >= 0 {
-				citedT = x.open[e.ref()]
+		if cref < 0 {
+			if e, ok := x.byID.get(x.hash(cited)); ok && e.ref() >= 0 {
+				cref = e.ref()
 			} else if ok {
 				m.CitedExists = true
-				if c := x.prunedCustomer(e); c != nil {
-					m.CitedSubject = c.id()
-				}
+				m.CitedSubject = x.subjectID(prunedCustomer(e))
 			}
 		}
-		if t := citedT; t != nil {
+		if cref >= 0 {
+			t := x.open[cref]
 			m.CitedExists = true
-			m.CitedSubject = idOf(t.changes[len(t.changes)-1].subject)
+			if s := t.changes[len(t.changes)-1].subject; s == q.subject && s >= 0 {
+				m.CitedSubject = subject // usually: no arena read
+			} else {
+				m.CitedSubject = x.subjectID(s)
+			}
 			q.consider(t, &m)
 			if m.Verdict == Justified {
 				return m
@@ -430,8 +578,9 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 	if c == nil {
 		return m
 	}
-	for _, t := range c.tickets {
-		if t == citedT || t.id == cited {
+	for r := c.head; r != 0; r = x.nextIn(r-1, c.index) {
+		t := x.open[r-1]
+		if r-1 == cref || t.id == cited {
 			continue
 		}
 		q.consider(t, &m)
@@ -443,8 +592,14 @@ func (x *Tickets) match(c *customer, actor, subject, cited string, at time.Time,
 }
 
 type matchQuery struct {
-	actor, subject, cited string
-	at, lo, hi            int64 // Unix nanoseconds
+	x     *Tickets
+	cited string
+	// actor and subject are the access's actor's name number and
+	// customer's index (see match).
+	actor   uint32
+	subject int32
+	at      int64 // Unix nanoseconds
+	lo, hi  int64
 	// Of several other-assignee states, name the one that says the most:
 	// assigned to someone at the access itself, then assigned to someone
 	// within the windows, then unassigned (an email ticket waits unassigned
@@ -464,19 +619,19 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 		if i+1 < len(t.changes) {
 			end = t.changes[i+1].at
 		}
-		if !c.working || end < q.lo {
+		if !c.working() || end < q.lo {
 			continue
 		}
-		subject := idOf(c.subject)
+		who := c.assignee()
 		switch {
-		case c.assignee == q.actor && subject == q.subject:
+		case who == q.actor && c.subject == q.subject:
 			*m = TicketMatch{Verdict: Justified, Ticket: t.id, CitedExists: m.CitedExists, CitedSubject: m.CitedSubject}
 			return
-		case c.assignee == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
-			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, subject, ""
-		case subject == q.subject && c.assignee != q.actor && m.Verdict >= OtherAssignee:
+		case who == q.actor && t.id == q.cited && m.Verdict > OtherSubject:
+			m.Verdict, m.Ticket, m.Subject, m.Assignee = OtherSubject, t.id, q.x.subjectID(c.subject), ""
+		case c.subject == q.subject && who != q.actor && m.Verdict >= OtherAssignee:
 			rank := 0
-			if c.assignee != "" {
+			if who != 0 {
 				rank = 1
 				if c.at <= q.at && end > q.at {
 					rank = 2
@@ -484,7 +639,7 @@ func (q *matchQuery) consider(t *ticket, m *TicketMatch) {
 			}
 			if rank > q.otherRank {
 				q.otherRank = rank
-				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, c.assignee, ""
+				m.Verdict, m.Ticket, m.Assignee, m.Subject = OtherAssignee, t.id, q.x.names.list[who], ""
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -141,5 +143,83 @@ func TestTicketPruneSubSecond(t *testing.T) {
 	x.Apply(&event.TicketChange{Time: closedAt, ID: "T-1", Status: event.TicketOpen})
 	if x.Len() != 1 {
 		t.Fatalf("a change at the closing instant did not reopen T-1")
+	}
+}
+
+// TestTicketsConsistent drives the index through enough tickets, customer
+// changes and prunes to merge pruned entries and compact open slots many
+// times, and checks after each prune that every open ticket is where its
+// id's entry says and listed, once and in order, under each customer its
+// changes name, and that no list holds anything else.
+func TestTicketsConsistent(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	x := NewTickets()
+	statuses := []event.TicketStatus{event.TicketNew, event.TicketOpen, event.TicketPending, event.TicketSolved, event.TicketClosed}
+	now := 0.0
+	for step := range 90_000 {
+		now += r.Float64() * 0.2
+		// A third of the time tickets open, a third they close (the open
+		// ones go: slots to compact), a third both.
+		st := statuses[r.IntN(len(statuses))]
+		switch step / 30_000 {
+		case 0:
+			st = statuses[r.IntN(3)]
+		case 1:
+			st = statuses[3+r.IntN(2)]
+		}
+		tc := change(now-r.Float64()*r.Float64()*30, fmt.Sprint("T-", r.IntN(20_000)), "", fmt.Sprint("a-", r.IntN(5)), st)
+		if r.IntN(5) > 0 {
+			tc.Subject = fmt.Sprint("c-", r.IntN(3000))
+		}
+		x.Apply(tc)
+		if step%500 == 0 {
+			x.Prune(at(now - 60))
+			checkTickets(t, x)
+		}
+	}
+	if len(x.byID.keys) == 0 {
+		t.Fatal("pruned entries never merged")
+	}
+}
+
+func checkTickets(t *testing.T, x *Tickets) {
+	t.Helper()
+	listed := map[[2]int32]bool{} // ref, customer index
+	open := 0
+	for ref, tk := range x.open {
+		if tk == nil {
+			continue
+		}
+		open++
+		if e, ok := x.byID.get(x.hash(tk.id)); !ok || e != liveEntry(int32(ref)) {
+			t.Fatalf("open ticket %s at %d: entry %x, %v", tk.id, ref, e, ok)
+		}
+		for _, c := range tk.changes {
+			if c.subject >= 0 {
+				listed[[2]int32{int32(ref), c.subject}] = true
+			}
+		}
+	}
+	if open != x.Len() {
+		t.Fatalf("%d open tickets, Len %d", open, x.Len())
+	}
+	n := 0
+	for i := range int32(x.cs.Len()) {
+		c := x.cs.at(i)
+		last := int32(0)
+		for r := c.head; r != 0; r = x.nextIn(r-1, i) {
+			if !listed[[2]int32{r - 1, i}] {
+				t.Fatalf("customer %d lists ticket %d, which never named it", i, r-1)
+			}
+			delete(listed, [2]int32{r - 1, i})
+			last = r
+			n++
+		}
+		if c.tail != last {
+			t.Fatalf("customer %d: tail %d, last %d", i, c.tail, last)
+		}
+	}
+	if len(listed) > 0 {
+		t.Fatalf("%d listings missing from customers' lists", len(listed))
 	}
 }

@@ -6,7 +6,10 @@
 // map's lookup.
 package hashtable
 
-import "math/bits"
+import (
+	"iter"
+	"math/bits"
+)
 
 // Table maps hashes to values. Keys 0 and 1 are one key: 0 marks an empty
 // slot. That is a collision like any other two values whose hashes agree,
@@ -102,6 +105,18 @@ func (t *Table[V]) Delete(k uint64) {
 func (t *Table[V]) Clear() {
 	clear(t.slots)
 	t.n = 0
+}
+
+// All yields every key and its value, in no order (0 as 1). The table must
+// not change during the iteration.
+func (t *Table[V]) All() iter.Seq2[uint64, V] {
+	return func(yield func(uint64, V) bool) {
+		for _, s := range t.slots {
+			if s.k != 0 && !yield(s.k, s.v) {
+				return
+			}
+		}
+	}
 }
 
 func (t *Table[V]) grow() {

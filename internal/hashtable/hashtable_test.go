@@ -53,3 +53,29 @@ func TestZeroTable(t *testing.T) {
 		t.Fatalf("keys 0 and 1 differ: %q %v", v, ok)
 	}
 }
+
+func TestAll(t *testing.T) {
+	var m Table[int]
+	want := map[uint64]int{}
+	for i := range 1000 {
+		k := uint64(i)*0x9e3779b97f4a7c15 + 2
+		m.Set(k, i)
+		want[k] = i
+		if i%3 == 0 {
+			m.Delete(k)
+			delete(want, k)
+		}
+	}
+	got := map[uint64]int{}
+	for k, v := range m.All() {
+		got[k] = v
+	}
+	if len(got) != len(want) {
+		t.Fatalf("All yielded %d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("key %d: %d, want %d", k, got[k], v)
+		}
+	}
+}
