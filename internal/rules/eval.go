@@ -36,12 +36,18 @@ type stage struct {
 	// actorWin numbers the aggregates kept per actor (by rule position,
 	// then slot), indexing actorState.counters or actorState.distincts by
 	// their kind; counters and distincts are how many of each an actor has.
-	actorWin     [][]int
-	counters     int
-	distincts    int
-	actors       engine.Actors[actorState]
-	cur          *actorState // the actor of the event being evaluated
-	lastItem     string      // the last value itemHash hashed, and its hash
+	actorWin  [][]int
+	counters  int
+	distincts int
+	actors    engine.Actors[actorState]
+	cur       *actorState // the actor of the event being evaluated
+	// act and now are the event's action, as its bit, and its time in Unix
+	// nanoseconds: every rule of the event reads them, and the action is
+	// a string (a switch of comparisons to find its bit) and the time a
+	// time.Time (a conversion).
+	act          actionSet
+	now          int64
+	lastItem     string // the last value itemHash hashed, and its hash
 	lastHash     uint64
 	lastPart     string // the last part partHash hashed, and its hash
 	lastPartHash uint64
@@ -153,6 +159,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	if len(entries) == 0 && !withHistory {
 		return
 	}
+	e.act, e.now = 1<<ai, ev.Time.UnixNano()
 	e.env.fill(in)
 	if s == Settled {
 		e.env.fillTicket(in.Ticket, e.people)
@@ -185,19 +192,19 @@ func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
 		return
 	}
-	now := ev.Time.UnixNano()
+	now := e.now
 	// Only an event the condition may match needs the aggregates' values;
 	// every event they count is added either way.
 	final := en.tried && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
 	if final {
 		for i, a := range r.aggs {
-			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, true)
+			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], true)
 		}
 	} else {
 		// Nothing reads the aggregates' values: only those the event
 		// adds to need visiting.
 		for _, i := range en.feeds {
-			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], ev, now, false)
+			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], false)
 		}
 	}
 	final = final && e.testAfterPre(r, r.cond)
@@ -379,8 +386,8 @@ func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
 
 // aggregate adds the event to the aggregate if it counts, and returns the
 // aggregate's value for the event's group if read is set (0 otherwise).
-func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
-	feeds := a.actions.has(ev.Action)
+func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, read bool) int {
+	feeds, now := a.actions&e.act != 0, e.now
 	if !feeds && !read {
 		return 0
 	}
@@ -553,7 +560,7 @@ func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 	keyed := false
 	for i := len(q.steps) - 1; i >= 0; i-- {
 		s := &q.steps[i]
-		if !s.actions.has(ev.Action) {
+		if s.actions&e.act == 0 {
 			continue
 		}
 		if !keyed {

@@ -43,6 +43,8 @@ type entry struct {
 
 var actionIndexes = [...]event.Action{event.Login, event.Logout, event.Search, event.View, event.Reveal, event.Export, event.Update, event.CredentialReset, event.MFAReset}
 
+// actionIndex numbers the actions as actionBit does: its bit is 1 << the
+// index (TestActionBitIsIndex).
 func actionIndex(a event.Action) int {
 	switch a {
 	case event.Login:

@@ -54,3 +54,13 @@ func TestStagesRunApart(t *testing.T) {
 		t.Errorf("run-time errors: %v", errs)
 	}
 }
+
+// TestActionBitIsIndex: the evaluator takes an event's action bit from its
+// index in the pack's action index.
+func TestActionBitIsIndex(t *testing.T) {
+	for _, a := range append(event.Actions, "unknown") {
+		if i := actionIndex(a); (i < 0 && actionBit(a) != 0) || (i >= 0 && actionBit(a) != 1<<i) {
+			t.Errorf("%s: index %d, bit %b", a, i, actionBit(a))
+		}
+	}
+}
