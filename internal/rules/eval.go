@@ -30,6 +30,10 @@ type stage struct {
 	env     Env
 	vm      vm.VM
 	history bool // this stage keeps the actors' history
+	// contract says some rule of the stage reads the actor's contract;
+	// without, the Env has it only from an alert on (summaries, details
+	// and keys may read anything).
+	contract bool
 
 	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
 	seqs []seqTable   // by rule position
@@ -87,6 +91,9 @@ func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 	}
 	e.actorWin = make([][]int, len(p.rules))
 	for i, r := range p.rules {
+		if r.Stage == s && r.readsContract {
+			e.contract = true
+		}
 		if r.Stage != s || len(r.aggs) == 0 {
 			continue
 		}
@@ -160,7 +167,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 		return
 	}
 	e.act, e.now = 1<<ai, ev.Time.UnixNano()
-	e.env.fill(in)
+	e.env.fill(in, e.contract)
 	if s == Settled {
 		e.env.fillTicket(in.Ticket, e.people)
 	}
@@ -619,6 +626,9 @@ func (t *seqTable) prune(q *sequence, now int64) {
 
 func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit) {
 	ev := in.Event
+	if !e.contract {
+		e.env.fillContract(ev.Time, in.Person)
+	}
 	a := engine.Alert{Rule: r.ID, Severity: r.Severity, Risk: r.Risk, SuppressFor: r.suppressFor}
 	if ev.Subject != "" {
 		a.Subjects = []string{ev.Subject}

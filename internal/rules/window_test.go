@@ -154,7 +154,7 @@ func TestUTCDayHour(t *testing.T) {
 			t.Errorf("%v: day %d hour %d", at, day, hour)
 		}
 		var e Env
-		e.fill(&engine.Input{Event: &event.Event{Time: at}})
+		e.fill(&engine.Input{Event: &event.Event{Time: at}}, true)
 		if e.Weekday != int(at.Weekday()) || e.Hour != at.Hour() {
 			t.Errorf("%v: weekday %d hour %d", at, e.Weekday, e.Hour)
 		}
