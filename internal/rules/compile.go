@@ -79,6 +79,10 @@ type exceptions struct {
 	roles, teams, vendors, actors []string
 	when                          []*cond
 	lists                         bool // some list is not empty: excluded may say yes
+	// first: the lists are checked before anything else, as the rule keeps
+	// no state an excluded actor's events must still reach (no aggregate
+	// or sequence).
+	first bool
 }
 
 type aggKind uint8
@@ -477,6 +481,7 @@ func (c *compiler) exceptions() {
 	r := c.rule
 	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors,
 		lists: len(e.Roles)+len(e.Teams)+len(e.Vendors)+len(e.Actors) > 0}
+	r.exc.first = r.exc.lists && len(r.aggs) == 0 && r.seq == nil
 	for i, w := range e.When {
 		path := fmt.Sprintf("exceptions.when[%d]", i)
 		if strings.TrimSpace(w) == "" {

@@ -196,7 +196,7 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 
 func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
-	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
+	if r.exc.first && e.excluded(r) {
 		return
 	}
 	now := e.now

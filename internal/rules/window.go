@@ -100,7 +100,15 @@ func (r *bucketRing) add(t, v int64) {
 	// b.idx > idx: older than the ring holds; dropped
 }
 
+// expire drops the events at or before now-window. Most calls have none
+// to drop: the test is inlined, the loop is not.
 func (c *counter) expire(now, window int64) {
+	if len(c.exact) > 0 && c.exact[0].t <= now-window {
+		c.drop(now, window)
+	}
+}
+
+func (c *counter) drop(now, window int64) {
 	i := 0
 	for i < len(c.exact) && c.exact[i].t <= now-window {
 		c.sum -= c.exact[i].v
@@ -278,7 +286,14 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 }
 
 // expireSmall drops the slice's values last seen at or before now-window.
+// Most calls have none to drop: the test is inlined, the loop is not.
 func (d *distinct) expireSmall(now, window int64) {
+	if len(d.small) > 0 && d.small[0].t <= now-window {
+		d.dropSmall(now, window)
+	}
+}
+
+func (d *distinct) dropSmall(now, window int64) {
 	i := 0
 	for i < len(d.small) && d.small[i].t <= now-window {
 		i++
