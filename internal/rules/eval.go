@@ -398,6 +398,17 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, read bool
 	if !feeds && !read {
 		return 0
 	}
+	// An event the filter leaves out of a window nothing reads needs no
+	// window found (a hash and a map lookup for a team's). Only a filter
+	// evaluated natively goes first: it cannot fail, so no error is
+	// counted for an event whose group does not exist.
+	passed := false
+	if !read && a.where != nil && a.where.exact {
+		if !e.test(r, a.where) {
+			return 0
+		}
+		passed = true
+	}
 	var c *counter
 	var d *distinct
 	var k uint64
@@ -426,7 +437,7 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, read bool
 		}
 	}
 	window := int64(a.window)
-	if feeds && (a.where == nil || e.test(r, a.where)) {
+	if feeds && (passed || a.where == nil || e.test(r, a.where)) {
 		var item string
 		var amount int64 = 1
 		if a.of != nil {
