@@ -35,12 +35,12 @@ type stage struct {
 	// and keys may read anything).
 	contract bool
 
-	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
-	seqs []seqTable   // by rule position
-	// actorWin numbers the aggregates kept per actor (by rule position,
-	// then slot), indexing actorState.counters or actorState.distincts by
+	aggs []aggTable // by aggregate number (entry.agg); not per actor
+	seqs []seqTable // by rule position
+	// actorWin numbers the aggregates kept per actor (by aggregate
+	// number), indexing actorState.counters or actorState.distincts by
 	// their kind; counters and distincts are how many of each an actor has.
-	actorWin  [][]int
+	actorWin  []int
 	counters  int
 	distincts int
 	actors    engine.Actors[actorState]
@@ -81,36 +81,33 @@ func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
 
 func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 	e := &stage{
-		pack:    p,
-		s:       s,
-		people:  people,
-		history: s == Immediate && p.history,
-		aggs:    make([][]aggTable, len(p.rules)),
-		seqs:    make([]seqTable, len(p.rules)),
-		errors:  map[string]int{},
+		pack:     p,
+		s:        s,
+		people:   people,
+		history:  s == Immediate && p.history,
+		aggs:     make([]aggTable, p.aggs),
+		seqs:     make([]seqTable, len(p.rules)),
+		actorWin: make([]int, p.aggs),
+		errors:   map[string]int{},
 	}
-	e.actorWin = make([][]int, len(p.rules))
-	for i, r := range p.rules {
+	n := 0 // the number of the rule's first aggregate
+	for _, r := range p.rules {
 		if r.Stage == s && r.readsContract {
 			e.contract = true
 		}
-		if r.Stage != s || len(r.aggs) == 0 {
-			continue
-		}
-		e.aggs[i] = make([]aggTable, len(r.aggs))
-		e.actorWin[i] = make([]int, len(r.aggs))
 		for _, a := range r.aggs {
 			switch {
-			case !a.perActor():
-				e.actorWin[i][a.slot] = -1
+			case r.Stage != s || !a.perActor():
+				e.actorWin[n+a.slot] = -1
 			case a.kind == aggDistinct:
-				e.actorWin[i][a.slot] = e.distincts
+				e.actorWin[n+a.slot] = e.distincts
 				e.distincts++
 			default:
-				e.actorWin[i][a.slot] = e.counters
+				e.actorWin[n+a.slot] = e.counters
 				e.counters++
 			}
 		}
+		n += len(r.aggs)
 	}
 	e.renderFn = e.renderEmitting
 	e.env.Person = func(id string) PersonEnv {
@@ -205,13 +202,13 @@ func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	final := en.tried && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
 	if final {
 		for i, a := range r.aggs {
-			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], true)
+			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.agg+i, true)
 		}
 	} else {
 		// Nothing reads the aggregates' values: only those the event
 		// adds to need visiting.
 		for _, i := range en.feeds {
-			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], false)
+			e.aggregate(r, r.aggs[i], en.agg+i, false)
 		}
 	}
 	final = final && e.testAfterPre(r, r.cond)
@@ -393,7 +390,8 @@ func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
 
 // aggregate adds the event to the aggregate if it counts, and returns the
 // aggregate's value for the event's group if read is set (0 otherwise).
-func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, read bool) int {
+// n is the aggregate's number in the pack (entry.agg plus its position).
+func (e *stage) aggregate(r *Rule, a *aggregate, n int, read bool) int {
 	feeds, now := a.actions&e.act != 0, e.now
 	if !feeds && !read {
 		return 0
@@ -413,8 +411,9 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, read bool
 	var d *distinct
 	var k uint64
 	ok := true
+	t := &e.aggs[n]
 	if a.perActor() {
-		st, i := e.cur, e.actorWin[pos][a.slot]
+		st, i := e.cur, e.actorWin[n]
 		if a.kind == aggDistinct {
 			if st.distincts == nil {
 				st.distincts = make([]distinct, e.distincts)
