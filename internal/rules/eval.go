@@ -182,9 +182,10 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 			e.first = ev.Time
 		}
 		h := st.hist
-		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		x := sourcesOf(ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		e.env.History = h.features(ev.Time, x)
 		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
-		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		h.observe(ev.Time, x)
 	}
 	for i := range entries {
 		e.run(&entries[i], in, emit)
