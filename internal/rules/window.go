@@ -266,6 +266,12 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 		if d.small[i].t >= t {
 			return true
 		}
+		if i == n-1 {
+			// Seen last, and seen again later: it stays last (a customer's
+			// records opened one after another).
+			d.small[i].t = t
+			return true
+		}
 		copy(d.small[i:], d.small[i+1:])
 		n--
 		d.small = d.small[:n]
