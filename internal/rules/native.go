@@ -111,6 +111,11 @@ type nAnd2 struct{ a, b native }
 
 func (n *nAnd2) eval(e *Env) bool { return n.a.eval(e) && n.b.eval(e) }
 
+// nAnd3 is a && b && c, the next most common.
+type nAnd3 struct{ a, b, c native }
+
+func (n *nAnd3) eval(e *Env) bool { return n.a.eval(e) && n.b.eval(e) && n.c.eval(e) }
+
 type nOr2 struct{ a, b native }
 
 func (n *nOr2) eval(e *Env) bool { return n.a.eval(e) || n.b.eval(e) }
@@ -380,6 +385,8 @@ func collapse(n nAnd) native {
 		return n[0]
 	case 2:
 		return &nAnd2{n[0], n[1]}
+	case 3:
+		return &nAnd3{n[0], n[1], n[2]}
 	}
 	return &n
 }
