@@ -142,10 +142,13 @@ func (c *counter) value(now, window int64) int64 {
 		c.expire(now, window)
 		return c.sum
 	}
-	lo, hi := (now-window)/c.ring.width, now/c.ring.width
+	// No bucket is later than now (it is at least c.latest, the latest
+	// time added), and an unused one holds nothing: only the lower bound
+	// needs testing.
+	lo := (now - window) / c.ring.width
 	var s int64
-	for _, b := range c.ring.buckets {
-		if b.idx >= lo && b.idx <= hi {
+	for i := range c.ring.buckets {
+		if b := &c.ring.buckets[i]; b.idx >= lo {
 			s += b.sum
 		}
 	}
