@@ -555,6 +555,7 @@ func (d *Detector) open(a *actor, t time.Time) {
 		if g == nil {
 			g = d.newGroup(label, strings.Join(attrs, ","))
 			g.key = fmt.Sprint(lvl) + "\x00" + key
+			g.usual = d.usual[g.key]
 			d.groups[lvl][key] = g
 		}
 		g.members = append(g.members, a)

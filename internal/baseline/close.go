@@ -19,11 +19,15 @@ type group struct {
 	key       string
 	label, by string
 	members   []*actor
-	norms     []norm
-	stamps    []int64
-	factors   []float64
-	fstamps   []int64
-	fn        []int
+	// usual is d.usual[key] as the group formed: it changes only when a
+	// day closes, and the groups with it, so judging needs no lookup by
+	// the long key.
+	usual   []norm
+	norms   []norm
+	stamps  []int64
+	factors []float64
+	fstamps []int64
+	fn      []int
 }
 
 // advance closes every hour before h. Hours close in order, so alerts come
@@ -159,12 +163,12 @@ func (d *Detector) closeDay() {
 	// nothing out).
 	for _, lvl := range d.groups {
 		for _, g := range lvl {
-			u := d.usual[g.key]
+			u := g.usual
 			for i := range d.nDay {
 				if nm := d.groupNorm(g, i, true); nm.n >= d.cfg.MinPeers {
 					if u == nil {
 						u = make([]norm, d.nDay)
-						d.usual[g.key] = u
+						d.usual[g.key], g.usual = u, u
 					}
 					u[i] = nm
 				}
@@ -320,7 +324,7 @@ func (d *Detector) judge(a *actor, i int, x float64, final bool, emit engine.Emi
 	var usual judgement
 	if !own.ok && f.Period == Day {
 		for _, pg := range w.groups {
-			if u := d.usual[pg.key]; u != nil && u[i].n >= d.cfg.MinPeers {
+			if u := pg.usual; u != nil && u[i].n >= d.cfg.MinPeers {
 				usual.norm, usual.ok = u[i], true
 				usual.med *= factor
 				usual.mad *= factor

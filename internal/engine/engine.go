@@ -285,7 +285,7 @@ func (e *Engine) Event(ev *event.Event) {
 	person := e.in.Person
 	if e.pipe != nil {
 		if len(e.cfg.Immediate) > 0 {
-			e.add(0, job{in: e.in})
+			e.add(0, &e.in, nil, false, false)
 		}
 	} else {
 		for _, d := range e.cfg.Immediate {
@@ -307,7 +307,7 @@ func (e *Engine) Flush() {
 	}
 	if e.pipe != nil {
 		for i := range e.pipe.stages {
-			e.add(i, job{in: Input{Event: e.in.Event}, settled: true, flush: true, now: e.now})
+			e.add(i, &Input{Event: e.in.Event}, nil, true, true)
 		}
 		e.drain()
 		return
@@ -360,11 +360,7 @@ func (e *Engine) settle(p pending) {
 		e.in.Subject = &e.subject
 	}
 	if e.pipe != nil {
-		j := job{in: e.in, settled: true}
-		if m != nil {
-			j.in.Ticket, j.match, j.hasMatch = nil, *m, true
-		}
-		e.add(1, j)
+		e.add(1, &e.in, m, true, false)
 		return
 	}
 	e.settling = true

@@ -61,7 +61,10 @@ type Rule struct {
 	plain       []piece             // the summary without text/template, if it is plain (plainSummary)
 	details     []detail
 	usesHistory bool
-	tests       []testCase
+	// readsContract says an expression of the rule may read the actor's
+	// contract (its dates, before_contract, after_contract, tenure_days).
+	readsContract bool
+	tests         []testCase
 }
 
 // Actions lists the actions the rule's condition is tried on.
@@ -76,6 +79,10 @@ type exceptions struct {
 	roles, teams, vendors, actors []string
 	when                          []*cond
 	lists                         bool // some list is not empty: excluded may say yes
+	// first: the lists are checked before anything else, as the rule keeps
+	// no state an excluded actor's events must still reach (no aggregate
+	// or sequence).
+	first bool
 }
 
 type aggKind uint8
@@ -202,6 +209,7 @@ type compiler struct {
 	rule *Rule
 	// references found while compiling, to derive the stage
 	ticketRef, historyRef string // first path that used them
+	contractRef           bool   // some expression may read the actor's contract
 	aggNames              map[string]int
 }
 
@@ -473,6 +481,7 @@ func (c *compiler) exceptions() {
 	r := c.rule
 	r.exc = exceptions{roles: e.Roles, teams: e.Teams, vendors: e.Vendors, actors: e.Actors,
 		lists: len(e.Roles)+len(e.Teams)+len(e.Vendors)+len(e.Actors) > 0}
+	r.exc.first = r.exc.lists && len(r.aggs) == 0 && r.seq == nil
 	for i, w := range e.When {
 		path := fmt.Sprintf("exceptions.when[%d]", i)
 		if strings.TrimSpace(w) == "" {
@@ -494,11 +503,16 @@ func (c *compiler) suppress() {
 		if s.For == "" {
 			c.errorf("suppress.key", "a key without suppress.for suppresses nothing")
 		}
+		// Read only for an alert, when the Env has the contract anyway.
+		ref := c.contractRef
 		c.rule.suppressKey = c.compileValue("suppress.key", s.Key, kindString, true)
+		c.contractRef = ref
 	}
 }
 
 func (c *compiler) details() {
+	// Details are read only for an alert, when the Env has the contract.
+	defer func(ref bool) { c.contractRef = ref }(c.contractRef)
 	names := make([]string, 0, len(c.spec.Details))
 	for n := range c.spec.Details {
 		names = append(names, n)
@@ -522,6 +536,7 @@ func (c *compiler) details() {
 func (c *compiler) stage() {
 	r := c.rule
 	r.usesHistory = c.historyRef != ""
+	r.readsContract = c.contractRef
 	switch c.spec.Stage {
 	case "":
 		if c.ticketRef != "" {

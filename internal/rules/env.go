@@ -160,8 +160,10 @@ func (a *AggEnv) slot(i int) *int {
 var slotNames = [maxAggregates]string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}
 
 // fill sets the event, actor and customer parts. The ticket part is set by
-// the caller for the stage; history and aggregates by the evaluator.
-func (e *Env) fill(in *engine.Input) {
+// the caller for the stage; history and aggregates by the evaluator. The
+// actor's contract is set only if contract is: without, it is left as it
+// was until fillContract.
+func (e *Env) fill(in *engine.Input, contract bool) {
 	ev := in.Event
 	e.ID = ev.ID
 	e.Time = ev.Time
@@ -192,18 +194,12 @@ func (e *Env) fill(in *engine.Input) {
 		a.OnRoster = true
 		a.Name, a.Vendor, a.Team, a.Role, a.Site, a.SiteCountry = p.Name, p.Vendor, p.Team, p.Role, p.Site, p.Country
 		a.Status, a.Manager = string(p.Status), p.Manager
-		a.ContractStart, a.ContractEnd = p.ContractStart, p.ContractEnd
-		a.BeforeContract = !p.ContractStart.IsZero() && ev.Time.Before(p.ContractStart)
-		a.AfterContract = !p.ContractEnd.IsZero() && ev.Time.After(p.ContractEnd)
-		a.TenureDays = 0
-		if !p.ContractStart.IsZero() && ev.Time.After(p.ContractStart) {
-			a.TenureDays = daysSince(ev.Time, p.ContractStart)
-		}
 	} else {
 		a.OnRoster = false
 		a.Name, a.Vendor, a.Team, a.Role, a.Site, a.SiteCountry, a.Status, a.Manager = "", "", "", "", "", "", "", ""
-		a.ContractStart, a.ContractEnd = time.Time{}, time.Time{}
-		a.BeforeContract, a.AfterContract, a.TenureDays = false, false, 0
+	}
+	if contract {
+		e.fillContract(ev.Time, in.Person)
 	}
 
 	c := &e.Customer
@@ -215,6 +211,25 @@ func (e *Env) fill(in *engine.Input) {
 	e.Ticket = TicketEnv{Cited: ev.Ticket}
 	e.History = HistoryEnv{}
 	e.Agg = AggEnv{}
+}
+
+// fillContract sets the actor's contract for an event at t: its dates and
+// what they say of t (two comparisons and a division of times, which most
+// of the settled stage's rules never read).
+func (e *Env) fillContract(t time.Time, p *event.Person) {
+	a := &e.Actor
+	if p == nil {
+		a.ContractStart, a.ContractEnd = time.Time{}, time.Time{}
+		a.BeforeContract, a.AfterContract, a.TenureDays = false, false, 0
+		return
+	}
+	a.ContractStart, a.ContractEnd = p.ContractStart, p.ContractEnd
+	a.BeforeContract = !p.ContractStart.IsZero() && t.Before(p.ContractStart)
+	a.AfterContract = !p.ContractEnd.IsZero() && t.After(p.ContractEnd)
+	a.TenureDays = 0
+	if !p.ContractStart.IsZero() && t.After(p.ContractStart) {
+		a.TenureDays = daysSince(t, p.ContractStart)
+	}
 }
 
 // fillTicket sets the settled stage's ticket verdict.

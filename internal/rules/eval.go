@@ -30,18 +30,28 @@ type stage struct {
 	env     Env
 	vm      vm.VM
 	history bool // this stage keeps the actors' history
+	// contract says some rule of the stage reads the actor's contract;
+	// without, the Env has it only from an alert on (summaries, details
+	// and keys may read anything).
+	contract bool
 
-	aggs [][]aggTable // by rule position, then aggregate slot; not per actor
-	seqs []seqTable   // by rule position
-	// actorWin numbers the aggregates kept per actor (by rule position,
-	// then slot), indexing actorState.counters or actorState.distincts by
+	aggs []aggTable // by aggregate number (entry.agg); not per actor
+	seqs []seqTable // by rule position
+	// actorWin numbers the aggregates kept per actor (by aggregate
+	// number), indexing actorState.counters or actorState.distincts by
 	// their kind; counters and distincts are how many of each an actor has.
-	actorWin     [][]int
-	counters     int
-	distincts    int
-	actors       engine.Actors[actorState]
-	cur          *actorState // the actor of the event being evaluated
-	lastItem     string      // the last value itemHash hashed, and its hash
+	actorWin  []int
+	counters  int
+	distincts int
+	actors    engine.Actors[actorState]
+	cur       *actorState // the actor of the event being evaluated
+	// act and now are the event's action, as its bit, and its time in Unix
+	// nanoseconds: every rule of the event reads them, and the action is
+	// a string (a switch of comparisons to find its bit) and the time a
+	// time.Time (a conversion).
+	act          actionSet
+	now          int64
+	lastItem     string // the last value itemHash hashed, and its hash
 	lastHash     uint64
 	lastPart     string // the last part partHash hashed, and its hash
 	lastPartHash uint64
@@ -71,33 +81,33 @@ func NewEvaluator(p *Pack, people func(id string) *event.Person) *Evaluator {
 
 func newStage(p *Pack, s Stage, people func(id string) *event.Person) *stage {
 	e := &stage{
-		pack:    p,
-		s:       s,
-		people:  people,
-		history: s == Immediate && p.history,
-		aggs:    make([][]aggTable, len(p.rules)),
-		seqs:    make([]seqTable, len(p.rules)),
-		errors:  map[string]int{},
+		pack:     p,
+		s:        s,
+		people:   people,
+		history:  s == Immediate && p.history,
+		aggs:     make([]aggTable, p.aggs),
+		seqs:     make([]seqTable, len(p.rules)),
+		actorWin: make([]int, p.aggs),
+		errors:   map[string]int{},
 	}
-	e.actorWin = make([][]int, len(p.rules))
-	for i, r := range p.rules {
-		if r.Stage != s || len(r.aggs) == 0 {
-			continue
+	n := 0 // the number of the rule's first aggregate
+	for _, r := range p.rules {
+		if r.Stage == s && r.readsContract {
+			e.contract = true
 		}
-		e.aggs[i] = make([]aggTable, len(r.aggs))
-		e.actorWin[i] = make([]int, len(r.aggs))
 		for _, a := range r.aggs {
 			switch {
-			case !a.perActor():
-				e.actorWin[i][a.slot] = -1
+			case r.Stage != s || !a.perActor():
+				e.actorWin[n+a.slot] = -1
 			case a.kind == aggDistinct:
-				e.actorWin[i][a.slot] = e.distincts
+				e.actorWin[n+a.slot] = e.distincts
 				e.distincts++
 			default:
-				e.actorWin[i][a.slot] = e.counters
+				e.actorWin[n+a.slot] = e.counters
 				e.counters++
 			}
 		}
+		n += len(r.aggs)
 	}
 	e.renderFn = e.renderEmitting
 	e.env.Person = func(id string) PersonEnv {
@@ -153,7 +163,8 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 	if len(entries) == 0 && !withHistory {
 		return
 	}
-	e.env.fill(in)
+	e.act, e.now = 1<<ai, ev.Time.UnixNano()
+	e.env.fill(in, e.contract)
 	if s == Settled {
 		e.env.fillTicket(in.Ticket, e.people)
 	}
@@ -171,9 +182,10 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 			e.first = ev.Time
 		}
 		h := st.hist
-		e.env.History = h.features(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		x := sourcesOf(ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		e.env.History = h.features(ev.Time, x)
 		e.env.History.WatchedDays = daysSince(ev.Time, e.first)
-		h.observe(ev.Time, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP)
+		h.observe(ev.Time, x)
 	}
 	for i := range entries {
 		e.run(&entries[i], in, emit)
@@ -182,22 +194,22 @@ func (e *stage) detect(in *engine.Input, emit engine.Emit) {
 
 func (e *stage) run(en *entry, in *engine.Input, emit engine.Emit) {
 	r, ev := en.r, in.Event
-	if r.exc.lists && len(r.aggs) == 0 && r.seq == nil && e.excluded(r) {
+	if r.exc.first && e.excluded(r) {
 		return
 	}
-	now := ev.Time.UnixNano()
+	now := e.now
 	// Only an event the condition may match needs the aggregates' values;
 	// every event they count is added either way.
 	final := en.tried && (r.cond.pre == nil || r.cond.pre.eval(&e.env))
 	if final {
 		for i, a := range r.aggs {
-			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.pos, &e.aggs[en.pos][i], ev, now, true)
+			*e.env.Agg.slot(a.slot) = e.aggregate(r, a, en.agg+i, true)
 		}
 	} else {
 		// Nothing reads the aggregates' values: only those the event
 		// adds to need visiting.
 		for _, i := range en.feeds {
-			e.aggregate(r, r.aggs[i], en.pos, &e.aggs[en.pos][i], ev, now, false)
+			e.aggregate(r, r.aggs[i], en.agg+i, false)
 		}
 	}
 	final = final && e.testAfterPre(r, r.cond)
@@ -379,17 +391,30 @@ func (e *stage) groupHash(r *Rule, a *aggregate) (uint64, bool) {
 
 // aggregate adds the event to the aggregate if it counts, and returns the
 // aggregate's value for the event's group if read is set (0 otherwise).
-func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event.Event, now int64, read bool) int {
-	feeds := a.actions.has(ev.Action)
+// n is the aggregate's number in the pack (entry.agg plus its position).
+func (e *stage) aggregate(r *Rule, a *aggregate, n int, read bool) int {
+	feeds, now := a.actions&e.act != 0, e.now
 	if !feeds && !read {
 		return 0
+	}
+	// An event the filter leaves out of a window nothing reads needs no
+	// window found (a hash and a map lookup for a team's). Only a filter
+	// evaluated natively goes first: it cannot fail, so no error is
+	// counted for an event whose group does not exist.
+	passed := false
+	if !read && a.where != nil && a.where.exact {
+		if !e.test(r, a.where) {
+			return 0
+		}
+		passed = true
 	}
 	var c *counter
 	var d *distinct
 	var k uint64
 	ok := true
+	t := &e.aggs[n]
 	if a.perActor() {
-		st, i := e.cur, e.actorWin[pos][a.slot]
+		st, i := e.cur, e.actorWin[n]
 		if a.kind == aggDistinct {
 			if st.distincts == nil {
 				st.distincts = make([]distinct, e.distincts)
@@ -412,7 +437,7 @@ func (e *stage) aggregate(r *Rule, a *aggregate, pos int, t *aggTable, ev *event
 		}
 	}
 	window := int64(a.window)
-	if feeds && (a.where == nil || e.test(r, a.where)) {
+	if feeds && (passed || a.where == nil || e.test(r, a.where)) {
 		var item string
 		var amount int64 = 1
 		if a.of != nil {
@@ -553,7 +578,7 @@ func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 	keyed := false
 	for i := len(q.steps) - 1; i >= 0; i-- {
 		s := &q.steps[i]
-		if !s.actions.has(ev.Action) {
+		if s.actions&e.act == 0 {
 			continue
 		}
 		if !keyed {
@@ -612,6 +637,9 @@ func (t *seqTable) prune(q *sequence, now int64) {
 
 func (e *stage) alert(r *Rule, in *engine.Input, hits []seqHit, emit engine.Emit) {
 	ev := in.Event
+	if !e.contract {
+		e.env.fillContract(ev.Time, in.Person)
+	}
 	a := engine.Alert{Rule: r.ID, Severity: r.Severity, Risk: r.Risk, SuppressFor: r.suppressFor}
 	if ev.Subject != "" {
 		a.Subjects = []string{ev.Subject}

@@ -80,6 +80,7 @@ func (c *compiler) compileTree(path, src string, kind exprKind, withAgg bool) (*
 	}
 	n := len(*c.src.errs)
 	c.analyse(path, src, tree.Node)
+	c.contractRef = c.contractRef || readsContract(tree.Node)
 	if len(*c.src.errs) > n {
 		return nil, nil
 	}
@@ -270,6 +271,46 @@ func actionStrings() []string {
 		s[i] = string(a)
 	}
 	return s
+}
+
+// contractFields are the actor's fields that come from its contract.
+var contractFields = []string{"contract_start", "contract_end", "before_contract", "after_contract", "tenure_days"}
+
+// contractFinder looks for reads of the actor's contract: a contract field
+// by name, the actor by a computed name or as a whole (it counts the
+// actor's identifiers and its reads of other fields by name), or $env.
+type contractFinder struct {
+	found          bool
+	actors, fields int
+}
+
+func (f *contractFinder) Visit(n *ast.Node) {
+	switch v := (*n).(type) {
+	case *ast.IdentifierNode:
+		switch v.Value {
+		case "actor":
+			f.actors++
+		case "$env":
+			f.found = true
+		}
+	case *ast.MemberNode:
+		if isIdent(v.Node, "actor") {
+			if p, ok := v.Property.(*ast.StringNode); !ok || slices.Contains(contractFields, p.Value) {
+				f.found = true
+			} else {
+				f.fields++
+			}
+		}
+	}
+}
+
+// readsContract reports whether an expression may read the actor's
+// contract: a stage none of whose rules does leaves it out of the Env
+// until an alert.
+func readsContract(root ast.Node) bool {
+	f := &contractFinder{}
+	ast.Walk(&root, f)
+	return f.found || f.actors > f.fields
 }
 
 func isIdent(n ast.Node, name string) bool {

@@ -2,8 +2,9 @@ package rules
 
 import (
 	"slices"
-	"strings"
 	"time"
+
+	"github.com/custos-io/custos/internal/hashtable"
 )
 
 // history is what an evaluator remembers about one actor's past, in a
@@ -17,9 +18,29 @@ type history struct {
 	lastDay   int64 // the last active day, days since the epoch
 	dayHours  uint32
 	hours     [24]uint16 // per hour of day, days active in it (halved with days)
-	devices   []string   // most recent last
-	countries []string
-	ips       []string
+	// The last devices, countries and addresses, as hashes (sources), most
+	// recent last: an event's are compared as integers, and the history
+	// keeps no copies of the strings.
+	devices   []uint64
+	countries []uint64
+	ips       []uint64
+}
+
+// sources are an event's device, country and address as the history keeps
+// them: hashtable.String of each, 0 for none. Two values whose hashes
+// agree are one to the history (about n²/2⁶⁵ among n values; the
+// baselines accept the same of theirs).
+type sources struct{ device, country, ip uint64 }
+
+func sourcesOf(device, country, ip string) sources {
+	return sources{sourceHash(device), sourceHash(country), sourceHash(ip)}
+}
+
+func sourceHash(v string) uint64 {
+	if v == "" {
+		return 0
+	}
+	return max(hashtable.String(v), 1)
 }
 
 const (
@@ -32,7 +53,7 @@ const (
 
 // seen reports whether v is in list, trying the most recent value first:
 // an actor mostly keeps its device, country and address.
-func seen(list []string, v string) bool {
+func seen(list []uint64, v uint64) bool {
 	if n := len(list); n > 0 && list[n-1] == v {
 		return true
 	}
@@ -50,8 +71,8 @@ func utcDayHour(t time.Time) (int64, int) {
 	return day, int((s - day*86400) / 3600)
 }
 
-// features describes the past before the event at t.
-func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
+// features describes the past before the event at t from x.
+func (h *history) features(t time.Time, x sources) HistoryEnv {
 	if h.events == 0 {
 		return HistoryEnv{}
 	}
@@ -59,9 +80,9 @@ func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
 		Events:     h.events,
 		DaysActive: h.days,
 		FirstSeen:  h.firstSeen,
-		NewDevice:  device != "" && len(h.devices) > 0 && !seen(h.devices, device),
-		NewCountry: country != "" && len(h.countries) > 0 && !seen(h.countries, country),
-		NewIP:      ip != "" && len(h.ips) > 0 && !seen(h.ips, ip),
+		NewDevice:  x.device != 0 && len(h.devices) > 0 && !seen(h.devices, x.device),
+		NewCountry: x.country != 0 && len(h.countries) > 0 && !seen(h.countries, x.country),
+		NewIP:      x.ip != 0 && len(h.ips) > 0 && !seen(h.ips, x.ip),
 	}
 	if t.After(h.lastSeen) {
 		f.IdleDays = daysSince(t, h.lastSeen)
@@ -86,8 +107,8 @@ func (h *history) features(t time.Time, device, country, ip string) HistoryEnv {
 	return f
 }
 
-// observe adds the event at t to the history.
-func (h *history) observe(t time.Time, device, country, ip string) {
+// observe adds the event at t from x to the history.
+func (h *history) observe(t time.Time, x sources) {
 	if h.events == 0 || t.Before(h.firstSeen) {
 		h.firstSeen = t
 	}
@@ -112,28 +133,22 @@ func (h *history) observe(t time.Time, device, country, ip string) {
 			h.hours[hour]++
 		}
 	}
-	h.devices = remember(h.devices, device)
-	h.countries = remember(h.countries, country)
-	h.ips = remember(h.ips, ip)
+	h.devices = remember(h.devices, x.device)
+	h.countries = remember(h.countries, x.country)
+	h.ips = remember(h.ips, x.ip)
 }
 
-// remember moves v to the end of list, dropping the oldest past the bound.
-func remember(list []string, v string) []string {
-	if v == "" || (len(list) > 0 && list[len(list)-1] == v) {
+// remember moves v (0: none) to the end of list, dropping the oldest past
+// the bound.
+func remember(list []uint64, v uint64) []uint64 {
+	if v == 0 || (len(list) > 0 && list[len(list)-1] == v) {
 		return list
 	}
 	if i := slices.Index(list, v); i >= 0 {
-		if i == len(list)-1 {
-			return list
-		}
-		kept := list[i] // the copy already owned, not the event's slice
 		copy(list[i:], list[i+1:])
-		list[len(list)-1] = kept
+		list[len(list)-1] = v
 		return list
 	}
-	// An owned copy: a slice of the event would keep its whole decoded line
-	// alive for as long as the actor's history remembers the value.
-	v = strings.Clone(v)
 	if len(list) >= rememberedValues {
 		copy(list, list[1:])
 		list[len(list)-1] = v

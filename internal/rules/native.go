@@ -104,6 +104,22 @@ func (n *nOr) eval(e *Env) bool {
 	return false
 }
 
+// nAnd2 and nOr2 are a && b and a || b: most conjunctions and
+// disjunctions have two parts, and two fields cost less than a loop over a
+// slice.
+type nAnd2 struct{ a, b native }
+
+func (n *nAnd2) eval(e *Env) bool { return n.a.eval(e) && n.b.eval(e) }
+
+// nAnd3 is a && b && c, the next most common.
+type nAnd3 struct{ a, b, c native }
+
+func (n *nAnd3) eval(e *Env) bool { return n.a.eval(e) && n.b.eval(e) && n.c.eval(e) }
+
+type nOr2 struct{ a, b native }
+
+func (n *nOr2) eval(e *Env) bool { return n.a.eval(e) || n.b.eval(e) }
+
 type nNot struct{ x native }
 
 func (n *nNot) eval(e *Env) bool { return !n.x.eval(e) }
@@ -367,6 +383,10 @@ func collapse(n nAnd) native {
 		return nil
 	case 1:
 		return n[0]
+	case 2:
+		return &nAnd2{n[0], n[1]}
+	case 3:
+		return &nAnd3{n[0], n[1], n[2]}
 	}
 	return &n
 }
@@ -473,9 +493,9 @@ func toNative(n ast.Node, aggs map[string]int) native {
 				return nil
 			}
 			if v.Operator == "&&" || v.Operator == "and" {
-				return &nAnd{l, r}
+				return &nAnd2{l, r}
 			}
-			return &nOr{l, r}
+			return &nOr2{l, r}
 		case "in":
 			a := fieldPath(v.Left, aggs)
 			set, ok := stringSet(v.Right)

@@ -27,6 +27,7 @@ type Pack struct {
 	// index lists, per stage and action, the rules an event must meet.
 	index   [2][len(actionIndexes)][]entry
 	history bool // some rule reads the actor's history
+	aggs    int  // aggregates of all rules, numbered rule by rule (entry.agg)
 }
 
 // entry is a rule and its position in the pack, which keys the rule's state
@@ -34,6 +35,9 @@ type Pack struct {
 type entry struct {
 	r   *Rule
 	pos int
+	// agg numbers the rule's first aggregate in the pack: the evaluator
+	// keeps aggregate i's windows at agg+i of flat slices.
+	agg int
 	// tried says the rule's condition is tried on the action; feeds lists
 	// the aggregates (by position in r.aggs) the action adds to, all an
 	// event it is not tried on has to visit.
@@ -43,6 +47,8 @@ type entry struct {
 
 var actionIndexes = [...]event.Action{event.Login, event.Logout, event.Search, event.View, event.Reveal, event.Export, event.Update, event.CredentialReset, event.MFAReset}
 
+// actionIndex numbers the actions as actionBit does: its bit is 1 << the
+// index (TestActionBitIsIndex).
 func actionIndex(a event.Action) int {
 	switch a {
 	case event.Login:
@@ -127,7 +133,7 @@ func newPack(rs []*Rule) *Pack {
 		}
 		for i, a := range actionIndexes {
 			if r.trigger.has(a) {
-				en := entry{r: r, pos: pos, tried: r.actions.has(a)}
+				en := entry{r: r, pos: pos, agg: p.aggs, tried: r.actions.has(a)}
 				for j, g := range r.aggs {
 					if g.actions.has(a) {
 						en.feeds = append(en.feeds, j)
@@ -136,6 +142,7 @@ func newPack(rs []*Rule) *Pack {
 				p.index[r.Stage][i] = append(p.index[r.Stage][i], en)
 			}
 		}
+		p.aggs += len(r.aggs)
 	}
 	return p
 }

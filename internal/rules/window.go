@@ -100,7 +100,15 @@ func (r *bucketRing) add(t, v int64) {
 	// b.idx > idx: older than the ring holds; dropped
 }
 
+// expire drops the events at or before now-window. Most calls have none
+// to drop: the test is inlined, the loop is not.
 func (c *counter) expire(now, window int64) {
+	if len(c.exact) > 0 && c.exact[0].t <= now-window {
+		c.drop(now, window)
+	}
+}
+
+func (c *counter) drop(now, window int64) {
 	i := 0
 	for i < len(c.exact) && c.exact[i].t <= now-window {
 		c.sum -= c.exact[i].v
@@ -134,10 +142,13 @@ func (c *counter) value(now, window int64) int64 {
 		c.expire(now, window)
 		return c.sum
 	}
-	lo, hi := (now-window)/c.ring.width, now/c.ring.width
+	// No bucket is later than now (it is at least c.latest, the latest
+	// time added), and an unused one holds nothing: only the lower bound
+	// needs testing.
+	lo := (now - window) / c.ring.width
 	var s int64
-	for _, b := range c.ring.buckets {
-		if b.idx >= lo && b.idx <= hi {
+	for i := range c.ring.buckets {
+		if b := &c.ring.buckets[i]; b.idx >= lo {
 			s += b.sum
 		}
 	}
@@ -258,6 +269,12 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 		if d.small[i].t >= t {
 			return true
 		}
+		if i == n-1 {
+			// Seen last, and seen again later: it stays last (a customer's
+			// records opened one after another).
+			d.small[i].t = t
+			return true
+		}
 		copy(d.small[i:], d.small[i+1:])
 		n--
 		d.small = d.small[:n]
@@ -278,7 +295,14 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 }
 
 // expireSmall drops the slice's values last seen at or before now-window.
+// Most calls have none to drop: the test is inlined, the loop is not.
 func (d *distinct) expireSmall(now, window int64) {
+	if len(d.small) > 0 && d.small[0].t <= now-window {
+		d.dropSmall(now, window)
+	}
+}
+
+func (d *distinct) dropSmall(now, window int64) {
 	i := 0
 	for i < len(d.small) && d.small[i].t <= now-window {
 		i++

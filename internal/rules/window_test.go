@@ -125,21 +125,21 @@ func TestHistory(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	for i := range 14 {
 		at := t0.Add(time.Duration(i) * day)
-		h.observe(at, "d-1", "PH", "10.0.0.1")
+		h.observe(at, sourcesOf("d-1", "PH", "10.0.0.1"))
 	}
-	f := h.features(t0.Add(14*day+18*time.Hour), "d-2", "PH", "10.0.0.1") // 03:00, a new device
+	f := h.features(t0.Add(14*day+18*time.Hour), sourcesOf("d-2", "PH", "10.0.0.1")) // 03:00, a new device
 	if f.DaysActive != 14 || f.Events != 14 || !f.NewDevice || f.NewCountry || f.NewIP || f.HourShare != 0 {
 		t.Errorf("features at 03:00 = %+v", f)
 	}
-	if f := h.features(t0.Add(14*day+time.Hour), "d-1", "PH", ""); f.HourShare != 1 {
+	if f := h.features(t0.Add(14*day+time.Hour), sourcesOf("d-1", "PH", "")); f.HourShare != 1 {
 		t.Errorf("share at 10:00 = %v, want 1", f.HourShare)
 	}
-	if f := h.features(t0.Add(60*day), "", "", ""); f.IdleDays < 46 || f.IdleDays > 47 {
+	if f := h.features(t0.Add(60*day), sourcesOf("", "", "")); f.IdleDays < 46 || f.IdleDays > 47 {
 		t.Errorf("idle days = %v", f.IdleDays)
 	}
 	// The day count ages so it never grows without bound.
 	for i := range 200 {
-		h.observe(t0.Add(time.Duration(14+i)*day), "d-1", "PH", "")
+		h.observe(t0.Add(time.Duration(14+i)*day), sourcesOf("d-1", "PH", ""))
 	}
 	if h.days >= agingDays {
 		t.Errorf("days = %d, want below %d", h.days, agingDays)
@@ -154,7 +154,7 @@ func TestUTCDayHour(t *testing.T) {
 			t.Errorf("%v: day %d hour %d", at, day, hour)
 		}
 		var e Env
-		e.fill(&engine.Input{Event: &event.Event{Time: at}})
+		e.fill(&engine.Input{Event: &event.Event{Time: at}}, true)
 		if e.Weekday != int(at.Weekday()) || e.Hour != at.Hour() {
 			t.Errorf("%v: weekday %d hour %d", at, e.Weekday, e.Hour)
 		}
