@@ -44,12 +44,12 @@ const maxGroup = 4096
 // maxFedInMemory is how many committed records the feed keeps decoded for
 // the engine; past it, without a journal, records are left in the store and
 // read back; with one, the writer waits for the engine.
-const maxFedInMemory = 100_000
+const maxFedInMemory = 200_000
 
 // maxUnindexed bounds the records acknowledged from the journal and not yet
 // in the store, kept decoded in memory for the indexer: past it the writer
 // waits for the indexer, so acknowledgements slow to the store's pace.
-const maxUnindexed = 200_000
+const maxUnindexed = 400_000
 
 // While the writer acknowledges records (an ingest burst), the indexer
 // leaves the acknowledged records waiting, so the acknowledgements and the
@@ -88,10 +88,9 @@ type commit struct {
 	done    chan error // buffered: the writer never waits on a handler
 
 	// acked: the journal holds it and its request was answered; the
-	// indexer only stores it, forgets keys (seen) and releases the journal
-	// up to pos.
+	// indexer only stores it, forgets its keys (seen) and releases the
+	// journal up to pos.
 	acked bool
-	keys  []string
 	pos   journal.Pos
 
 	// queued is when it was queued for the indexer.
@@ -253,7 +252,7 @@ func (s *Server) indexed(c *commit) {
 		c.done <- nil
 		return
 	}
-	s.seen.done(c.keys)
+	s.seen.done(c.w.Recs)
 	s.indexedMu.Lock()
 	s.indexedPos = c.pos
 	s.indexedMu.Unlock()

@@ -95,6 +95,8 @@ func (s *Server) batch(noun string, decode func([]byte) (store.Record, error)) h
 			return
 		}
 		s.hook("request")
+		s.ingesting.Add(1)
+		defer s.ingesting.Add(-1)
 		var recs []store.Record
 		var rejects []*event.RecordError
 		ok := func(b []byte, re *event.RecordError) {

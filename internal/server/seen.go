@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -25,45 +26,57 @@ type seen struct {
 	}
 	filter bloom
 
-	mu      sync.Mutex
-	pending map[string]struct{} // journaled, not yet in the store
+	mu sync.Mutex
+	// Journaled, not yet in the store: events by id (their key as it
+	// is, no string built per record), ticket changes by ticketKey.
+	events  map[string]struct{}
+	tickets map[string]struct{}
 }
 
 func newSeen(st interface {
 	Stored(ctx context.Context, r store.Record) (bool, error)
 }) *seen {
-	return &seen{st: st, filter: newBloom(1 << 20), pending: make(map[string]struct{})}
+	return &seen{st: st, filter: newBloom(1 << 20), events: make(map[string]struct{}), tickets: make(map[string]struct{})}
 }
 
-// recordKey is what makes a record the same record: an event's id, a
-// ticket change's every field the store's unique key has.
-func recordKey(r *store.Record) string {
-	if r.Event != nil {
-		return "e" + r.Event.ID
-	}
-	t := r.Ticket
+// ticketKey is what makes a ticket change the same change: every field
+// the store's unique key has. (An event's id makes it the same event.)
+func ticketKey(t *event.TicketChange) string {
 	return "t" + t.ID + "\x00" + strconv.FormatInt(t.Time.UnixNano(), 36) + "\x00" + string(t.Status) +
 		"\x00" + t.Assignee + "\x00" + t.Subject
 }
 
+// pendingSet is the map of r's kind and r's key in it. An event id and a
+// ticket key may hash alike in the filter; the store tells them apart.
+func (s *seen) pendingSet(r *store.Record) (map[string]struct{}, string) {
+	if r.Event != nil {
+		return s.events, r.Event.ID
+	}
+	return s.tickets, ticketKey(r.Ticket)
+}
+
 // known adds a record stored before start.
-func (s *seen) known(r *store.Record) { s.filter.add(recordKey(r)) }
+func (s *seen) known(r *store.Record) {
+	_, key := s.pendingSet(r)
+	s.filter.add(s.filter.hash(key))
+}
 
 // check reports whether r is a duplicate; if not, its key is pending from
-// now on (journaled by the caller; undo if that fails).
-func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, key string, err error) {
-	key = recordKey(r)
-	maybe := s.filter.has(key)
+// now on (journaled by the caller; done undoes it if that fails).
+func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, err error) {
+	set, key := s.pendingSet(r)
+	h := s.filter.hash(key)
+	maybe := s.filter.has(h)
 	s.mu.Lock()
-	if _, ok := s.pending[key]; ok {
+	if _, ok := set[key]; ok {
 		s.mu.Unlock()
-		return true, key, nil
+		return true, nil
 	}
 	if !maybe {
-		s.pending[key] = struct{}{}
+		set[key] = struct{}{}
 		s.mu.Unlock()
-		s.filter.add(key)
-		return false, key, nil
+		s.filter.add(h)
+		return false, nil
 	}
 	s.mu.Unlock()
 	// The filter says maybe: a retry, or a false positive (about 1 in 100).
@@ -71,20 +84,21 @@ func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, key string
 	// pending now and not in the store, it is new.
 	stored, err := s.st.Stored(ctx, *r)
 	if err != nil || stored {
-		return stored, key, err
+		return stored, err
 	}
 	s.mu.Lock()
-	s.pending[key] = struct{}{}
+	set[key] = struct{}{}
 	s.mu.Unlock()
-	return false, key, nil
+	return false, nil
 }
 
-// done forgets pending keys: their records are in the store, or their
+// done forgets the pending keys of recs: they are in the store, or their
 // journal append failed.
-func (s *seen) done(keys []string) {
+func (s *seen) done(recs []store.Record) {
 	s.mu.Lock()
-	for _, k := range keys {
-		delete(s.pending, k)
+	for i := range recs {
+		set, key := s.pendingSet(&recs[i])
+		delete(set, key)
 	}
 	s.mu.Unlock()
 }
@@ -113,19 +127,21 @@ func newFilter(capacity int) bloomFilter {
 	return bloomFilter{blocks: make([]uint64, blocks*8), cap: capacity}
 }
 
-func (b *bloom) add(key string) {
+func (b *bloom) hash(key string) uint64 { return maphash.String(b.seed, key) }
+
+// add adds the key of hash h.
+func (b *bloom) add(h uint64) {
 	f := &b.filters[len(b.filters)-1]
 	if f.n >= f.cap {
 		b.filters = append(b.filters, newFilter(2*f.cap))
 		f = &b.filters[len(b.filters)-1]
 	}
-	h := maphash.String(b.seed, key)
 	f.set(h)
 	f.n++
 }
 
-func (b *bloom) has(key string) bool {
-	h := maphash.String(b.seed, key)
+// has reports whether the key of hash h may have been added.
+func (b *bloom) has(h uint64) bool {
 	for i := range b.filters {
 		if b.filters[i].test(h) {
 			return true

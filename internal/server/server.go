@@ -176,6 +176,10 @@ type Server struct {
 
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
+	// ingesting counts the batch requests being read, decoded or
+	// journaled: two or more mean clients are waiting on
+	// acknowledgements (a burst), and the engine gives way (burst.go).
+	ingesting atomic.Int32
 
 	// indexGate, if set, holds the indexer before each group until it
 	// can receive: tests use it to keep acknowledged records out of the
@@ -707,12 +711,16 @@ func (s *Server) awaitStored(l *loop, stored chan bool) bool {
 // storing findings, so it announces them (sinks, metrics) while idle too.
 func (s *Server) runEngine(l *loop) error {
 	var buf []item
+	var y yielder
 	for {
 		items, ok := s.feed.take(buf)
 		if !ok {
 			break
 		}
 		for i := range items {
+			if i%yieldEvery == 0 {
+				y.yield(s)
+			}
 			it := &items[i]
 			if it.stored != nil && !s.awaitStored(l, it.stored) {
 				// The store refused it and its request failed; it was

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/custos-io/custos/internal/journal"
+)
+
+// The engine gives way while two or more batch requests are in progress,
+// and not once its lag reaches maxEngineLag, until half of it is left.
+func TestEngineYieldsToBurst(t *testing.T) {
+	s := &Server{journal: new(journal.Journal)}
+	var y yielder
+
+	s.ingesting.Store(1) // one request: a steady feed, no burst
+	y.yield(s)
+
+	s.ingesting.Store(2)
+	var ended atomic.Bool
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		ended.Store(true)
+		s.ingesting.Store(0)
+	}()
+	y.yield(s)
+	if !ended.Load() {
+		t.Fatal("the engine went on during a burst")
+	}
+
+	s.ingesting.Store(2)
+	s.queued.Store(maxEngineLag)
+	y.yield(s) // far behind: runs
+	s.processed.Store(maxEngineLag / 4)
+	y.yield(s) // still more than half behind: runs on
+	if !y.catchUp {
+		t.Fatal("the engine stopped catching up before half its lag was processed")
+	}
+	s.processed.Store(maxEngineLag*3/4 + 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		ended.Store(false)
+		s.ingesting.Store(0)
+	}()
+	y.yield(s)
+	if ended.Load() {
+		t.Fatal("the engine went on during a burst with little lag")
+	}
+}
+
+// Without a journal the engine never holds up an acknowledgement, so it
+// never gives way.
+func TestEngineNoYieldWithoutJournal(t *testing.T) {
+	s := &Server{}
+	s.ingesting.Store(5)
+	var y yielder
+	y.yield(s)
+}
