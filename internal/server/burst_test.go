@@ -8,32 +8,32 @@ import (
 	"github.com/custos-io/custos/internal/journal"
 )
 
-// The engine gives way while two or more batch requests are in progress,
+// The engine gives way while burstRequests batch requests are in progress,
 // and not once its lag reaches maxEngineLag, until half of it is left.
 func TestEngineYieldsToBurst(t *testing.T) {
 	s := &Server{journal: new(journal.Journal)}
 	var y yielder
 
-	s.ingesting.Store(1) // one request: a steady feed, no burst
-	y.yield(s)
+	s.ingesting.Store(burstRequests - 1) // a steady feed, no burst
+	y.yield(s, time.Now())
 
-	s.ingesting.Store(2)
+	s.ingesting.Store(burstRequests)
 	var ended atomic.Bool
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		ended.Store(true)
 		s.ingesting.Store(0)
 	}()
-	y.yield(s)
+	y.yield(s, time.Now())
 	if !ended.Load() {
 		t.Fatal("the engine went on during a burst")
 	}
 
-	s.ingesting.Store(2)
+	s.ingesting.Store(burstRequests)
 	s.queued.Store(maxEngineLag)
-	y.yield(s) // far behind: runs
+	y.yield(s, time.Now()) // far behind: runs
 	s.processed.Store(maxEngineLag / 4)
-	y.yield(s) // still more than half behind: runs on
+	y.yield(s, time.Now()) // still more than half behind: runs on
 	if !y.catchUp {
 		t.Fatal("the engine stopped catching up before half its lag was processed")
 	}
@@ -43,10 +43,18 @@ func TestEngineYieldsToBurst(t *testing.T) {
 		ended.Store(false)
 		s.ingesting.Store(0)
 	}()
-	y.yield(s)
+	y.yield(s, time.Now())
 	if ended.Load() {
 		t.Fatal("the engine went on during a burst with little lag")
 	}
+}
+
+// Records held since maxEngineYield ago are processed during a burst.
+func TestEngineYieldBounded(t *testing.T) {
+	s := &Server{journal: new(journal.Journal)}
+	s.ingesting.Store(burstRequests)
+	var y yielder
+	y.yield(s, time.Now().Add(-maxEngineYield))
 }
 
 // Without a journal the engine never holds up an acknowledgement, so it
@@ -55,5 +63,5 @@ func TestEngineNoYieldWithoutJournal(t *testing.T) {
 	s := &Server{}
 	s.ingesting.Store(5)
 	var y yielder
-	y.yield(s)
+	y.yield(s, time.Now())
 }

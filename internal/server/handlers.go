@@ -31,9 +31,12 @@ const maxListedErrors = 1000
 // NDJSON line 3, "request[2]: ..." for array element 2.
 const requestSource = "request"
 
+// decodeEvent decodes in place: the record keeps the event, and copying
+// some 300 bytes from a result was an eighth of the decoding.
 func decodeEvent(b []byte) (store.Record, error) {
-	e, err := event.DecodeEvent(b)
-	return store.Record{Event: &e}, err
+	e := new(event.Event)
+	err := event.DecodeEventTo(b, e)
+	return store.Record{Event: e}, err
 }
 
 func decodeTicket(b []byte) (store.Record, error) {

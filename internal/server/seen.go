@@ -36,7 +36,11 @@ type seen struct {
 func newSeen(st interface {
 	Stored(ctx context.Context, r store.Record) (bool, error)
 }) *seen {
-	return &seen{st: st, filter: newBloom(1 << 20), events: make(map[string]struct{}), tickets: make(map[string]struct{})}
+	// Sized for a burst's worth of pending keys, so the first burst
+	// after a start does not spend its time growing the maps (6 % of the
+	// serve bench's CPU to the last acknowledgement).
+	return &seen{st: st, filter: newBloom(1 << 20),
+		events: make(map[string]struct{}, maxUnindexed/2), tickets: make(map[string]struct{}, maxUnindexed/4)}
 }
 
 // ticketKey is what makes a ticket change the same change: every field

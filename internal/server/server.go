@@ -177,7 +177,7 @@ type Server struct {
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
 	// ingesting counts the batch requests being read, decoded or
-	// journaled: two or more mean clients are waiting on
+	// journaled: burstRequests or more mean clients are waiting on
 	// acknowledgements (a burst), and the engine gives way (burst.go).
 	ingesting atomic.Int32
 
@@ -713,13 +713,13 @@ func (s *Server) runEngine(l *loop) error {
 	var buf []item
 	var y yielder
 	for {
-		items, ok := s.feed.take(buf)
+		items, since, ok := s.feed.take(buf)
 		if !ok {
 			break
 		}
 		for i := range items {
 			if i%yieldEvery == 0 {
-				y.yield(s)
+				y.yield(s, since)
 			}
 			it := &items[i]
 			if it.stored != nil && !s.awaitStored(l, it.stored) {
