@@ -40,8 +40,9 @@ func decodeEvent(b []byte) (store.Record, error) {
 }
 
 func decodeTicket(b []byte) (store.Record, error) {
-	t, err := event.DecodeTicketChange(b)
-	return store.Record{Ticket: &t}, err
+	t := new(event.TicketChange)
+	err := event.DecodeTicketChangeTo(b, t)
+	return store.Record{Ticket: t}, err
 }
 
 // BatchResult is the answer to a batch: how many records were stored, how

@@ -2,8 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/maphash"
-	"strconv"
 	"sync"
 
 	"github.com/custos-io/custos/internal/event"
@@ -27,10 +27,22 @@ type seen struct {
 	filter bloom
 
 	mu sync.Mutex
-	// Journaled, not yet in the store: events by id (their key as it
-	// is, no string built per record), ticket changes by ticketKey.
-	events  map[string]struct{}
-	tickets map[string]struct{}
+	// Journaled, not yet in the store, by the keys the store's unique
+	// indexes have (no string built per record).
+	events  map[string]struct{} // event ids
+	tickets map[ticketKey]struct{}
+}
+
+// ticketKey is what makes a ticket change the same change: every field
+// the store's unique key has. (An event's id makes it the same event.)
+type ticketKey struct {
+	id, subject, assignee string
+	status                event.TicketStatus
+	time                  int64
+}
+
+func keyOf(t *event.TicketChange) ticketKey {
+	return ticketKey{id: t.ID, subject: t.Subject, assignee: t.Assignee, status: t.Status, time: t.Time.UnixNano()}
 }
 
 func newSeen(st interface {
@@ -40,47 +52,65 @@ func newSeen(st interface {
 	// after a start does not spend its time growing the maps (6 % of the
 	// serve bench's CPU to the last acknowledgement).
 	return &seen{st: st, filter: newBloom(1 << 20),
-		events: make(map[string]struct{}, maxUnindexed/2), tickets: make(map[string]struct{}, maxUnindexed/4)}
+		events: make(map[string]struct{}, maxUnindexed/2), tickets: make(map[ticketKey]struct{}, maxUnindexed/4)}
 }
 
-// ticketKey is what makes a ticket change the same change: every field
-// the store's unique key has. (An event's id makes it the same event.)
-func ticketKey(t *event.TicketChange) string {
-	return "t" + t.ID + "\x00" + strconv.FormatInt(t.Time.UnixNano(), 36) + "\x00" + string(t.Status) +
-		"\x00" + t.Assignee + "\x00" + t.Subject
-}
-
-// pendingSet is the map of r's kind and r's key in it. An event id and a
-// ticket key may hash alike in the filter; the store tells them apart.
-func (s *seen) pendingSet(r *store.Record) (map[string]struct{}, string) {
+// hash is r's key's hash in the filter. An event and a ticket change may
+// hash alike; the store tells them apart.
+func (s *seen) hash(r *store.Record) uint64 {
 	if r.Event != nil {
-		return s.events, r.Event.ID
+		return maphash.String(s.filter.seed, r.Event.ID)
 	}
-	return s.tickets, ticketKey(r.Ticket)
+	t := r.Ticket
+	var h maphash.Hash
+	h.SetSeed(s.filter.seed)
+	for _, f := range [...]string{t.ID, t.Subject, t.Assignee, string(t.Status)} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	var ns [8]byte
+	binary.LittleEndian.PutUint64(ns[:], uint64(t.Time.UnixNano()))
+	h.Write(ns[:])
+	return h.Sum64()
+}
+
+// pending reports whether r's key is pending; if add, it is from now on.
+// The caller holds s.mu.
+func (s *seen) pending(r *store.Record, add bool) bool {
+	if r.Event != nil {
+		_, ok := s.events[r.Event.ID]
+		if !ok && add {
+			s.events[r.Event.ID] = struct{}{}
+		}
+		return ok
+	}
+	k := keyOf(r.Ticket)
+	_, ok := s.tickets[k]
+	if !ok && add {
+		s.tickets[k] = struct{}{}
+	}
+	return ok
 }
 
 // known adds a record stored before start.
-func (s *seen) known(r *store.Record) {
-	_, key := s.pendingSet(r)
-	s.filter.add(s.filter.hash(key))
-}
+func (s *seen) known(r *store.Record) { s.filter.add(s.hash(r)) }
 
 // check reports whether r is a duplicate; if not, its key is pending from
 // now on (journaled by the caller; done undoes it if that fails).
 func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, err error) {
-	set, key := s.pendingSet(r)
-	h := s.filter.hash(key)
+	h := s.hash(r)
 	maybe := s.filter.has(h)
 	s.mu.Lock()
-	if _, ok := set[key]; ok {
-		s.mu.Unlock()
-		return true, nil
-	}
 	if !maybe {
-		set[key] = struct{}{}
+		// Not in the filter: new (every pending key is in it).
+		dup = s.pending(r, true)
 		s.mu.Unlock()
 		s.filter.add(h)
-		return false, nil
+		return dup, nil
+	}
+	if s.pending(r, false) {
+		s.mu.Unlock()
+		return true, nil
 	}
 	s.mu.Unlock()
 	// The filter says maybe: a retry, or a false positive (about 1 in 100).
@@ -91,7 +121,7 @@ func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, err error)
 		return stored, err
 	}
 	s.mu.Lock()
-	set[key] = struct{}{}
+	s.pending(r, true)
 	s.mu.Unlock()
 	return false, nil
 }
@@ -101,8 +131,11 @@ func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, err error)
 func (s *seen) done(recs []store.Record) {
 	s.mu.Lock()
 	for i := range recs {
-		set, key := s.pendingSet(&recs[i])
-		delete(set, key)
+		if e := recs[i].Event; e != nil {
+			delete(s.events, e.ID)
+		} else {
+			delete(s.tickets, keyOf(recs[i].Ticket))
+		}
 	}
 	s.mu.Unlock()
 }
@@ -130,8 +163,6 @@ func newFilter(capacity int) bloomFilter {
 	blocks := (capacity*10 + 511) / 512
 	return bloomFilter{blocks: make([]uint64, blocks*8), cap: capacity}
 }
-
-func (b *bloom) hash(key string) uint64 { return maphash.String(b.seed, key) }
 
 // add adds the key of hash h.
 func (b *bloom) add(h uint64) {
