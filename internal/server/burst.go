@@ -1,6 +1,8 @@
 package server
 
-import "time"
+import (
+	"time"
+)
 
 // During an ingest burst (burstRequests or more batch requests in
 // progress: clients wait on acknowledgements) the engine gives way, as the
@@ -9,7 +11,10 @@ import "time"
 // when the burst ends. A steady feed in one stream sends its events and
 // their ticket changes side by side, two requests at most (as at 50,000
 // records/s in 500-record requests), so its event-to-finding latency
-// stays. The engine stops giving way once maxEngineLag records wait
+// stays; and the engine gives way only once minYieldLag records wait for
+// it, so a feed it keeps up with is not held up when requests pile up for
+// a moment (the indexer's commit taking a core, a collection). The engine
+// stops giving way once maxEngineLag records wait
 // for it (the feed's memory bound: past it the writer would wait for the
 // engine, and acknowledgements with it) until half of them are processed,
 // and once the records it holds were queued maxEngineYield ago, so giving
@@ -17,6 +22,7 @@ import "time"
 // send at once.
 const (
 	burstRequests  = 3
+	minYieldLag    = 20_000
 	maxEngineLag   = maxFedInMemory
 	maxEngineYield = time.Second
 	// yieldEvery is how many feed items the engine processes between
@@ -45,7 +51,7 @@ func (y *yielder) yield(s *Server, since time.Time) {
 		case lag < maxEngineLag/2:
 			y.catchUp = false
 		}
-		if y.catchUp || s.ingesting.Load() < burstRequests || time.Since(since) >= maxEngineYield {
+		if y.catchUp || lag < minYieldLag || s.ingesting.Load() < burstRequests || time.Since(since) >= maxEngineYield {
 			return
 		}
 		time.Sleep(enginePoll)
