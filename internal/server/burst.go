@@ -1,8 +1,6 @@
 package server
 
-import (
-	"time"
-)
+import "time"
 
 // During an ingest burst (burstRequests or more batch requests in
 // progress: clients wait on acknowledgements) the engine gives way, as the
