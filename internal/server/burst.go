@@ -12,16 +12,19 @@ import "time"
 // stays; and the engine gives way only once minYieldLag records wait for
 // it, so a feed it keeps up with is not held up when requests pile up for
 // a moment (the indexer's commit taking a core, a collection). The engine
-// stops giving way once maxEngineLag records wait
-// for it (the feed's memory bound: past it the writer would wait for the
-// engine, and acknowledgements with it) until half of them are processed,
-// and once the records it holds were queued maxEngineYield ago, so giving
-// way makes a finding late by at most about that, however many clients
-// send at once.
+// stops giving way once maxEngineLag records wait for it (below the feed's
+// memory bound, maxFedInMemory: past that the writer waits for the engine,
+// and acknowledgements with it) until half of them are processed, and once
+// the records it holds were queued maxEngineYield ago, so giving way makes
+// a finding late by at most about that, however many clients send at
+// once.
 const (
-	burstRequests  = 3
-	minYieldLag    = 20_000
-	maxEngineLag   = maxFedInMemory
+	burstRequests = 3
+	minYieldLag   = 20_000
+	// maxEngineLag is below the feed's bound, so a far-behind engine
+	// finishes the records it holds and takes the feed's before the
+	// writer would have to wait for it.
+	maxEngineLag   = 200_000
 	maxEngineYield = time.Second
 	// yieldEvery is how many feed items the engine processes between
 	// looks at the burst.

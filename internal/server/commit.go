@@ -44,7 +44,7 @@ const maxGroup = 4096
 // maxFedInMemory is how many committed records the feed keeps decoded for
 // the engine; past it, without a journal, records are left in the store and
 // read back; with one, the writer waits for the engine.
-const maxFedInMemory = 200_000
+const maxFedInMemory = 300_000
 
 // maxUnindexed bounds the records acknowledged from the journal and not yet
 // in the store, kept decoded in memory for the indexer: past it the writer
