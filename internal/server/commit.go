@@ -44,12 +44,12 @@ const maxGroup = 4096
 // maxFedInMemory is how many committed records the feed keeps decoded for
 // the engine; past it, without a journal, records are left in the store and
 // read back; with one, the writer waits for the engine.
-const maxFedInMemory = 100_000
+const maxFedInMemory = 300_000
 
 // maxUnindexed bounds the records acknowledged from the journal and not yet
 // in the store, kept decoded in memory for the indexer: past it the writer
 // waits for the indexer, so acknowledgements slow to the store's pace.
-const maxUnindexed = 200_000
+const maxUnindexed = 400_000
 
 // While the writer acknowledges records (an ingest burst), the indexer
 // leaves the acknowledged records waiting, so the acknowledgements and the
@@ -88,10 +88,9 @@ type commit struct {
 	done    chan error // buffered: the writer never waits on a handler
 
 	// acked: the journal holds it and its request was answered; the
-	// indexer only stores it, forgets keys (seen) and releases the journal
-	// up to pos.
+	// indexer only stores it, forgets its keys (seen) and releases the
+	// journal up to pos.
 	acked bool
-	keys  []string
 	pos   journal.Pos
 
 	// queued is when it was queued for the indexer.
@@ -253,7 +252,7 @@ func (s *Server) indexed(c *commit) {
 		c.done <- nil
 		return
 	}
-	s.seen.done(c.keys)
+	s.seen.done(c.w.Recs)
 	s.indexedMu.Lock()
 	s.indexedPos = c.pos
 	s.indexedMu.Unlock()
@@ -463,8 +462,9 @@ type feed struct {
 	mu       sync.Mutex
 	room     sync.Cond // signalled when the engine takes the items
 	items    []item
-	inMemory int  // records in items kept decoded
-	closed   bool // no more pushes
+	since    time.Time // when the first of items was queued
+	inMemory int       // records in items kept decoded
+	closed   bool      // no more pushes
 	wake     chan struct{}
 	queued   func(int64)
 	// limit is how many records the feed keeps decoded (maxFedInMemory).
@@ -488,6 +488,7 @@ func (f *feed) signal() {
 
 func (f *feed) push(it item) {
 	f.mu.Lock()
+	f.mark()
 	f.items = append(f.items, it)
 	f.mu.Unlock()
 	if it.person != nil || it.subject != nil {
@@ -503,6 +504,7 @@ func (f *feed) records(recs []store.Record, stored int) {
 		return
 	}
 	f.mu.Lock()
+	f.mark()
 	if f.inMemory+stored <= f.limit {
 		for _, r := range recs {
 			if r.Seq != 0 {
@@ -545,6 +547,7 @@ func (f *feed) journaled(recs []store.Record) {
 	for f.inMemory > 0 && f.inMemory+len(recs) > f.limit && !f.closed {
 		f.room.Wait()
 	}
+	f.mark()
 	for _, r := range recs {
 		f.items = append(f.items, item{rec: r})
 	}
@@ -554,25 +557,35 @@ func (f *feed) journaled(recs []store.Record) {
 	f.signal()
 }
 
-// take waits for work and returns all of it; ok is false once the feed is
-// closed and empty. Woken with no work (signal), it returns none.
-func (f *feed) take(buf []item) (items []item, ok bool) {
+// mark notes when the feed, empty, gets its first item. The caller holds
+// f.mu.
+func (f *feed) mark() {
+	if len(f.items) == 0 {
+		f.since = time.Now()
+	}
+}
+
+// take waits for work and returns all of it, and when the first of it was
+// queued; ok is false once the feed is closed and empty. Woken with no
+// work (signal), it returns none.
+func (f *feed) take(buf []item) (items []item, since time.Time, ok bool) {
 	for woken := false; ; woken = true {
 		f.mu.Lock()
 		if len(f.items) > 0 {
+			since = f.since
 			items, f.items = f.items, buf[:0]
 			f.inMemory = 0
 			f.mu.Unlock()
 			f.room.Broadcast()
-			return items, true
+			return items, since, true
 		}
 		closed := f.closed
 		f.mu.Unlock()
 		if closed {
-			return nil, false
+			return nil, time.Time{}, false
 		}
 		if woken {
-			return buf[:0], true
+			return buf[:0], time.Time{}, true
 		}
 		<-f.wake
 	}

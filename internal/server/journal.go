@@ -93,24 +93,20 @@ func (s *Server) journalGroup(group []*commit) {
 			continue
 		}
 		recs := c.w.Recs
-		c.keys = make([]string, 0, len(recs))
 		n := 0
 		var err error
 		for i := range recs {
 			var dup bool
-			var key string
-			if dup, key, err = s.seen.check(ctx, &recs[i]); err != nil {
+			if dup, err = s.seen.check(ctx, &recs[i]); err != nil {
 				break
 			}
 			if !dup {
 				recs[n] = recs[i]
-				c.keys = append(c.keys, key)
 				n++
 			}
 		}
 		if err != nil {
-			s.seen.done(c.keys)
-			c.keys = nil
+			s.seen.done(recs[:n])
 			c.done <- err
 			c.done = nil // answered
 			continue
@@ -146,7 +142,7 @@ func (s *Server) journalGroup(group []*commit) {
 			continue // failed above
 		}
 		if err != nil {
-			s.seen.done(c.keys)
+			s.seen.done(c.w.Recs)
 			c.done <- err
 			continue
 		}
@@ -156,7 +152,7 @@ func (s *Server) journalGroup(group []*commit) {
 		}
 		// The indexer gets its own commit: the request reads c.w.Stored
 		// once answered, while the store would set it again.
-		ic := &commit{w: store.Write{Recs: c.w.Recs}, acked: true, keys: c.keys, pos: pos}
+		ic := &commit{w: store.Write{Recs: c.w.Recs}, acked: true, pos: pos}
 		s.journaled.Add(int64(len(ic.w.Recs)))
 		c.done <- nil
 		s.feed.journaled(ic.w.Recs)

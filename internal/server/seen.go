@@ -2,10 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"hash/maphash"
-	"strconv"
 	"sync"
 
+	"github.com/custos-io/custos/internal/event"
 	"github.com/custos-io/custos/internal/store"
 )
 
@@ -25,45 +26,91 @@ type seen struct {
 	}
 	filter bloom
 
-	mu      sync.Mutex
-	pending map[string]struct{} // journaled, not yet in the store
+	mu sync.Mutex
+	// Journaled, not yet in the store, by the keys the store's unique
+	// indexes have (no string built per record).
+	events  map[string]struct{} // event ids
+	tickets map[ticketKey]struct{}
+}
+
+// ticketKey is what makes a ticket change the same change: every field
+// the store's unique key has. (An event's id makes it the same event.)
+type ticketKey struct {
+	id, subject, assignee string
+	status                event.TicketStatus
+	time                  int64
+}
+
+func keyOf(t *event.TicketChange) ticketKey {
+	return ticketKey{id: t.ID, subject: t.Subject, assignee: t.Assignee, status: t.Status, time: t.Time.UnixNano()}
 }
 
 func newSeen(st interface {
 	Stored(ctx context.Context, r store.Record) (bool, error)
 }) *seen {
-	return &seen{st: st, filter: newBloom(1 << 20), pending: make(map[string]struct{})}
+	// Sized for a burst's worth of pending keys, so the first burst
+	// after a start does not spend its time growing the maps (6 % of the
+	// serve bench's CPU to the last acknowledgement).
+	return &seen{st: st, filter: newBloom(1 << 20),
+		events: make(map[string]struct{}, maxUnindexed/2), tickets: make(map[ticketKey]struct{}, maxUnindexed/4)}
 }
 
-// recordKey is what makes a record the same record: an event's id, a
-// ticket change's every field the store's unique key has.
-func recordKey(r *store.Record) string {
+// hash is r's key's hash in the filter. An event and a ticket change may
+// hash alike; the store tells them apart.
+func (s *seen) hash(r *store.Record) uint64 {
 	if r.Event != nil {
-		return "e" + r.Event.ID
+		return maphash.String(s.filter.seed, r.Event.ID)
 	}
 	t := r.Ticket
-	return "t" + t.ID + "\x00" + strconv.FormatInt(t.Time.UnixNano(), 36) + "\x00" + string(t.Status) +
-		"\x00" + t.Assignee + "\x00" + t.Subject
+	var h maphash.Hash
+	h.SetSeed(s.filter.seed)
+	for _, f := range [...]string{t.ID, t.Subject, t.Assignee, string(t.Status)} {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	var ns [8]byte
+	binary.LittleEndian.PutUint64(ns[:], uint64(t.Time.UnixNano()))
+	h.Write(ns[:])
+	return h.Sum64()
+}
+
+// pending reports whether r's key is pending; if add, it is from now on.
+// The caller holds s.mu.
+func (s *seen) pending(r *store.Record, add bool) bool {
+	if r.Event != nil {
+		_, ok := s.events[r.Event.ID]
+		if !ok && add {
+			s.events[r.Event.ID] = struct{}{}
+		}
+		return ok
+	}
+	k := keyOf(r.Ticket)
+	_, ok := s.tickets[k]
+	if !ok && add {
+		s.tickets[k] = struct{}{}
+	}
+	return ok
 }
 
 // known adds a record stored before start.
-func (s *seen) known(r *store.Record) { s.filter.add(recordKey(r)) }
+func (s *seen) known(r *store.Record) { s.filter.add(s.hash(r)) }
 
 // check reports whether r is a duplicate; if not, its key is pending from
-// now on (journaled by the caller; undo if that fails).
-func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, key string, err error) {
-	key = recordKey(r)
-	maybe := s.filter.has(key)
+// now on (journaled by the caller; done undoes it if that fails).
+func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, err error) {
+	h := s.hash(r)
+	maybe := s.filter.has(h)
 	s.mu.Lock()
-	if _, ok := s.pending[key]; ok {
-		s.mu.Unlock()
-		return true, key, nil
-	}
 	if !maybe {
-		s.pending[key] = struct{}{}
+		// Not in the filter: new (every pending key is in it).
+		dup = s.pending(r, true)
 		s.mu.Unlock()
-		s.filter.add(key)
-		return false, key, nil
+		s.filter.add(h)
+		return dup, nil
+	}
+	if s.pending(r, false) {
+		s.mu.Unlock()
+		return true, nil
 	}
 	s.mu.Unlock()
 	// The filter says maybe: a retry, or a false positive (about 1 in 100).
@@ -71,20 +118,24 @@ func (s *seen) check(ctx context.Context, r *store.Record) (dup bool, key string
 	// pending now and not in the store, it is new.
 	stored, err := s.st.Stored(ctx, *r)
 	if err != nil || stored {
-		return stored, key, err
+		return stored, err
 	}
 	s.mu.Lock()
-	s.pending[key] = struct{}{}
+	s.pending(r, true)
 	s.mu.Unlock()
-	return false, key, nil
+	return false, nil
 }
 
-// done forgets pending keys: their records are in the store, or their
+// done forgets the pending keys of recs: they are in the store, or their
 // journal append failed.
-func (s *seen) done(keys []string) {
+func (s *seen) done(recs []store.Record) {
 	s.mu.Lock()
-	for _, k := range keys {
-		delete(s.pending, k)
+	for i := range recs {
+		if e := recs[i].Event; e != nil {
+			delete(s.events, e.ID)
+		} else {
+			delete(s.tickets, keyOf(recs[i].Ticket))
+		}
 	}
 	s.mu.Unlock()
 }
@@ -113,19 +164,19 @@ func newFilter(capacity int) bloomFilter {
 	return bloomFilter{blocks: make([]uint64, blocks*8), cap: capacity}
 }
 
-func (b *bloom) add(key string) {
+// add adds the key of hash h.
+func (b *bloom) add(h uint64) {
 	f := &b.filters[len(b.filters)-1]
 	if f.n >= f.cap {
 		b.filters = append(b.filters, newFilter(2*f.cap))
 		f = &b.filters[len(b.filters)-1]
 	}
-	h := maphash.String(b.seed, key)
 	f.set(h)
 	f.n++
 }
 
-func (b *bloom) has(key string) bool {
-	h := maphash.String(b.seed, key)
+// has reports whether the key of hash h may have been added.
+func (b *bloom) has(h uint64) bool {
 	for i := range b.filters {
 		if b.filters[i].test(h) {
 			return true

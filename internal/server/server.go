@@ -18,6 +18,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -176,6 +177,14 @@ type Server struct {
 
 	queued    atomic.Int64 // records handed to the engine queue since start
 	processed atomic.Int64 // records the engine has processed since start
+	// ingesting counts the batch requests being read, decoded or
+	// journaled: burstRequests or more mean clients are waiting on
+	// acknowledgements (a burst), and the engine gives way (burst.go).
+	ingesting atomic.Int32
+	// lineReaders are the buffers NDJSON bodies are read through: a
+	// 256 KiB buffer allocated per request was a fifth of the bytes an
+	// ingest burst allocated.
+	lineReaders sync.Pool
 
 	// indexGate, if set, holds the indexer before each group until it
 	// can receive: tests use it to keep acknowledged records out of the
@@ -247,6 +256,7 @@ func New(opts Options, st Store) (*Server, error) {
 		s.seen = newSeen(lookup)
 	}
 	s.feed = newFeed(func(n int64) { s.queued.Add(n) })
+	s.lineReaders.New = func() any { return bufio.NewReaderSize(nil, lineBuffer) }
 	if s.clock == nil {
 		s.clock = sink.SystemClock{}
 	}
@@ -707,12 +717,16 @@ func (s *Server) awaitStored(l *loop, stored chan bool) bool {
 // storing findings, so it announces them (sinks, metrics) while idle too.
 func (s *Server) runEngine(l *loop) error {
 	var buf []item
+	var y yielder
 	for {
-		items, ok := s.feed.take(buf)
+		items, since, ok := s.feed.take(buf)
 		if !ok {
 			break
 		}
 		for i := range items {
+			if i%yieldEvery == 0 {
+				y.yield(s, since)
+			}
 			it := &items[i]
 			if it.stored != nil && !s.awaitStored(l, it.stored) {
 				// The store refused it and its request failed; it was
