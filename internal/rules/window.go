@@ -64,10 +64,10 @@ func (c *counter) add(t, v, window int64) {
 	}
 	n := len(c.exact)
 	if n == 0 || t >= c.exact[n-1].t {
-		c.exact = append(c.exact, tv{t, v})
+		c.exact = append(room(c.exact), tv{t, v})
 	} else {
 		i := sort.Search(n, func(i int) bool { return c.exact[i].t > t })
-		c.exact = append(c.exact, tv{})
+		c.exact = append(room(c.exact), tv{})
 		copy(c.exact[i+1:], c.exact[i:])
 		c.exact[i] = tv{t, v}
 	}
@@ -117,6 +117,25 @@ func (c *counter) drop(now, window int64) {
 	if i > 0 {
 		c.exact = shrink(c.exact, i)
 	}
+}
+
+// room returns s with capacity for one more element. Past a few it grows
+// the array by a quarter, not append's double: every actor holds several
+// windows of a few dozen entries, and doubling leaves a third of each
+// unused on average.
+func room[T any](s []T) []T {
+	n := len(s)
+	if n < cap(s) {
+		return s
+	}
+	if n < 8 {
+		return append(s, *new(T))[:n]
+	}
+	// Appended to nil, the array is rounded up to its size class, so the
+	// capacity includes what the allocator would waste otherwise.
+	ns := append([]T(nil), make([]T, n+n/4)...)
+	copy(ns, s)
+	return ns[:n]
 }
 
 // shrink drops the first i elements of s, in place, or into a smaller
@@ -283,7 +302,7 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 	if n == len(d.small) && n >= smallDistinct {
 		return false
 	}
-	d.small = append(d.small, tk{})[:n] // room for one more
+	d.small = room(d.small)
 	i := n
 	if n > 0 && t < d.small[n-1].t {
 		i = sort.Search(n, func(i int) bool { return d.small[i].t > t })
