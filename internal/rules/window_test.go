@@ -173,8 +173,12 @@ func (d *distinct) lastLen() int {
 // with events a little out of order as a stream delivers them.
 func TestDistinctAgainstMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	w := 3600 * sec
-	for _, values := range []int{10, smallDistinct + 8, 300} {
+	// 100 hours is past smallSpan: its values go to the map at once.
+	for _, c := range []struct {
+		w      int64
+		values int
+	}{{3600 * sec, 10}, {3600 * sec, smallDistinct + 8}, {3600 * sec, 300}, {100 * 3600 * sec, 10}} {
+		w, values := c.w, c.values
 		var d distinct
 		last := map[uint64]int64{}
 		var latest int64
@@ -187,12 +191,20 @@ func TestDistinctAgainstMap(t *testing.T) {
 			} else {
 				at += r.Int64N(200 * sec)
 			}
+			if i%997 == 0 {
+				// a gap of smallSpan, which the low 48 bits of a
+				// time do not see
+				at += smallSpan + r.Int64N(sec)
+			}
 			t0 := max(at-r.Int64N(30*sec), 0)
 			k := hashString(fmt.Sprint(r.IntN(values)))
 			d.add(t0, k, w)
 			latest = max(latest, t0)
 			if lt, ok := last[k]; t0 > latest-w && (!ok || t0 > lt) {
 				last[k] = t0
+			}
+			if i%3 != 0 {
+				continue // not read after every event, as a rule's window is not
 			}
 			want := int64(0)
 			for _, lt := range last {
