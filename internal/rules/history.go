@@ -14,10 +14,11 @@ type history struct {
 	events    int
 	firstSeen time.Time
 	lastSeen  time.Time
-	days      int   // distinct UTC days active (halved when it reaches agingDays)
 	lastDay   int64 // the last active day, days since the epoch
-	dayHours  uint32
-	hours     [24]uint16 // per hour of day, days active in it (halved with days)
+	// days and dayHours share a word: the history is kept per actor.
+	days     int32 // distinct UTC days active (halved when it reaches agingDays)
+	dayHours uint32
+	hours    [24]uint16 // per hour of day, days active in it (halved with days)
 	// The last devices, countries and addresses, as hashes (sources), most
 	// recent last: an event's are compared as integers, and the history
 	// keeps no copies of the strings.
@@ -78,7 +79,7 @@ func (h *history) features(t time.Time, x sources) HistoryEnv {
 	}
 	f := HistoryEnv{
 		Events:     h.events,
-		DaysActive: h.days,
+		DaysActive: int(h.days),
 		FirstSeen:  h.firstSeen,
 		NewDevice:  x.device != 0 && len(h.devices) > 0 && !seen(h.devices, x.device),
 		NewCountry: x.country != 0 && len(h.countries) > 0 && !seen(h.countries, x.country),
