@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -143,6 +144,49 @@ func TestHistory(t *testing.T) {
 	}
 	if h.days >= agingDays {
 		t.Errorf("days = %d, want below %d", h.days, agingDays)
+	}
+}
+
+// TestHistoryLists checks the devices, countries and addresses, kept in
+// one slice, against three lists kept apart.
+func TestHistoryLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var h history
+	var want [3][]uint64
+	add := func(list int, v uint64) {
+		if v == 0 {
+			return
+		}
+		l := slices.DeleteFunc(want[list], func(x uint64) bool { return x == v })
+		if len(l) >= rememberedValues {
+			l = l[1:]
+		}
+		want[list] = append(l, v)
+	}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		pick := func(n int) string {
+			if r.IntN(10) == 0 {
+				return ""
+			}
+			return fmt.Sprint(r.IntN(n))
+		}
+		x := sourcesOf("d-"+pick(3+i/200), "c-"+pick(2+i/300), "ip-"+pick(30))
+		f := h.features(t0, x)
+		for list, v := range []uint64{x.device, x.country, x.ip} {
+			isNew := v != 0 && len(want[list]) > 0 && !slices.Contains(want[list], v)
+			if got := []bool{f.NewDevice, f.NewCountry, f.NewIP}[list]; got != isNew {
+				t.Fatalf("event %d, list %d: new = %v, want %v", i, list, got, isNew)
+			}
+			add(list, v)
+		}
+		h.observe(t0, x)
+		dev, country, ip := h.lists()
+		for list, got := range [][]uint64{dev, country, ip} {
+			if !slices.Equal(got, want[list]) {
+				t.Fatalf("event %d, list %d: %v, want %v", i, list, got, want[list])
+			}
+		}
 	}
 }
 
