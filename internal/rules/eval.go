@@ -611,10 +611,7 @@ func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 			st = &seqState{reached: make([]partial, len(q.steps))}
 			t.m[k.owned()] = st
 		}
-		// Owned copies: a partial match may wait days, and slices of the
-		// event would keep its whole line alive.
-		hit := seqHit{step: s.name, event: strings.Clone(ev.ID), actor: strings.Clone(ev.Actor.ID), subject: strings.Clone(ev.Subject),
-			device: strings.Clone(ev.Actor.Device), country: strings.Clone(ev.Actor.Country), ip: strings.Clone(ev.Actor.IP), at: ev.Time}
+		hit := newSeqHit(s.name, ev)
 		if i == 0 {
 			st.reached[0] = partial{start: now, hits: []seqHit{hit}}
 		} else {
@@ -624,6 +621,28 @@ func (e *stage) advance(r *Rule, t *seqTable, ev *event.Event, now int64) {
 		}
 		st.latest = max(st.latest, now)
 	}
+}
+
+// newSeqHit is the step's hit by the event, with owned copies of its
+// strings: a partial match may wait days, and slices of the event would
+// keep its whole line alive. The copies share one array, allocated once.
+func newSeqHit(step string, ev *event.Event) seqHit {
+	parts := [...]string{ev.ID, ev.Actor.ID, ev.Subject, ev.Actor.Device, ev.Actor.Country, ev.Actor.IP}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, p := range parts {
+		b.WriteString(p)
+	}
+	all := b.String()
+	for i, p := range parts {
+		parts[i], all = all[:len(p)], all[len(p):]
+	}
+	return seqHit{step: step, event: parts[0], actor: parts[1], subject: parts[2],
+		device: parts[3], country: parts[4], ip: parts[5], at: ev.Time}
 }
 
 func (t *seqTable) prune(q *sequence, now int64) {

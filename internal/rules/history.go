@@ -14,17 +14,82 @@ type history struct {
 	events    int
 	firstSeen time.Time
 	lastSeen  time.Time
-	days      int   // distinct UTC days active (halved when it reaches agingDays)
 	lastDay   int64 // the last active day, days since the epoch
-	dayHours  uint32
-	hours     [24]uint16 // per hour of day, days active in it (halved with days)
-	// The last devices, countries and addresses, as hashes (sources), most
-	// recent last: an event's are compared as integers, and the history
-	// keeps no copies of the strings.
-	devices   []uint64
-	countries []uint64
-	ips       []uint64
+	// days, the counts and dayHours share a word: the history is kept
+	// per actor.
+	days       int16 // distinct UTC days active (halved when it reaches agingDays)
+	nDevices   uint8 // how many of recent are devices
+	nCountries uint8 // how many of recent, after the devices, are countries
+	dayHours   uint32
+	hours      [24]uint16 // per hour of day, days active in it (halved with days)
+	// The last devices, then countries, then addresses, as hashes
+	// (sources), each most recent last: an event's are compared as
+	// integers, and the history keeps no copies of the strings. One slice
+	// holds the three lists, as an actor mostly has one of each.
+	recent []uint64
 }
+
+// The lists of history.recent, for history.remember.
+const (
+	listDevices = iota
+	listCountries
+	listIPs
+)
+
+// list is the part of recent that holds the list (listDevices,
+// listCountries or listIPs), from lo to hi.
+func (h *history) list(which int) (lo, hi int) {
+	d := int(h.nDevices)
+	c := d + int(h.nCountries)
+	switch which {
+	case listDevices:
+		return 0, d
+	case listCountries:
+		return d, c
+	}
+	return c, len(h.recent)
+}
+
+// remember moves v (0: none) to the end of the list, dropping the oldest
+// past the bound.
+func (h *history) remember(which int, v uint64) {
+	lo, hi := h.list(which)
+	list := h.recent[lo:hi]
+	if isLast(list, v) {
+		return
+	}
+	if i := slices.Index(list, v); i >= 0 {
+		copy(list[i:], list[i+1:])
+		list[len(list)-1] = v
+		return
+	}
+	if len(list) >= rememberedValues {
+		copy(list, list[1:])
+		list[len(list)-1] = v
+		return
+	}
+	h.recent = slices.Insert(h.recent, hi, v)
+	switch which {
+	case listDevices:
+		h.nDevices++
+	case listCountries:
+		h.nCountries++
+	}
+}
+
+// lists are the devices, countries and addresses in recent.
+func (h *history) lists() (dev, country, ip []uint64) {
+	d := int(h.nDevices)
+	c := d + int(h.nCountries)
+	return h.recent[:d:d], h.recent[d:c:c], h.recent[c:]
+}
+
+// isNew reports whether v (not 0) is not in the list, which is not empty.
+func isNew(list []uint64, v uint64) bool { return v != 0 && len(list) > 0 && !seen(list, v) }
+
+// isLast reports whether v is 0 or the list's last value: most events'
+// device, country and address, which remember would leave in place.
+func isLast(list []uint64, v uint64) bool { return v == 0 || (len(list) > 0 && list[len(list)-1] == v) }
 
 // sources are an event's device, country and address as the history keeps
 // them: hashtable.String of each, 0 for none. Two values whose hashes
@@ -76,13 +141,14 @@ func (h *history) features(t time.Time, x sources) HistoryEnv {
 	if h.events == 0 {
 		return HistoryEnv{}
 	}
+	dev, country, ip := h.lists()
 	f := HistoryEnv{
 		Events:     h.events,
-		DaysActive: h.days,
+		DaysActive: int(h.days),
 		FirstSeen:  h.firstSeen,
-		NewDevice:  x.device != 0 && len(h.devices) > 0 && !seen(h.devices, x.device),
-		NewCountry: x.country != 0 && len(h.countries) > 0 && !seen(h.countries, x.country),
-		NewIP:      x.ip != 0 && len(h.ips) > 0 && !seen(h.ips, x.ip),
+		NewDevice:  isNew(dev, x.device),
+		NewCountry: isNew(country, x.country),
+		NewIP:      isNew(ip, x.ip),
 	}
 	if t.After(h.lastSeen) {
 		f.IdleDays = daysSince(t, h.lastSeen)
@@ -133,28 +199,17 @@ func (h *history) observe(t time.Time, x sources) {
 			h.hours[hour]++
 		}
 	}
-	h.devices = remember(h.devices, x.device)
-	h.countries = remember(h.countries, x.country)
-	h.ips = remember(h.ips, x.ip)
-}
-
-// remember moves v (0: none) to the end of list, dropping the oldest past
-// the bound.
-func remember(list []uint64, v uint64) []uint64 {
-	if v == 0 || (len(list) > 0 && list[len(list)-1] == v) {
-		return list
+	// The lists are taken again after each remember, which moves the
+	// later lists along.
+	if dev, _, _ := h.lists(); !isLast(dev, x.device) {
+		h.remember(listDevices, x.device)
 	}
-	if i := slices.Index(list, v); i >= 0 {
-		copy(list[i:], list[i+1:])
-		list[len(list)-1] = v
-		return list
+	if _, country, _ := h.lists(); !isLast(country, x.country) {
+		h.remember(listCountries, x.country)
 	}
-	if len(list) >= rememberedValues {
-		copy(list, list[1:])
-		list[len(list)-1] = v
-		return list
+	if _, _, ip := h.lists(); !isLast(ip, x.ip) {
+		h.remember(listIPs, x.ip)
 	}
-	return append(list, v)
 }
 
 // daysSince is t.Sub(u).Hours() / 24, the same number, without Sub's

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"sort"
 
 	"github.com/axiomhq/hyperloglog"
@@ -64,10 +65,10 @@ func (c *counter) add(t, v, window int64) {
 	}
 	n := len(c.exact)
 	if n == 0 || t >= c.exact[n-1].t {
-		c.exact = append(c.exact, tv{t, v})
+		c.exact = append(room(c.exact), tv{t, v})
 	} else {
 		i := sort.Search(n, func(i int) bool { return c.exact[i].t > t })
-		c.exact = append(c.exact, tv{})
+		c.exact = append(room(c.exact), tv{})
 		copy(c.exact[i+1:], c.exact[i:])
 		c.exact[i] = tv{t, v}
 	}
@@ -119,6 +120,25 @@ func (c *counter) drop(now, window int64) {
 	}
 }
 
+// room returns s with capacity for one more element. Past a few it grows
+// the array by a quarter, not append's double: every actor holds several
+// windows of a few dozen entries, and doubling leaves a third of each
+// unused on average.
+func room[T any](s []T) []T {
+	n := len(s)
+	if n < cap(s) {
+		return s
+	}
+	if n < 8 {
+		return append(s, *new(T))[:n]
+	}
+	// Appended to nil, the array is rounded up to its size class, so the
+	// capacity includes what the allocator would waste otherwise.
+	ns := append([]T(nil), make([]T, n+n/4)...)
+	copy(ns, s)
+	return ns[:n]
+}
+
 // shrink drops the first i elements of s, in place, or into a smaller
 // array when s would keep more than twice the capacity it needs: a burst
 // leaves its capacity behind in every actor's windows otherwise.
@@ -159,14 +179,14 @@ func (c *counter) value(now, window int64) int64 {
 // slice, ordered by time, before it needs a map: an agent's 24 hours hold
 // a few dozen customers (p99 39 in a simulated organisation), a scan of
 // the slice from its recent end finds a value seen again at once, and the
-// slice costs 16 bytes a value where the map and its log cost ~80.
+// slice costs 14 bytes a value where the map and its log cost ~80.
 const smallDistinct = 64
 
 // distinct is a sliding distinct count. Times are Unix nanoseconds. It is
 // kept small (40 bytes) because every actor holds several: the map and
 // sketches of the few large sets live behind a pointer.
 type distinct struct {
-	small  []tk // (last time, value) while few; sorted by time, one entry a value
+	small  []smallEntry // (value, last time) while few; sorted by time, one entry a value
 	latest int64
 	large  *largeDistinct // non-nil once past smallDistinct
 }
@@ -182,6 +202,35 @@ type largeDistinct struct {
 type tk struct {
 	t int64
 	k uint64
+}
+
+// smallEntry is a small set's value, as its hash, and the low 48 bits of
+// its last time: 14 bytes where a tk takes 16, a set of a few dozen
+// values being most of what an actor keeps. The set's times all lie
+// within its window before its latest time (distinct.latest), which gives
+// back the high bits, exactly at any sub-second precision, for a window
+// shorter than smallSpan (78 hours); a longer one keeps its values in the
+// map from the first.
+type smallEntry [14]byte // the time's low 48 bits, then the value, little-endian
+
+const smallSpan = 1 << 48
+
+func newSmallEntry(t int64, k uint64) (e smallEntry) {
+	binary.LittleEndian.PutUint32(e[:4], uint32(t))
+	binary.LittleEndian.PutUint16(e[4:6], uint16(t>>32))
+	binary.LittleEndian.PutUint64(e[6:], k)
+	return e
+}
+
+// key and at each read the entry with one load; at masks off the
+// value's first 2 bytes.
+func (e *smallEntry) key() uint64 { return binary.LittleEndian.Uint64(e[6:]) }
+
+// at is the entry's time, given latest: a time no earlier than it, and
+// less than smallSpan later.
+func (e *smallEntry) at(latest int64) int64 {
+	low := binary.LittleEndian.Uint64(e[:8])
+	return latest - int64((uint64(latest)-low)&(smallSpan-1))
 }
 
 // hashString is FNV-1a with a 64-bit finaliser (MurmurHash3's fmix64), so
@@ -218,10 +267,17 @@ func fmix64(h uint64) uint64 {
 }
 
 func (d *distinct) add(t int64, k uint64, window int64) {
+	l := d.large
 	if t > d.latest {
+		if l == nil {
+			// The slice's times are read against latest: they are
+			// dropped before it moves a window or more away from them.
+			if d.smallExpired(t, window) {
+				d.dropSmall(t, window)
+			}
+		}
 		d.latest = t
 	}
-	l := d.large
 	if l != nil && l.sk != nil {
 		l.sk.add(t, k)
 		return
@@ -260,19 +316,21 @@ func (d *distinct) add(t int64, k uint64, window int64) {
 // addSmall adds the value to the slice, and reports false, changing
 // nothing, if that would take the slice past smallDistinct values.
 func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
-	d.expireSmall(d.latest, window)
+	if window >= smallSpan {
+		return false
+	}
 	n := len(d.small)
 	for i := n - 1; i >= 0; i-- {
-		if d.small[i].k != k {
+		if d.small[i].key() != k {
 			continue
 		}
-		if d.small[i].t >= t {
+		if d.small[i].at(d.latest) >= t {
 			return true
 		}
 		if i == n-1 {
 			// Seen last, and seen again later: it stays last (a customer's
 			// records opened one after another).
-			d.small[i].t = t
+			d.small[i] = newSmallEntry(t, k)
 			return true
 		}
 		copy(d.small[i:], d.small[i+1:])
@@ -283,28 +341,27 @@ func (d *distinct) addSmall(t int64, k uint64, window int64) bool {
 	if n == len(d.small) && n >= smallDistinct {
 		return false
 	}
-	d.small = append(d.small, tk{})[:n] // room for one more
+	d.small = room(d.small)
 	i := n
-	if n > 0 && t < d.small[n-1].t {
-		i = sort.Search(n, func(i int) bool { return d.small[i].t > t })
+	if n > 0 && t < d.small[n-1].at(d.latest) {
+		i = sort.Search(n, func(i int) bool { return d.small[i].at(d.latest) > t })
 	}
 	d.small = d.small[:n+1]
 	copy(d.small[i+1:], d.small[i:n])
-	d.small[i] = tk{t, k}
+	d.small[i] = newSmallEntry(t, k)
 	return true
 }
 
-// expireSmall drops the slice's values last seen at or before now-window.
-// Most calls have none to drop: the test is inlined, the loop is not.
-func (d *distinct) expireSmall(now, window int64) {
-	if len(d.small) > 0 && d.small[0].t <= now-window {
-		d.dropSmall(now, window)
-	}
+// smallExpired reports whether the slice holds values last seen at or
+// before now-window (now no earlier than latest), which dropSmall drops.
+// Most events have none to drop: the test is inlined, the loop is not.
+func (d *distinct) smallExpired(now, window int64) bool {
+	return len(d.small) > 0 && d.small[0].at(d.latest) <= now-window
 }
 
 func (d *distinct) dropSmall(now, window int64) {
 	i := 0
-	for i < len(d.small) && d.small[i].t <= now-window {
+	for i < len(d.small) && d.small[i].at(d.latest) <= now-window {
 		i++
 	}
 	if i > 0 {
@@ -316,8 +373,9 @@ func (d *distinct) dropSmall(now, window int64) {
 func (d *distinct) toMap() *largeDistinct {
 	l := &largeDistinct{}
 	for _, e := range d.small {
-		l.last.Set(e.k, e.t)
-		l.order = append(l.order, e)
+		t, k := e.at(d.latest), e.key()
+		l.last.Set(k, t)
+		l.order = append(l.order, tk{t, k})
 	}
 	d.small, d.large = nil, l
 	return l
@@ -366,7 +424,9 @@ func (d *distinct) value(now, window int64) int64 {
 	}
 	l := d.large
 	if l == nil {
-		d.expireSmall(now, window)
+		if d.smallExpired(now, window) {
+			d.dropSmall(now, window)
+		}
 		return int64(len(d.small))
 	}
 	if l.sk != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -146,6 +147,49 @@ func TestHistory(t *testing.T) {
 	}
 }
 
+// TestHistoryLists checks the devices, countries and addresses, kept in
+// one slice, against three lists kept apart.
+func TestHistoryLists(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var h history
+	var want [3][]uint64
+	add := func(list int, v uint64) {
+		if v == 0 {
+			return
+		}
+		l := slices.DeleteFunc(want[list], func(x uint64) bool { return x == v })
+		if len(l) >= rememberedValues {
+			l = l[1:]
+		}
+		want[list] = append(l, v)
+	}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i := range 5000 {
+		pick := func(n int) string {
+			if r.IntN(10) == 0 {
+				return ""
+			}
+			return fmt.Sprint(r.IntN(n))
+		}
+		x := sourcesOf("d-"+pick(3+i/200), "c-"+pick(2+i/300), "ip-"+pick(30))
+		f := h.features(t0, x)
+		for list, v := range []uint64{x.device, x.country, x.ip} {
+			isNew := v != 0 && len(want[list]) > 0 && !slices.Contains(want[list], v)
+			if got := []bool{f.NewDevice, f.NewCountry, f.NewIP}[list]; got != isNew {
+				t.Fatalf("event %d, list %d: new = %v, want %v", i, list, got, isNew)
+			}
+			add(list, v)
+		}
+		h.observe(t0, x)
+		dev, country, ip := h.lists()
+		for list, got := range [][]uint64{dev, country, ip} {
+			if !slices.Equal(got, want[list]) {
+				t.Fatalf("event %d, list %d: %v, want %v", i, list, got, want[list])
+			}
+		}
+	}
+}
+
 func TestUTCDayHour(t *testing.T) {
 	for _, s := range []int64{0, 1, 3599, 3600, 86399, 86400, -1, -86401, 1772500000, 1772586399} {
 		at := time.Unix(s, 0).UTC()
@@ -173,8 +217,12 @@ func (d *distinct) lastLen() int {
 // with events a little out of order as a stream delivers them.
 func TestDistinctAgainstMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	w := 3600 * sec
-	for _, values := range []int{10, smallDistinct + 8, 300} {
+	// 100 hours is past smallSpan: its values go to the map at once.
+	for _, c := range []struct {
+		w      int64
+		values int
+	}{{3600 * sec, 10}, {3600 * sec, smallDistinct + 8}, {3600 * sec, 300}, {100 * 3600 * sec, 10}} {
+		w, values := c.w, c.values
 		var d distinct
 		last := map[uint64]int64{}
 		var latest int64
@@ -187,12 +235,20 @@ func TestDistinctAgainstMap(t *testing.T) {
 			} else {
 				at += r.Int64N(200 * sec)
 			}
+			if i%997 == 0 {
+				// a gap of smallSpan, which the low 48 bits of a
+				// time do not see
+				at += smallSpan + r.Int64N(sec)
+			}
 			t0 := max(at-r.Int64N(30*sec), 0)
 			k := hashString(fmt.Sprint(r.IntN(values)))
 			d.add(t0, k, w)
 			latest = max(latest, t0)
 			if lt, ok := last[k]; t0 > latest-w && (!ok || t0 > lt) {
 				last[k] = t0
+			}
+			if i%3 != 0 {
+				continue // not read after every event, as a rule's window is not
 			}
 			want := int64(0)
 			for _, lt := range last {
