@@ -578,7 +578,12 @@ func TestSlowEngineHoldsTheWriter(t *testing.T) {
 		}
 	}
 	// The last batch was acknowledged (journaled), and the writer then
-	// waited for room rather than queue it past the limit.
+	// waited for room rather than queue it past the limit. It answers the
+	// request before it puts the records on the feed, so the wait may come
+	// just after the 200.
+	for deadline := time.Now().Add(10 * time.Second); waited.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if waited.Load() == 0 {
 		t.Error("the writer queued records past the feed's limit")
 	}
