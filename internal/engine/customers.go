@@ -2,8 +2,6 @@ package engine
 
 import (
 	"encoding/binary"
-	"math"
-	"math/bits"
 	"strings"
 	"unsafe"
 
@@ -40,15 +38,12 @@ const (
 )
 
 // customers is every customer the engine heard of, by a dense index and by
-// id. The id table is open addressing over the fixed id hash, whose top
-// bits choose the slot probing starts at: a slot holds the hash's low 32
-// bits and the entry's index + 1 (0: empty), and a tag that agrees is
-// confirmed against the id in the arena, so two ids never share an entry.
-// Eight bytes a slot, at most 4/5 full.
+// id: a refTable over the fixed id hash, a tag that agrees confirmed
+// against the id in the arena.
 type customers struct {
 	blocks [][]customer
 	n      int
-	slots  []uint64
+	byID   refTable
 	// ids holds every customer's id, a uvarint length before its bytes.
 	// Bytes once written never change, so an id read as a string may
 	// point into it (an older array, after growth, stays as long as such
@@ -76,44 +71,18 @@ func (cs *customers) idOf(c *customer) string {
 	return unsafe.String(&b[k], int(n))
 }
 
-// home is the slot where probing for h starts: h's top bits scaled to the
-// table's length (any length: the table grows by half, not double, so it
-// is on average fuller than a power-of-two one).
-func (cs *customers) home(h uint64) int {
-	hi, _ := bits.Mul64(h, uint64(len(cs.slots)))
-	return int(hi)
-}
-
 // find returns id's entry, nil if none.
 func (cs *customers) find(id string) *customer {
-	if cs.n == 0 {
-		return nil
+	if _, i := cs.byID.find(hashtable.String(id), func(i int32) bool { return cs.idOf(cs.at(i)) == id }); i >= 0 {
+		return cs.at(i)
 	}
-	h := hashtable.String(id)
-	tag := h & math.MaxUint32
-	for i := cs.home(h); ; i++ {
-		if i == len(cs.slots) {
-			i = 0
-		}
-		s := cs.slots[i]
-		if s == 0 {
-			return nil
-		}
-		if s>>32 == tag {
-			if c := cs.at(int32(uint32(s) - 1)); cs.idOf(c) == id {
-				return c
-			}
-		}
-	}
+	return nil
 }
 
 // add returns id's entry, creating it.
 func (cs *customers) add(id string) *customer {
 	if c := cs.find(id); c != nil {
 		return c
-	}
-	if 5*(cs.n+1) > 4*len(cs.slots) {
-		cs.grow()
 	}
 	i := int32(cs.n)
 	if int(i)%customerChunk == 0 {
@@ -124,25 +93,8 @@ func (cs *customers) add(id string) *customer {
 	cs.ids = binary.AppendUvarint(cs.ids, uint64(len(id)))
 	cs.ids = append(cs.ids, id...)
 	cs.n++
-	cs.put(hashtable.String(id), i)
+	cs.byID.insert(hashtable.String(id), i)
 	return c
-}
-
-func (cs *customers) put(h uint64, i int32) {
-	j := cs.home(h)
-	for cs.slots[j] != 0 {
-		if j++; j == len(cs.slots) {
-			j = 0
-		}
-	}
-	cs.slots[j] = h<<32 | uint64(uint32(i)+1)
-}
-
-func (cs *customers) grow() {
-	cs.slots = make([]uint64, max(1024, len(cs.slots)*3/2))
-	for i := range int32(cs.n) {
-		cs.put(hashtable.String(cs.idOf(cs.at(i))), i)
-	}
 }
 
 // set stores s as c's record.

@@ -120,105 +120,33 @@ func (ids *ticketIDs) merge() {
 	}
 }
 
-// openIDs maps the hash of each open ticket's id to its ref: a slot is 8
-// bytes, the hash's top 32 bits and ref + 1 (0: empty), and a slot whose
-// bits agree is confirmed by hashing the ticket's id (each open ticket
-// holds it anyway), so the table costs ~12 bytes a ticket where a Go map
-// cost ~32. Probing starts at the slot the bits scale to (any length: the
-// table grows by half) and is linear; at most 4/5 full, and rebuilt once
-// under a quarter full, as the first day's tickets are pruned.
+// openIDs maps the hash of each open ticket's id to its ref in a refTable
+// (~12 bytes a ticket where a Go map cost ~32); a slot whose tag agrees is
+// confirmed by hashing the ticket's id (each open ticket holds it anyway).
+// The table is rebuilt once under a quarter full, as the first day's
+// tickets are pruned.
 type openIDs struct {
-	slots []uint64
-	n     int
-	idOf  func(ref int32) string
-}
-
-func (o *openIDs) home(tag uint64) int {
-	hi, _ := bits.Mul64(tag<<32, uint64(len(o.slots)))
-	return int(hi)
+	t    refTable
+	idOf func(ref int32) string
 }
 
 // find returns the slot of hash h and its ref, -1 if h is not there.
 func (o *openIDs) find(h uint64) (int, int32) {
-	if o.n == 0 {
-		return 0, -1
-	}
-	tag := h >> 32
-	for i := o.home(tag); ; i++ {
-		if i == len(o.slots) {
-			i = 0
-		}
-		s := o.slots[i]
-		if s == 0 {
-			return i, -1
-		}
-		if s>>32 == tag {
-			if ref := int32(uint32(s) - 1); max(hashtable.String(o.idOf(ref)), 1) == h {
-				return i, ref
-			}
-		}
-	}
+	return o.t.find(h, func(ref int32) bool { return max(hashtable.String(o.idOf(ref)), 1) == h })
 }
 
 // set sets the ref of hash h.
 func (o *openIDs) set(h uint64, ref int32) {
 	if i, old := o.find(h); old >= 0 {
-		o.slots[i] = h>>32<<32 | uint64(uint32(ref)+1)
+		o.t.replace(i, h, ref)
 		return
 	}
-	if 5*(o.n+1) > 4*len(o.slots) {
-		o.resize(max(1024, len(o.slots)*3/2))
-	}
-	o.put(h>>32<<32 | uint64(uint32(ref)+1))
-	o.n++
+	o.t.insert(h, ref)
 }
 
-func (o *openIDs) put(s uint64) {
-	i := o.home(s >> 32)
-	for o.slots[i] != 0 {
-		if i++; i == len(o.slots) {
-			i = 0
-		}
-	}
-	o.slots[i] = s
-}
-
-// delete removes hash h, if there. The slots after it that probed past its
-// slot move back, so lookups need no tombstones.
+// delete removes hash h, if there.
 func (o *openIDs) delete(h uint64) {
-	i, ref := o.find(h)
-	if ref < 0 {
-		return
-	}
-	for j := i; ; {
-		if j++; j == len(o.slots) {
-			j = 0
-		}
-		s := o.slots[j]
-		if s == 0 {
-			break
-		}
-		// The slot at j may fill the hole at i unless its home lies
-		// cyclically within (i, j].
-		k := o.home(s >> 32)
-		if (j > i && (k <= i || k > j)) || (j < i && k <= i && k > j) {
-			o.slots[i] = s
-			i = j
-		}
-	}
-	o.slots[i] = 0
-	o.n--
-	if len(o.slots) > 1024 && 4*o.n < len(o.slots) {
-		o.resize(max(1024, o.n*2))
-	}
-}
-
-func (o *openIDs) resize(size int) {
-	old := o.slots
-	o.slots = make([]uint64, size)
-	for _, s := range old {
-		if s != 0 {
-			o.put(s)
-		}
+	if i, ref := o.find(h); ref >= 0 {
+		o.t.remove(i)
 	}
 }

@@ -41,10 +41,10 @@ func TestTicketIDs(t *testing.T) {
 			t.Fatalf("step %d: found a hash never set", step)
 		}
 		if step == 150_000 { // most open tickets go: the open table shrinks
-			size := len(ids.open.slots)
+			size := len(ids.open.t.slots)
 			defer func() {
-				if len(ids.open.slots) >= size {
-					t.Errorf("open table of %d slots, %d open, did not shrink", size, ids.open.n)
+				if len(ids.open.t.slots) >= size {
+					t.Errorf("open table of %d slots, %d open, did not shrink", size, ids.open.t.n)
 				}
 			}()
 			for h, e := range want {
