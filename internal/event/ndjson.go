@@ -34,11 +34,16 @@ func (e *RecordError) Error() string {
 
 func (e *RecordError) Unwrap() error { return e.Err }
 
+// LineBuffer is the buffer Lines reads through. A *bufio.Reader at least
+// this large is used as it is, so a caller reading many bodies can pool
+// its readers.
+const LineBuffer = 256 << 10
+
 // Lines calls fn with every non-blank line of r and its 1-based number. The
 // slice is only valid during the call. A line over MaxLine is reported to fn
 // as tooLong so the caller can count it as rejected.
 func Lines(r io.Reader, fn func(n int, line []byte, tooLong bool) error) error {
-	br := bufio.NewReaderSize(r, 256<<10)
+	br := bufio.NewReaderSize(r, LineBuffer)
 	var long []byte
 	n := 0
 	for {

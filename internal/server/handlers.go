@@ -31,10 +31,6 @@ const maxListedErrors = 1000
 // NDJSON line 3, "request[2]: ..." for array element 2.
 const requestSource = "request"
 
-// lineBuffer is event.Lines's buffer size: the server's pooled readers
-// (Server.lineReaders) are that large, so Lines uses them as they are.
-const lineBuffer = 256 << 10
-
 // maxPresized bounds the records a request's slice is made for up front.
 const maxPresized = 1 << 16
 

@@ -256,7 +256,7 @@ func New(opts Options, st Store) (*Server, error) {
 		s.seen = newSeen(lookup)
 	}
 	s.feed = newFeed(func(n int64) { s.queued.Add(n) })
-	s.lineReaders.New = func() any { return bufio.NewReaderSize(nil, lineBuffer) }
+	s.lineReaders.New = func() any { return bufio.NewReaderSize(nil, event.LineBuffer) }
 	if s.clock == nil {
 		s.clock = sink.SystemClock{}
 	}
