@@ -15,11 +15,11 @@ func TestEngineYieldsToBurst(t *testing.T) {
 	s := &Server{journal: new(journal.Journal)}
 	var y yielder
 
-	s.ingesting.Store(burstRequests - 1) // a steady feed, no burst
-	y.yield(s, time.Now())
+	s.ingesting.Store(burstRequests - 1)
+	runsOn(t, "a steady feed, no burst", func() { y.yield(s, time.Now()) })
 
 	s.ingesting.Store(burstRequests)
-	y.yield(s, time.Now()) // a burst, but the engine keeps up: runs
+	runsOn(t, "a burst the engine keeps up with", func() { y.yield(s, time.Now()) })
 
 	s.queued.Store(minYieldLag)
 	var ended atomic.Bool
@@ -35,9 +35,9 @@ func TestEngineYieldsToBurst(t *testing.T) {
 
 	s.ingesting.Store(burstRequests)
 	s.queued.Store(maxEngineLag)
-	y.yield(s, time.Now()) // far behind: runs
+	runsOn(t, "far behind", func() { y.yield(s, time.Now()) })
 	s.processed.Store(maxEngineLag / 4)
-	y.yield(s, time.Now()) // still more than half behind: runs on
+	runsOn(t, "still more than half behind", func() { y.yield(s, time.Now()) })
 	if !y.catchUp {
 		t.Fatal("the engine stopped catching up before half its lag was processed")
 	}
@@ -59,7 +59,7 @@ func TestEngineYieldBounded(t *testing.T) {
 	s.ingesting.Store(burstRequests)
 	s.queued.Store(minYieldLag)
 	var y yielder
-	y.yield(s, time.Now().Add(-maxEngineYield))
+	runsOn(t, "records held for maxEngineYield", func() { y.yield(s, time.Now().Add(-maxEngineYield)) })
 }
 
 // Without a journal the engine never holds up an acknowledgement, so it
@@ -67,6 +67,23 @@ func TestEngineYieldBounded(t *testing.T) {
 func TestEngineNoYieldWithoutJournal(t *testing.T) {
 	s := &Server{}
 	s.ingesting.Store(5)
+	s.queued.Store(minYieldLag) // it would give way with a journal
 	var y yielder
-	y.yield(s, time.Now())
+	runsOn(t, "no journal", func() { y.yield(s, time.Now()) })
+}
+
+// runsOn fails the test if yield, which should return at once, is still
+// giving way after a generous bound (rather than hanging the test).
+func runsOn(t *testing.T, what string, yield func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		yield()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: the engine was still giving way after 10 s", what)
+	}
 }
